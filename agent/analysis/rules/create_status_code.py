@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from agent.analysis.rules.base import FileContext, Rule
+from agent.types import Finding, Severity
+
+CREATE_VERBS = ("create", "add", "register", "new", "insert", "upload", "post_")
+NOT_CREATE_VERBS = ("login", "token", "search", "query", "verify", "refresh", "logout", "reset", "send",
+                    "run", "execute", "validate", "check", "preview", "calculate", "webhook", "callback",
+                    "import", "export", "batch", "bulk", "recover", "test", "signin", "sign_in")
+
+
+class CreateWithoutCreated(Rule):
+    """Create endpoint that answers 200 instead of 201.
+
+    **What it does**
+    Flags `POST` routes whose handler creates a resource (its name says create/add/register, or it
+    calls `session.add(...)` and returns the new object) but whose decorator sets no
+    `status_code`, so FastAPI answers `200 OK`.
+
+    **Why is this bad?**
+    HTTP semantics (and the agent's checklist) say a successful create answers `201 Created`.
+    Clients, generated SDKs and API gateways rely on it to tell creation from other actions.
+
+    **Example**
+    ```python
+    @router.post("/items")
+    def create_item(item: ItemCreate, session: SessionDep): ...
+    ```
+
+    **Use instead**
+    ```python
+    @router.post("/items", status_code=status.HTTP_201_CREATED)
+    def create_item(item: ItemCreate, session: SessionDep): ...
+    ```
+
+    **Known problems**
+    Action endpoints that use POST without creating anything (login, search, webhooks) are not
+    flagged when their name says so; others that add rows as a side effect may be.
+    """
+
+    code = "FBA203"
+    name = "create-without-201"
+    category = "status-code"
+    severity = Severity.LOW
+    title = "Create endpoint does not answer 201 Created"
+
+    VALID = (
+        """
+from fastapi import APIRouter, status
+router = APIRouter()
+
+@router.post("/items", status_code=status.HTTP_201_CREATED)
+def create_item(item: dict):
+    return item
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/login/access-token")
+def login_access_token(form: dict):
+    return {"access_token": "..."}
+
+@router.post("/items/search")
+def search_items(query: dict):
+    return []
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/items", status_code=201)
+async def create_item(item: dict):
+    return item
+""",
+    )
+    INVALID = (
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/items")
+def create_item(item: dict):
+    return item
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/notes")
+def save_note(note: dict, session):
+    session.add(note)
+    session.commit()
+    return note
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        for route, func in ctx.route_handlers():
+            if route.methods != ("POST",) or route.status_code is not None:
+                continue
+            if _creates(func):
+                yield self.finding(
+                    ctx,
+                    func,
+                    f"POST {route.path or func.name} creates a resource but answers 200; "
+                    "set status_code=status.HTTP_201_CREATED",
+                    line=route.decorator_line,
+                )
+
+
+def _creates(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    name = func.name.lower()
+    if any(word in name for word in NOT_CREATE_VERBS):
+        return False
+    if name.startswith(CREATE_VERBS) or "_create" in name:
+        return True
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "add"
+        and isinstance(n.func.value, (ast.Name, ast.Attribute))
+        and (getattr(n.func.value, "id", "") or getattr(n.func.value, "attr", "")) in {"session", "db", "s"}
+        for n in ast.walk(func)
+    )

@@ -1,0 +1,93 @@
+"""Read and parse Python sources with stdlib `ast`, tolerating syntax newer than the running Python.
+
+Files are never skipped silently: a file that only parses after a known rewrite (e.g. 3.14's
+`except A, B:`) is analysed in full; one that needs lines blanked out is analysed partially and
+the blanked lines are reported.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from agent.errors import InputError
+
+# PEP 758 (3.14): `except A, B:` / `except* A, B:` without parentheses.
+_UNPARENTHESISED_EXCEPT = re.compile(
+    r"^(?P<head>\s*except\*?\s+)(?P<types>[^():#\n]+,[^():#\n]+?)(?P<tail>\s*(?:as\s+\w+\s*)?:)",
+    re.MULTILINE,
+)
+MAX_BLANKED_LINES = 20
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A parsed module plus what had to be done to parse it (empty `notes` when nothing)."""
+
+    tree: ast.Module
+    notes: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return any(n.startswith("blanked") for n in self.notes)
+
+
+def decode_source(data: bytes, path: str) -> str:
+    """Decode file bytes as UTF-8 source; binary or undecodable files raise InputError."""
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{path}: binary file, not Python source")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    return text
+
+
+def parse_python(text: str, path: str) -> ParsedFile:
+    """Parse `text`; fall back to source rewrites and line blanking for newer syntax."""
+    try:
+        return ParsedFile(ast.parse(text, filename=path, type_comments=False))
+    except SyntaxError as first:
+        first_error = first
+    except ValueError as exc:  # e.g. source with NUL characters
+        raise InputError(f"{path}: cannot parse: {exc}") from None
+
+    rewritten, count = _UNPARENTHESISED_EXCEPT.subn(r"\g<head>(\g<types>)\g<tail>", text)
+    notes: list[str] = []
+    if count:
+        notes.append(f"rewrote {count} unparenthesised except clause(s) (Python 3.14 syntax)")
+        try:
+            return ParsedFile(ast.parse(rewritten, filename=path), tuple(notes))
+        except SyntaxError:
+            pass
+    return _parse_with_blanking(rewritten, path, notes, first_error)
+
+
+def _parse_with_blanking(text: str, path: str, notes: list[str], first_error: SyntaxError) -> ParsedFile:
+    lines = text.splitlines(keepends=True)
+    blanked: list[int] = []
+    while len(blanked) < MAX_BLANKED_LINES:
+        try:
+            tree = ast.parse("".join(lines), filename=path)
+        except SyntaxError as exc:
+            lineno = exc.lineno or 0
+            if not 1 <= lineno <= len(lines) or lineno in blanked:
+                break
+            lines[lineno - 1] = _neutral_line(lines[lineno - 1])
+            blanked.append(lineno)
+            continue
+        notes.append("blanked unparsable line(s) " + ", ".join(map(str, blanked)) + "; the rest was analysed")
+        return ParsedFile(tree, tuple(notes))
+    line = first_error.lineno or 0
+    raise InputError(f"{path}:{line}: syntax error: {first_error.msg}")
+
+
+def _neutral_line(line: str) -> str:
+    """Replace a line by `pass` at the same indentation, keeping block structure and line numbers."""
+    indent = line[: len(line) - len(line.lstrip())]
+    ending = "\n" if line.endswith("\n") else ""
+    stripped = line.strip()
+    if stripped.endswith(":") and not stripped.startswith("#"):
+        return f"{indent}if True:{ending}"
+    return f"{indent}pass{ending}"

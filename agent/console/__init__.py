@@ -1,0 +1,81 @@
+"""The terminal edge: the only place that imports rich.
+
+`Terminal` owns two rich consoles (stdout for results, stderr for progress, warnings and errors).
+Colour follows rich's rules: off when not a TTY, off with NO_COLOR, forced with FORCE_COLOR.
+Topic modules (review output, diffs, chat) live beside this one and take a `Terminal`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import cached_property
+
+
+class Terminal:
+    """stdout/stderr consoles plus the run's verbosity."""
+
+    def __init__(self, quiet: bool = False, color: bool | None = None) -> None:
+        self.quiet = quiet
+        self._color = color
+
+    def _make(self, stream):
+        from rich.console import Console
+
+        no_color = self._color is False or "NO_COLOR" in os.environ
+        return Console(file=stream, no_color=no_color, highlight=False, soft_wrap=False,
+                       force_terminal=True if self._color else None)
+
+    @cached_property
+    def out(self):
+        return self._make(sys.stdout)
+
+    @cached_property
+    def err(self):
+        return self._make(sys.stderr)
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+
+    def write(self, text: str) -> None:
+        """Raw text to stdout (machine formats: no markup, no wrapping)."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[bold red]error:[/] {escape(message)}")
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(f"[yellow]warning:[/] {escape(message)}")
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(escape(message), style="dim")
+
+    def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
+        from rich.table import Table
+
+        table = Table(title=title, show_edge=False, header_style="bold")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(escape(str(c)) for c in row))
+        self.out.print(table)
+
+    def markdown(self, text: str) -> None:
+        from rich.markdown import Markdown
+
+        self.out.print(Markdown(text))
+
+    def confirm(self, question: str, default: bool = False) -> bool:
+        from rich.prompt import Confirm
+
+        return Confirm.ask(question, default=default, console=self.err)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
