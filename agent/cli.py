@@ -71,10 +71,19 @@ def review(
     paths: List[Path] = typer.Argument(None, help="Files or folders to review (default: the current folder)."),
     output_format: str = typer.Option("text", "--format", "-f", help="text, json, sarif, github or markdown."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a finding is at or above this severity [default: medium]."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a finding is at or above this severity (default: medium, or config fail-on)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules or categories (comma separated)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Turn off these rules or categories."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the report: no warnings, progress or totals."),
+    fix: bool = typer.Option(False, "--fix", help="Apply the safe automatic fixes: preview, confirm, write, commit."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: show the diff and write nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: apply without asking."),
+    patch_out: Optional[Path] = typer.Option(None, "--patch-out", help="With --fix: write a git-apply-able patch to FILE instead of applying."),
+    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="With --fix: also change files with uncommitted changes."),
+    commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="With --fix: commit the fix (how: config key 'commit')."),
+    changed: bool = typer.Option(False, "--changed", help="Only report files changed against HEAD (staged, unstaged, untracked)."),
+    diff_ref: Optional[str] = typer.Option(None, "--diff", metavar="REF", help="Only report findings on lines changed since REF (e.g. origin/main)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the review cache (.fba_cache/)."),
 ) -> None:
     """Review FastAPI code against the checklist.
 
@@ -92,14 +101,53 @@ def review(
     check_selectors(options)
     targets = list(paths) if paths else [Path(".")]
     term = _terminal(quiet)
-    result = review_paths(targets, options, config.root)
+    fix_flags = {"dry_run": dry_run, "yes": yes, "patch_out": patch_out, "allow_dirty": allow_dirty, "commit": commit}
+    if not fix and any(v not in (None, False) for v in fix_flags.values()):
+        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty and --commit/--no-commit need --fix")
+    progress = not quiet and sys.stderr.isatty() and (output_format == "text" or sys.stdout.isatty())
+    result = _scoped_review(term, targets, options, config, changed, diff_ref, not no_cache, progress)
+    if fix and _review_fix(term, result, options, config, diff_to_stderr=output_format != "text", **fix_flags):
+        result = _scoped_review(term, targets, options, config, changed, diff_ref, not no_cache, progress)
     _emit_review(term, result, output_format, output)
     explicit_failures = [s for s in result.skipped if any(_same(s.path, t) for t in targets if t.is_file())]
+    from agent.console.review import print_skipped
+
+    print_skipped(term, result.skipped, failed={s.path for s in explicit_failures})
     threshold = Severity.parse(config["fail-on"]).rank
-    if explicit_failures and not result.findings:
-        raise FbaError(explicit_failures[0].reason)
     failing = any(f.severity.rank >= threshold for f in result.findings)
     raise typer.Exit(EXIT_ERROR if explicit_failures else EXIT_FINDINGS if failing else EXIT_OK)
+
+
+def _review_fix(term, result, options, config, diff_to_stderr: bool, dry_run: bool, yes: bool,
+                patch_out: Optional[Path], allow_dirty: bool, commit: Optional[bool]) -> bool:
+    """Fix what can be fixed through the change flow; True when files were written."""
+    import uuid
+
+    from agent.console.diff import ChangeConsole
+    from agent.edits.git import Trailers, find_root
+    from agent.workflows.changes import CommitInfo, FlowOptions, changeset_from_fixes, run_change_flow
+
+    root = find_root(Path.cwd()) or config.root
+    changeset, fixed = changeset_from_fixes(result.findings, root, Path.cwd())
+    rules = sorted({f.rule for f in fixed})
+    info = CommitInfo(
+        subject=f"fba: fix {', '.join(rules)} in {len(changeset.files)} file(s)",
+        body="\n".join(f"- {f.rule} {f.path}:{f.line} {f.message}" for f in fixed),
+        trailers=Trailers(agent=config["agent"], model="none (static fixes)", session=uuid.uuid4().hex[:12],
+                          extra=(f"Fba-Fixes: {', '.join(rules)}",) if rules else ()),
+    )
+    flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
+                       commit=_commit_mode(config["commit"], commit), review=options)
+    return run_change_flow(changeset, root, info, flow, ChangeConsole(term, diff_to_stderr=diff_to_stderr)).applied
+
+
+def _commit_mode(configured: str, flag: Optional[bool]) -> str:
+    """--commit/--no-commit over config `commit`: --commit with `off` configured commits on the branch."""
+    if flag is None:
+        return configured
+    if not flag:
+        return "off"
+    return configured if configured != "off" else "branch"
 
 
 def _same(shown: str, target: Path) -> bool:
@@ -109,21 +157,61 @@ def _same(shown: str, target: Path) -> bool:
         return False
 
 
+def _scoped_review(term, targets: list[Path], options, config, changed: bool, diff_ref: Optional[str],
+                   use_cache: bool, show_progress: bool):
+    """The static review, cached and parallel. With --changed/--diff the whole project still feeds
+    the index (cross-file facts); only the changed files (lines) under `targets` are reported."""
+    from contextlib import nullcontext
+
+    from agent.analysis.cache import ReviewCache
+    from agent.analysis.runner import review_paths
+    from agent.console.progress import ReviewProgress
+
+    if changed and diff_ref:
+        raise UsageError("--changed and --diff cannot be combined (--diff REF includes uncommitted changes)")
+    paths, report = targets, None
+    if changed or diff_ref:
+        from agent.edits.git import changed_files, changed_lines
+
+        scope = changed_lines(Path.cwd(), diff_ref) if diff_ref else dict.fromkeys(changed_files(Path.cwd()))
+        report = {p: lines for p, lines in scope.items() if any(_inside(p, t) for t in targets)}
+        paths = [config.root, *(t for t in targets if not _inside(t, config.root))]
+    cache = ReviewCache.for_root(config.root) if use_cache else None
+    with ReviewProgress(term) if show_progress else nullcontext() as progress:
+        return review_paths(paths, options, config.root, cache=cache, report=report, progress=progress)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _finding_sources(result) -> dict[str, str]:
+    """Text of the files with findings (code excerpts, SARIF fingerprints); unreadable ones are left out."""
+    sources = {}
+    for path in {f.path for f in result.findings}:
+        try:
+            sources[path] = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass
+    return sources
+
+
 def _emit_review(term, result, output_format: str, output: Optional[Path]) -> None:
+    sources = _finding_sources(result)
     if output_format == "text" and output is None:
         from agent.console.review import print_review
 
-        sources = {}
-        for path in {f.path for f in result.findings}:
-            try:
-                sources[path] = Path(path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                pass
         print_review(term, result, sources)
         return
-    from agent.report import renderer
+    if output_format == "text":
+        from agent.console.review import review_text
 
-    text = renderer("json" if output_format == "text" else output_format)(result)
+        text = review_text(result, sources)
+    else:
+        from agent.report import renderer
+
+        text = renderer(output_format)(result, sources)
     if output is None:
         term.write(text)
     else:
@@ -208,7 +296,7 @@ def init(path: Path = typer.Option(Path("pyproject.toml"), "--path", help="The p
         path.write_text(existing + separator + render_init_section(), encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    _terminal().out.print(f"wrote [tool.fba] to {path}")
+    _terminal().out.print(f"wrote \\[tool.fba] to {path}", soft_wrap=True)  # \\[ : not rich markup
 
 
 @app.command()
@@ -223,6 +311,106 @@ def agents() -> None:
         persona = load_persona(str(path), config.root)
         rows.append([name, persona.model, persona.description.split("\\n")[0][:80], str(path)])
     term.table(["name", "model", "description", "file"], rows)
+
+
+@app.command()
+def undo() -> None:
+    """Revert fba's last commit (with a new revert commit).
+
+    Only when HEAD was made by fba (it has fba's trailers), is not pushed to any remote-tracking
+    branch, and the work tree has no uncommitted changes; otherwise says why and changes nothing.
+    """
+    from agent.console import escape
+    from agent.edits.git import undo_last_commit
+
+    result = undo_last_commit(Path.cwd())
+    where = f" on {result.branch}" if result.branch else ""
+    _terminal().out.print(escape(f"reverted with {result.sha[:8]}{where}: {result.subject}"), soft_wrap=True)
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="Your question about this repository."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before a request would take this run past USD."),
+    output_format: str = typer.Option("text", "--format", "-f", help="text (streamed) or json (answer + usage)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the answer: no tool lines, warnings or totals."),
+) -> None:
+    """Ask the agent one question about this repository (needs ANTHROPIC_API_KEY).
+
+    The agent reads the repository with read-only tools (never .env, keys or ignored files;
+    secret-looking values are redacted). The run is recorded: see 'fba log'.
+    """
+    import json
+
+    from agent.console.stream import StreamPrinter
+    from agent.store import SessionLog
+    from agent.workflows.ask import ask as ask_agent
+
+    if output_format not in ("text", "json"):
+        raise UsageError(f"unknown format '{output_format}' (choose from text, json)")
+    if not question.strip():
+        raise UsageError("the question is empty")
+    config = _config({"model": model, "agent": agent, "max-cost": max_cost})
+    term = _terminal(quiet)
+    printer = StreamPrinter(term, stream_text=output_format == "text")
+    log = SessionLog.open(term.warn)
+    try:
+        result = ask_agent(question, config, printer, log)
+    finally:
+        log.close()
+    printer.finish(result.model, result.usage, result.stop_reason)
+    if output_format == "json":
+        term.write(json.dumps(result.to_dict(), indent=2) + "\n")
+
+
+@app.command("log")
+def show_log(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many recent runs to show."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List recent model runs: command, model, tokens, cost and when."""
+    import json
+
+    from agent.store import Store
+
+    store = Store.open()
+    try:
+        runs = store.recent_runs(limit)
+    finally:
+        store.close()
+    term = _terminal()
+    if as_json:
+        term.write(json.dumps([run.to_dict() for run in runs], indent=2) + "\n")
+        return
+    if not runs:
+        term.out.print("no runs recorded yet")
+        return
+    term.table(
+        ["when", "command", "model", "requests", "tokens", "cost", "status", "title"],
+        [[_local_time(r.created_at), r.command, r.model, str(r.requests), f"{r.total_tokens:,}",
+          "unknown" if r.cost_usd is None else f"${r.cost_usd:.4f}", r.status, r.title[:50]] for r in runs],
+    )
+
+
+def _local_time(iso: str) -> str:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+@cache_app.command("clean")
+def cache_clean() -> None:
+    """Delete the project's review cache (.fba_cache/ in the project root)."""
+    from agent.analysis.cache import ReviewCache
+
+    cache = ReviewCache.for_root(_config().root)
+    removed = cache.clean()
+    _terminal().info(f"removed {cache.folder}" if removed else f"no cache at {cache.folder}")
 
 
 def main() -> None:

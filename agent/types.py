@@ -137,11 +137,19 @@ class Finding:
 
 @dataclass(frozen=True)
 class FileChange:
-    """One file in a change set: `before`/`after` are None for a created/deleted file."""
+    """One file in a change set: `before`/`after` are None for a created/deleted file.
+
+    Texts carry the file's own line endings and no BOM. `before_sha256` is the hash of the bytes
+    on disk when the change set first read the file (apply refuses if they changed since);
+    `bom` and `mode` (permission bits) are kept when the file is written back.
+    """
 
     path: str
     before: str | None
     after: str | None
+    before_sha256: str | None = None
+    bom: bool = False
+    mode: int | None = None
 
     @property
     def kind(self) -> str:
@@ -168,7 +176,11 @@ class ChangeSet:
 
 @dataclass(frozen=True)
 class Usage:
-    """Token usage of one or more model requests, with its cost in USD."""
+    """Token usage of one or more model requests, with its cost in USD.
+
+    `cost_known` is False when some request used a model without a known price: its cost is then
+    unknown (reported as null), never silently 0.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -176,6 +188,7 @@ class Usage:
     cache_read_input_tokens: int = 0
     cost_usd: float = 0.0
     requests: int = 0
+    cost_known: bool = True
 
     def __add__(self, other: "Usage") -> "Usage":
         return Usage(
@@ -185,6 +198,7 @@ class Usage:
             self.cache_read_input_tokens + other.cache_read_input_tokens,
             self.cost_usd + other.cost_usd,
             self.requests + other.requests,
+            self.cost_known and other.cost_known,
         )
 
     @property
@@ -202,7 +216,7 @@ class Usage:
             "output_tokens": self.output_tokens,
             "cache_creation_input_tokens": self.cache_creation_input_tokens,
             "cache_read_input_tokens": self.cache_read_input_tokens,
-            "cost_usd": round(self.cost_usd, 6),
+            "cost_usd": round(self.cost_usd, 6) if self.cost_known else None,
             "requests": self.requests,
         }
 

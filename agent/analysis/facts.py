@@ -1,7 +1,8 @@
 """Per-file facts: what one module declares that other files and rules need to know.
 
-Facts are plain frozen dataclasses (picklable, cacheable); `extract_facts` runs one walk over a
-module's top level. The project index (`index.py`) merges the facts of all files.
+Facts are plain frozen dataclasses (picklable, cacheable); `extract_facts` makes one walk over a
+module. Names in facts are written as in the source (`items.router`, `CurrentUser`); the project
+index (`index.py`) resolves them through each file's imports and merges the facts of all files.
 """
 
 from __future__ import annotations
@@ -52,16 +53,104 @@ class Route:
     status_code: str | None = None
     auth: str | None = None
     auth_via: str | None = None
+    full_path: str = ""
+    public: bool = False
+    admin: bool = False
+    user_param: str | None = None
+
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params if p.source == "path")
+
+
+@dataclass(frozen=True)
+class RouterDef:
+    """A module-level `APIRouter(...)` or `FastAPI(...)` object."""
+
+    name: str
+    kind: str
+    line: int
+    prefix: str | None = ""
+    dependencies: tuple[str, ...] = ()
+    prefix_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Include:
+    """`parent.include_router(child, prefix=..., dependencies=[...])`.
+
+    `prefix` is None when it is not a literal of this file; `prefix_ref` then names it
+    (`settings.API_V1_STR`) for the index to resolve across files.
+    """
+
+    parent: str
+    child: str
+    line: int
+    prefix: str | None = ""
+    dependencies: tuple[str, ...] = ()
+    prefix_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    """A module-level function (or a class's `__call__`, named `Class.__call__`) that may be a dependency.
+
+    `signals` are the auth evidence found in its body: "jwt-decode", "http-401", "http-403";
+    `admin_check` is True when it raises on a superuser/admin/role test.
+    """
+
+    name: str
+    line: int
+    params: tuple[Param, ...] = ()
+    calls: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()
+    admin_check: bool = False
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """A class attribute with an annotation or a column: `owner_id: uuid.UUID = Field(foreign_key="user.id")`."""
+
+    name: str
+    annotation: str
+    line: int
+    foreign_key: str | None = None
+    column: bool = False
+
+
+@dataclass(frozen=True)
+class ClassFacts:
+    """A module-level class: its bases (as written), `table=True`, `__tablename__`, fields."""
+
+    name: str
+    line: int
+    bases: tuple[str, ...] = ()
+    table: bool = False
+    tablename: str | None = None
+    abstract: bool = False
+    fields: tuple[FieldDef, ...] = ()
 
 
 @dataclass(frozen=True)
 class FileFacts:
-    """Everything one module contributes to the project index."""
+    """Everything one module contributes to the project index.
+
+    `aliases`: `CurrentUser = Annotated[User, Depends(get_current_user)]` -> {"CurrentUser": "get_current_user"}.
+    `instances`: module-level `name = Callee(...)` -> {"name": "Callee"} (security schemes,
+    fastapi-users `current_user(...)`, settings objects, callable dependency instances).
+    `constants`: module-level and class-level string literals (`API_V1_STR`, `Settings.API_V1_STR`).
+    """
 
     path: str
     module: str
     imports: dict[str, str] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
+    routers: tuple[RouterDef, ...] = ()
+    includes: tuple[Include, ...] = ()
+    functions: tuple[FunctionFacts, ...] = ()
+    classes: tuple[ClassFacts, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+    instances: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
 
 
 def module_name(path: str) -> str:
@@ -103,25 +192,35 @@ def literal_str(node: ast.AST | None) -> str | None:
     return None
 
 
-def collect_imports(tree: ast.Module, module: str) -> dict[str, str]:
-    """Local name -> fully qualified dotted name, for top-level (and nested) imports."""
+def collect_imports(tree: ast.Module, module: str, is_package: bool = False) -> dict[str, str]:
+    """Local name -> fully qualified dotted name, for top-level (and nested) imports.
+
+    `is_package` says `module` is a package's `__init__`, the anchor of its relative imports.
+    """
     imports: dict[str, str] = {}
-    package = module.rsplit(".", 1)[0] if "." in module else ""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                local = alias.asname or alias.name.split(".")[0]
-                imports[local] = alias.name if alias.asname else alias.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".") if package else []
-                anchor = anchor[: len(anchor) - (node.level - 1)] if node.level > 1 else anchor
-                base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:
-                if alias.name != "*":
-                    imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.update(import_bindings(node, module, is_package))
     return imports
+
+
+def import_bindings(node: ast.Import | ast.ImportFrom, module: str, is_package: bool = False) -> dict[str, str]:
+    """The names one import statement binds: `from ..core import security` -> {"security": "app.core.security"}."""
+    bound: dict[str, str] = {}
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            local = alias.asname or alias.name.split(".")[0]
+            bound[local] = alias.name if alias.asname else alias.name.split(".")[0]
+        return bound
+    base = node.module or ""
+    if node.level:
+        anchor = module.split(".") if is_package else module.split(".")[:-1]
+        anchor = anchor[: len(anchor) - (node.level - 1)] if node.level > 1 else anchor
+        base = ".".join([*anchor, base] if base else anchor)
+    for alias in node.names:
+        if alias.name != "*":
+            bound[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+    return bound
 
 
 def route_decorator(decorator: ast.expr) -> tuple[str, str, ast.Call] | None:
@@ -235,57 +334,333 @@ def path_parameters(path: str) -> set[str]:
     return names
 
 
-def extract_routes(tree: ast.Module, path: str) -> tuple[Route, ...]:
+def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str) -> list[Route]:
+    """One Route per route decorator on `node` (usually one)."""
     routes: list[Route] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    for decorator in node.decorator_list:
+        found = route_decorator(decorator)
+        if found is None:
             continue
-        for decorator in node.decorator_list:
-            found = route_decorator(decorator)
-            if found is None:
-                continue
-            owner, method, call = found
-            url = literal_str(call.args[0]) if call.args else literal_str(keyword(call, "path"))
-            url = url if url is not None else ""
-            dep_list = keyword(call, "dependencies")
-            decorator_deps = _dependency_names(dep_list)
-            params = function_params(node, path_parameters(url))
-            response_model = _source(keyword(call, "response_model"))
-            routes.append(
-                Route(
-                    file=path,
-                    function=node.name,
-                    line=node.lineno,
-                    end_line=node.end_lineno or node.lineno,
-                    decorator_line=decorator.lineno,
-                    methods=_methods(method, call),
-                    path=url,
-                    owner=owner,
-                    is_async=isinstance(node, ast.AsyncFunctionDef),
-                    params=params,
-                    dependencies=decorator_deps + tuple(p.dependency for p in params if p.dependency),
-                    response_model=response_model,
-                    status_code=_source(keyword(call, "status_code")),
-                )
+        owner, method, call = found
+        url = literal_str(call.args[0]) if call.args else literal_str(keyword(call, "path"))
+        url = url if url is not None else ""
+        params = function_params(node, path_parameters(url))
+        routes.append(
+            Route(
+                file=path,
+                function=node.name,
+                line=node.lineno,
+                end_line=node.end_lineno or node.lineno,
+                decorator_line=decorator.lineno,
+                methods=_methods(method, call),
+                path=url,
+                owner=owner,
+                is_async=isinstance(node, ast.AsyncFunctionDef),
+                params=params,
+                dependencies=_dependency_names(keyword(call, "dependencies"))
+                + tuple(p.dependency for p in params if p.dependency),
+                response_model=_source(keyword(call, "response_model")),
+                status_code=_source(keyword(call, "status_code")),
             )
+        )
+    return routes
+
+
+def extract_routes(tree: ast.Module, path: str) -> tuple[Route, ...]:
+    routes = [r for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+              for r in route_of_function(node, path)]
     return tuple(sorted(routes, key=lambda r: (r.line, r.decorator_line)))
 
 
 def _dependency_names(node: ast.AST | None) -> tuple[str, ...]:
-    """Names of the callables in `dependencies=[Depends(a), Security(b, scopes=[...])]`."""
+    """Names of the callables in `dependencies=[Depends(a), Security(b, scopes=[...])]`.
+
+    `Depends(Checker(...))` (a callable instance) is recorded under the class name `Checker`.
+    """
     if not isinstance(node, (ast.List, ast.Tuple)):
         return ()
     names: list[str] = []
     for element in node.elts:
         marker = _marker_call(element)
         if marker is not None and marker.args:
-            name = dotted_name(marker.args[0])
+            target = marker.args[0]
+            name = dotted_name(target.func if isinstance(target, ast.Call) else target)
             if name:
                 names.append(name)
     return tuple(names)
 
 
+# --- status codes ----------------------------------------------------------------------------
+
+_HTTPSTATUS_NAMES = {"UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CREATED": 201,
+                     "NO_CONTENT": 204, "OK": 200, "BAD_REQUEST": 400}
+
+
+def status_value(node: ast.AST | None) -> int | None:
+    """The integer of a status code expression: `401`, `status.HTTP_401_UNAUTHORIZED`, `HTTPStatus.FORBIDDEN`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return node.value
+    name = dotted_name(node) if node is not None else None
+    if name is None:
+        return None
+    last = name.rsplit(".", 1)[-1]
+    if last.startswith("HTTP_") and last[5:8].isdigit():
+        return int(last[5:8])
+    return _HTTPSTATUS_NAMES.get(last) if "HTTPStatus" in name else None
+
+
+def http_exception_status(call: ast.AST) -> int | None:
+    """Status of `HTTPException(401, ...)` / `HTTPException(status_code=status.HTTP_403_FORBIDDEN)`."""
+    name = call_name(call)
+    if not name or not name.endswith("HTTPException"):
+        return None
+    node = keyword(call, "status_code") or (call.args[0] if call.args else None)
+    return status_value(node)
+
+
+# --- dependencies and auth evidence ------------------------------------------------------------
+
+# Qualified-name endings of JWT verification calls (PyJWT, python-jose, joserfc, authlib).
+JWT_DECODERS = ("jwt.decode", "jwt.decode_complete", "jws.verify", "jose.jwt.decode")
+ADMIN_ATTRIBUTES = frozenset({"is_superuser", "is_admin", "is_staff", "superuser", "admin", "role", "roles",
+                              "scopes", "permissions", "is_owner"})
+
+
+def _body_evidence(func: ast.AST) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """(calls, auth signals, admin check) found in a function body."""
+    calls: list[str] = []
+    signals: set[str] = set()
+    admin = False
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call):
+            name = call_name(node)
+            if name:
+                calls.append(name)
+                if name.endswith(JWT_DECODERS):
+                    signals.add("jwt-decode")
+            code = http_exception_status(node)
+            if code in (401, 403):
+                signals.add(f"http-{code}")
+        elif isinstance(node, ast.If) and _tests_admin(node.test) and any(isinstance(n, ast.Raise) for n in ast.walk(node)):
+            admin = True
+    return tuple(dict.fromkeys(calls)), tuple(sorted(signals)), admin
+
+
+def _tests_admin(test: ast.AST) -> bool:
+    for node in ast.walk(test):
+        if isinstance(node, ast.Attribute) and node.attr in ADMIN_ATTRIBUTES:
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() in {"admin", "superuser", "staff"}:
+            return True
+    return False
+
+
+def function_facts(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str | None = None) -> FunctionFacts:
+    calls, signals, admin = _body_evidence(node)
+    for decorator_or_default in [*node.args.defaults, *node.args.kw_defaults]:
+        marker = _marker_call(decorator_or_default)
+        if marker is not None and _admin_scopes(marker):
+            admin = True
+    return FunctionFacts(name or node.name, node.lineno, function_params(node, set()), calls, signals, admin)
+
+
+def _admin_scopes(marker: ast.Call) -> bool:
+    """`Security(get_current_user, scopes=["admin"])`."""
+    scopes = keyword(marker, "scopes")
+    return scopes is not None and any(
+        isinstance(n, ast.Constant) and isinstance(n.value, str) and "admin" in n.value.lower() for n in ast.walk(scopes)
+    )
+
+
+# --- routers, includes, aliases -----------------------------------------------------------------
+
+
+def literal_path(node: ast.AST | None, constants: dict[str, str]) -> str | None:
+    """A prefix given as a literal, a module constant or an f-string of those; None when unknown."""
+    if node is None:
+        return ""
+    text = literal_str(node)
+    if text is not None:
+        return text
+    name = dotted_name(node)
+    if name is not None:
+        return constants.get(name)
+    if isinstance(node, ast.JoinedStr):
+        parts = [literal_path(v.value if isinstance(v, ast.FormattedValue) else v, constants) for v in node.values]
+        return None if any(p is None for p in parts) else "".join(parts)  # type: ignore[arg-type]
+    return None
+
+
+def _router_def(name: str, call: ast.Call, constants: dict[str, str]) -> RouterDef | None:
+    kind = (call_name(call) or "").rsplit(".", 1)[-1]
+    if kind not in APP_CLASSES:
+        return None
+    prefix_node = keyword(call, "prefix") if kind == "APIRouter" else None
+    return RouterDef(name, kind, call.lineno, literal_path(prefix_node, constants),
+                     _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node))
+
+
+def _prefix_ref(node: ast.AST | None) -> str | None:
+    return dotted_name(node) if node is not None else None
+
+
+def _include(call: ast.Call, constants: dict[str, str]) -> Include | None:
+    if not isinstance(call.func, ast.Attribute) or call.func.attr != "include_router":
+        return None
+    parent = dotted_name(call.func.value)
+    child_node = call.args[0] if call.args else keyword(call, "router")
+    child = dotted_name(child_node) if child_node is not None else None
+    if parent is None or child is None:
+        return None
+    prefix_node = keyword(call, "prefix")
+    return Include(parent, child, call.lineno, literal_path(prefix_node, constants),
+                   _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node))
+
+
+def _alias_target(value: ast.AST | None) -> str | None:
+    """`Annotated[User, Depends(get_current_user)]` -> "get_current_user"."""
+    if not isinstance(value, ast.Subscript):
+        return None
+    base_type, metadata = _annotated_parts(value)
+    for item in metadata:
+        marker = _marker_call(item)
+        if marker is not None and PARAM_SOURCES[call_name(marker).rsplit(".", 1)[-1]] == "depends":
+            target = marker.args[0] if marker.args else keyword(marker, "dependency")
+            if target is None:
+                return dotted_name(base_type) if base_type is not None else None
+            return dotted_name(target.func if isinstance(target, ast.Call) else target)
+    return None
+
+
+# --- classes: models and schemas ---------------------------------------------------------------
+
+
+def _foreign_key(value: ast.AST | None) -> str | None:
+    """`Field(foreign_key="user.id")`, `mapped_column(ForeignKey("users.id"))`, `Column(Integer, ForeignKey(User.id))`."""
+    if value is None:
+        return None
+    for node in ast.walk(value):
+        if not isinstance(node, ast.Call):
+            continue
+        fk = literal_str(keyword(node, "foreign_key"))
+        if fk:
+            return fk
+        if (call_name(node) or "").endswith("ForeignKey") and node.args:
+            return literal_str(node.args[0]) or ast.unparse(node.args[0])
+    return None
+
+
+def _is_column(value: ast.AST | None) -> bool:
+    name = call_name(value) if value is not None else None
+    return bool(name) and name.rsplit(".", 1)[-1] in {"Column", "mapped_column", "Field"}
+
+
+def class_facts(node: ast.ClassDef) -> ClassFacts:
+    bases = tuple(n for n in (dotted_name(b) for b in node.bases) if n)
+    table = any(kw.arg == "table" and isinstance(kw.value, ast.Constant) and kw.value.value is True for kw in node.keywords)
+    tablename: str | None = None
+    abstract = False
+    fields: list[FieldDef] = []
+    for stmt in node.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            annotation = ast.unparse(stmt.annotation)
+            if stmt.target.id == "__tablename__":
+                tablename = literal_str(stmt.value)
+                continue
+            fields.append(FieldDef(stmt.target.id, annotation, stmt.lineno, _foreign_key(stmt.value),
+                                   annotation.startswith("Mapped[") or _is_column(stmt.value)))
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            target = stmt.targets[0].id
+            if target == "__tablename__":
+                tablename = literal_str(stmt.value)
+            elif target == "__abstract__":
+                abstract = isinstance(stmt.value, ast.Constant) and stmt.value.value is True
+            elif _is_column(stmt.value):
+                fields.append(FieldDef(target, "", stmt.lineno, _foreign_key(stmt.value), True))
+    return ClassFacts(node.name, node.lineno, bases, table, tablename, abstract, tuple(fields))
+
+
+def _class_constants(node: ast.ClassDef) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for stmt in node.body:
+        target = stmt.target if isinstance(stmt, ast.AnnAssign) else (stmt.targets[0] if isinstance(stmt, ast.Assign) else None)
+        value = literal_str(getattr(stmt, "value", None))
+        if isinstance(target, ast.Name) and value is not None:
+            found[f"{node.name}.{target.id}"] = value
+    return found
+
+
+def _call_method(node: ast.ClassDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    return next((s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == "__call__"), None)
+
+
+# --- the one walk --------------------------------------------------------------------------------
+
+
+def _assignment(stmt: ast.stmt) -> tuple[str, ast.expr] | None:
+    """(name, value) for `name = value`, `name: T = value` and 3.12 `type name = value` at module level."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        return stmt.targets[0].id, stmt.value
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+        return stmt.target.id, stmt.value
+    type_alias = getattr(ast, "TypeAlias", None)
+    if type_alias is not None and isinstance(stmt, type_alias) and isinstance(stmt.name, ast.Name):
+        return stmt.name.id, stmt.value
+    return None
+
+
 def extract_facts(tree: ast.Module, path: str, module: str | None = None) -> FileFacts:
     """Facts of one module; `module` defaults to the dotted name derived from `path`."""
     module = module if module is not None else module_name(path)
-    return FileFacts(path=path, module=module, imports=collect_imports(tree, module), routes=extract_routes(tree, path))
+    is_package = path.endswith("__init__.py")
+    top_level = set(map(id, tree.body))
+    imports: dict[str, str] = {}
+    routes: list[Route] = []
+    routers: list[RouterDef] = []
+    includes: list[Include] = []
+    functions: list[FunctionFacts] = []
+    classes: list[ClassFacts] = []
+    aliases: dict[str, str] = {}
+    instances: dict[str, str] = {}
+    constants: dict[str, str] = {}
+    pending_includes: list[ast.Call] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.update(import_bindings(node, module, is_package))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            routes.extend(route_of_function(node, path))
+            if id(node) in top_level:
+                functions.append(function_facts(node))
+        elif isinstance(node, ast.ClassDef) and id(node) in top_level:
+            classes.append(class_facts(node))
+            constants.update(_class_constants(node))
+            call = _call_method(node)
+            if call is not None:
+                functions.append(function_facts(call, f"{node.name}.__call__"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "include_router":
+            pending_includes.append(node)
+        if id(node) in top_level and (assigned := _assignment(node)) is not None:
+            name, value = assigned
+            if (text := literal_str(value)) is not None:
+                constants[name] = text
+            elif (target := _alias_target(value)) is not None:
+                aliases[name] = target
+            elif isinstance(value, ast.Call) and (callee := call_name(value)):
+                instances[name] = callee
+                router = _router_def(name, value, constants)
+                if router is not None:
+                    routers.append(router)
+    includes = [inc for inc in (_include(call, constants) for call in pending_includes) if inc is not None]
+    return FileFacts(
+        path=path,
+        module=module,
+        imports=imports,
+        routes=tuple(sorted(routes, key=lambda r: (r.line, r.decorator_line))),
+        routers=tuple(routers),
+        includes=tuple(sorted(includes, key=lambda i: i.line)),
+        functions=tuple(functions),
+        classes=tuple(classes),
+        aliases=aliases,
+        instances=instances,
+        constants=constants,
+    )

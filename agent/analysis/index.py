@@ -1,16 +1,106 @@
 """The project index: facts from every file merged once per run, queried by the rules.
 
 Built from `FileFacts` (plain data), so it can be built from cached facts and shipped to
-parallel workers.
+parallel workers. `build` resolves what no single file knows: which dependencies authenticate
+(transitively, through `Annotated` aliases, `Security(...)`, security scheme instances and JWT
+decoding), which routers are mounted where (`include_router` chains with their prefixes and
+`dependencies=`), each route's auth level and full URL path, and the table models and schemas.
 """
 
 from __future__ import annotations
 
+import ast
+import fnmatch
 import hashlib
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
-from agent.analysis.facts import FileFacts, Route
+from agent.analysis.facts import (
+    JWT_DECODERS,
+    ClassFacts,
+    FieldDef,
+    FileFacts,
+    FunctionFacts,
+    Include,
+    Param,
+    RouterDef,
+    Route,
+    dotted_name,
+)
+
+SECURITY_SCHEMES = frozenset({
+    "OAuth2PasswordBearer", "OAuth2AuthorizationCodeBearer", "OAuth2", "HTTPBearer", "HTTPBasic",
+    "HTTPDigest", "APIKeyHeader", "APIKeyQuery", "APIKeyCookie", "OpenIdConnect",
+})
+# Names of dependencies that authenticate, for dependencies defined outside the reviewed files.
+AUTH_NAME = re.compile(
+    r"current_(active_)?(super)?user|get_current_|authenticat|auth_user|require_(user|auth|login|admin)"
+    r"|login_required|verify_(token|jwt|api_key|user|access)|(oauth2|bearer|api_key|apikey|token)_scheme"
+    r"|get_token_header|get_api_key|user_from_token|valid_token|check_token",
+    re.IGNORECASE,
+)
+# Annotation names that are (unresolved) auth aliases: `CurrentUser`, `AuthUserDep`, `TokenDep`.
+AUTH_ALIAS_NAME = re.compile(r"^(Current|Auth(enticated)?|Active)\w*User|^\w*User\w*Dep$|^TokenDep$")
+ADMIN_NAME = re.compile(r"superuser|admin|staff", re.IGNORECASE)
+
+OWNER_COLUMNS = ("owner_id", "user_id", "created_by", "created_by_id", "author_id", "creator_id", "owner_user_id")
+USER_TABLE_WORDS = ("user", "account", "member", "owner", "author", "person", "customer", "profile")
+SENSITIVE_FIELDS = frozenset({
+    "password", "hashed_password", "password_hash", "passwd", "secret", "client_secret", "secret_key",
+    "api_key", "apikey", "private_key", "otp_secret", "totp_secret", "mfa_secret", "salt",
+})
+TOKEN_FIELDS = frozenset({"token", "refresh_token", "reset_token", "verification_token", "access_token", "session_token"})
+SCHEMA_ROOTS = frozenset({"BaseModel", "SQLModel", "RootModel"})
+DECLARATIVE_ROOTS = frozenset({"DeclarativeBase", "DeclarativeBaseNoMeta", "Base", "Model"})
+
+# Words that make a route deliberately public, anywhere in its path or function name.
+PUBLIC_WORDS = frozenset({
+    "login", "signin", "signup", "register", "token", "refresh", "logout", "recover", "recovery", "forgot",
+    "reset", "health", "healthz", "healthcheck", "readiness", "readyz", "liveness", "livez", "webhook",
+    "webhooks", "openapi", "docs", "redoc", "callback", "verify", "verification", "confirm",
+})
+# Words that make a route public only when they are the route's whole path (`/ping`, `/status`).
+PUBLIC_ALONE = frozenset({"ping", "status", "metrics", "ready", "live", "alive", "version", "info"})
+MAX_CHAINS = 32
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A class after inheritance: a table model (SQLModel `table=True`, SQLAlchemy declarative) or a
+    request/response schema (Pydantic BaseModel, non-table SQLModel), with all its fields."""
+
+    name: str
+    qualname: str
+    table: bool
+    schema: bool
+    fields: tuple[FieldDef, ...] = ()
+    tablename: str | None = None
+    owner_column: str | None = None
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def sensitive_fields(self) -> tuple[str, ...]:
+        """Fields a response must not carry: password hashes, secrets, API keys."""
+        return tuple(n for n in self.field_names if n.lower() in SENSITIVE_FIELDS or n.lower().endswith("_password"))
+
+    @property
+    def token_fields(self) -> tuple[str, ...]:
+        """Token fields: sensitive except in the answer of a login/token endpoint."""
+        return tuple(n for n in self.field_names if n.lower() in TOKEN_FIELDS)
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """Something a module defines at top level, keyed by qualified name in the index."""
+
+    kind: str  # function | alias | instance | class | router | constant
+    path: str
+    name: str
+    value: object = None
 
 
 @dataclass
@@ -21,6 +111,14 @@ class ProjectIndex:
     routes: list[Route] = field(default_factory=list)
     extra_auth_dependencies: frozenset[str] = frozenset()
     public_routes: tuple[str, ...] = ()
+    has_auth: bool = False
+    symbols: dict[str, Symbol] = field(default_factory=dict, repr=False)
+    _modules: dict[str, FileFacts] = field(default_factory=dict, repr=False)
+    _by_last: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _includes_into: dict[str, list[tuple[str, Include, str]]] = field(default_factory=dict, repr=False)
+    _auth_memo: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _admin_memo: dict[str, bool] = field(default_factory=dict, repr=False)
+    _model_memo: dict[str, ModelInfo | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -34,8 +132,15 @@ class ProjectIndex:
             extra_auth_dependencies=frozenset(auth_dependencies),
             public_routes=tuple(public_routes),
         )
-        index.routes = [r for f in sorted(index.files.values(), key=lambda f: f.path) for r in f.routes]
+        index._collect_symbols()
+        index.routes = [index._resolve_route(f, r) for f in sorted(index.files.values(), key=lambda f: f.path)
+                        for r in f.routes]
+        index.has_auth = bool(index.extra_auth_dependencies) or any(r.auth for r in index.routes) or any(
+            index._symbol_auth(q) for q, s in index.symbols.items() if s.kind in {"function", "alias", "instance"}
+        )
         return index
+
+    # --- queries used by rules -------------------------------------------------------------
 
     def routes_in(self, path: str) -> list[Route]:
         return [r for r in self.routes if r.file == path]
@@ -44,10 +149,469 @@ class ProjectIndex:
         """The route whose handler `def` is at `line` in `path`."""
         return next((r for r in self.routes if r.file == path and r.line == line), None)
 
+    def resolve(self, path: str, name: str) -> str:
+        """Qualified name of `name` as written in `path` (the name itself when unknown)."""
+        facts = self.files.get(path)
+        if facts is None:
+            return name
+        found = self._lookup(facts, name)
+        return found if found is not None else self._qualified_guess(facts, name)
+
+    def is_auth_dependency(self, path: str, name: str) -> bool:
+        """Does the dependency `name` (as written in `path`) authenticate the caller?"""
+        return self._dependency_auth(path, name) is not None
+
+    def is_admin_dependency(self, path: str, name: str) -> bool:
+        """Does the dependency `name` require a superuser/admin (directly or through its own dependencies)?"""
+        facts = self.files.get(path)
+        if facts is None:
+            return bool(ADMIN_NAME.search(name.rsplit(".", 1)[-1]))
+        qual = self._lookup(facts, name)
+        return self._symbol_admin(qual) if qual is not None else bool(ADMIN_NAME.search(name.rsplit(".", 1)[-1]))
+
+    def authenticates_in_body(self, path: str, function: str) -> bool:
+        """Does the module-level function `function` of `path` verify credentials itself
+        (decode a JWT, answer 401, or call a function that authenticates)?"""
+        facts = self.files.get(path)
+        qual = f"{facts.module}.{function}" if facts is not None else None
+        symbol = self.symbols.get(qual) if qual else None
+        if symbol is None or symbol.kind != "function":
+            return False
+        info: FunctionFacts = symbol.value  # type: ignore[assignment]
+        if {"jwt-decode", "http-401"} & set(info.signals):
+            return True
+        return any(
+            self._qualified_guess(facts, call).endswith(JWT_DECODERS)
+            or ((callee := self._lookup(facts, call)) is not None and self.symbols[callee].kind == "function"
+                and self._symbol_auth(callee) is not None)
+            for call in info.calls
+        )
+
+    def model(self, path: str, name: str) -> ModelInfo | None:
+        """The table model or schema named `name` in `path` (`Item`, `models.Item`)."""
+        facts = self.files.get(path)
+        qual = self._lookup(facts, name) if facts is not None else None
+        if qual is None or self.symbols[qual].kind != "class":
+            return None
+        return self._model(qual)
+
+    def models_in(self, path: str, annotation: str) -> list[ModelInfo]:
+        """Every model or schema named in a type expression: `list[ItemPublic]`, `Page[Item] | None`."""
+        try:
+            tree = ast.parse(annotation, mode="eval")
+        except SyntaxError:
+            return []
+        found: list[ModelInfo] = []
+        for node in ast.walk(tree):
+            name = dotted_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+            info = self.model(path, name) if name else None
+            if info is not None and info not in found:
+                found.append(info)
+        return found
+
+    def owned_table(self, path: str, name: str) -> ModelInfo | None:
+        """The table model `name` if its rows belong to a user (it has an owner column)."""
+        info = self.model(path, name)
+        return info if info is not None and info.table and info.owner_column else None
+
+    def table_models(self) -> list[ModelInfo]:
+        return [m for q, s in sorted(self.symbols.items()) if s.kind == "class" and (m := self._model(q)) and m.table]
+
     def fingerprint_for(self, path: str) -> str:
-        """A hash of the cross-file facts that findings in `path` can depend on (cache key part)."""
+        """A hash of the cross-file facts that findings in `path` can depend on (cache key part).
+
+        It covers the resolved routes of `path` (auth level, include chains, full paths, admin),
+        the resolved status (auth, admin, model shape) of every symbol `path` imports, and the
+        project-wide settings; a change elsewhere that alters none of these leaves it unchanged.
+        """
         digest = hashlib.sha256()
-        for fact_path in sorted(self.files):
-            digest.update(repr(self.files[fact_path]).encode())
-        digest.update(repr((sorted(self.extra_auth_dependencies), self.public_routes)).encode())
+        digest.update(repr((sorted(self.extra_auth_dependencies), self.public_routes, self.has_auth)).encode())
+        for route in self.routes_in(path):
+            digest.update(repr(route).encode())
+        facts = self.files.get(path)
+        if facts is not None:
+            for local in sorted(facts.imports):
+                for qual in self._imported_symbols(facts.imports[local]):
+                    digest.update(repr((local, qual, self._summary(qual))).encode())
         return digest.hexdigest()
+
+    # --- symbols and name resolution ---------------------------------------------------------
+
+    def _collect_symbols(self) -> None:
+        for facts in self.files.values():
+            self._modules[facts.module] = facts
+            for kind, names in (
+                ("function", {f.name: f for f in facts.functions}),
+                ("alias", facts.aliases),
+                ("instance", facts.instances),
+                ("class", {c.name: c for c in facts.classes}),
+                ("constant", facts.constants),
+                ("router", {r.name: r for r in facts.routers}),
+            ):
+                for name, value in names.items():
+                    qual = f"{facts.module}.{name}" if facts.module else name
+                    if kind == "instance" and qual in self.symbols:
+                        continue  # a router is also an instance; keep the richer kind
+                    self.symbols[qual] = Symbol(kind, facts.path, name, value)
+        for qual in self.symbols:
+            self._by_last.setdefault(qual.rsplit(".", 1)[-1], []).append(qual)
+        for facts in self.files.values():
+            for include in facts.includes:
+                parent = self._lookup(facts, include.parent)
+                child = self._lookup(facts, include.child)
+                if parent is not None and child is not None:
+                    self._includes_into.setdefault(child, []).append((facts.path, include, parent))
+
+    def _qualified_guess(self, facts: FileFacts, name: str) -> str:
+        head, _, rest = name.partition(".")
+        if head in facts.imports:
+            return facts.imports[head] + ("." + rest if rest else "")
+        return name
+
+    def _lookup(self, facts: FileFacts, name: str, depth: int = 0) -> str | None:
+        """The qualified name of a known symbol that `name` refers to in `facts`' module, or None.
+
+        Tries the file's imports, then its own top level, then re-exports through a package
+        `__init__`, then a dotted-suffix match (absolute imports rooted above or below the
+        review root: `app.api.deps.X` vs `backend.app.api.deps.X` or `api.deps.X`).
+        """
+        head, _, rest = name.partition(".")
+        if head in facts.imports:
+            candidate = facts.imports[head] + ("." + rest if rest else "")
+        else:
+            local = f"{facts.module}.{name}" if facts.module else name
+            if local in self.symbols:
+                return local
+            return None
+        if candidate in self.symbols:
+            return candidate
+        module, _, last = candidate.rpartition(".")
+        exporter = self._modules.get(module)
+        if exporter is not None and depth < 5 and last in exporter.imports:
+            return self._lookup(exporter, last, depth + 1)
+        return self._suffix_match(candidate)
+
+    def _suffix_match(self, candidate: str) -> str | None:
+        matches = [q for q in self._by_last.get(candidate.rsplit(".", 1)[-1], ())
+                   if q.endswith("." + candidate) or candidate.endswith("." + q)]
+        if not matches:
+            return None
+        # The closest match shares the most trailing components with the candidate.
+        return max(matches, key=lambda q: (_shared_tail(q, candidate), -len(q)))
+
+    def _imported_symbols(self, target: str) -> list[str]:
+        """Known symbols an import target names: the symbol itself, or a module's symbols."""
+        if target in self.symbols:
+            return [target]
+        match = self._suffix_match(target)
+        if match is not None:
+            return [match]
+        module = next((m for m in self._modules if m == target or m.endswith("." + target) or target.endswith("." + m)), None)
+        if module is None:
+            return []
+        return sorted(q for q in self.symbols if q.startswith(module + ".") and q.count(".") == module.count(".") + 1)
+
+    def _summary(self, qual: str) -> tuple:
+        symbol = self.symbols[qual]
+        if symbol.kind == "class":
+            return ("class", self._model(qual), self._symbol_auth(qual), self._symbol_admin(qual))
+        if symbol.kind in {"function", "alias", "instance"}:
+            return (symbol.kind, self._symbol_auth(qual), self._symbol_admin(qual))
+        return (symbol.kind, symbol.value if symbol.kind == "constant" else None)
+
+    def _facts_of(self, qual: str) -> FileFacts:
+        return self.files[self.symbols[qual].path]
+
+    # --- auth and admin ---------------------------------------------------------------------------
+
+    def _dependency_auth(self, path: str, name: str) -> str | None:
+        """The qualified (or written) name that makes dependency `name` authenticate, else None."""
+        if name in self.extra_auth_dependencies or name.rsplit(".", 1)[-1] in self.extra_auth_dependencies:
+            return name
+        facts = self.files.get(path)
+        qual = self._lookup(facts, name) if facts is not None else None
+        if qual is None:
+            return name if AUTH_NAME.search(name.rsplit(".", 1)[-1]) else None
+        return qual if self._symbol_auth(qual) else None
+
+    def _symbol_auth(self, qual: str) -> str | None:
+        if qual not in self._auth_memo:
+            self._auth_memo[qual] = None  # cycle guard: a dependency cycle proves nothing
+            self._auth_memo[qual] = self._compute_auth(qual)
+        return self._auth_memo[qual]
+
+    def _compute_auth(self, qual: str) -> str | None:
+        symbol = self.symbols[qual]
+        if symbol.name in self.extra_auth_dependencies or qual in self.extra_auth_dependencies:
+            return "config"
+        if symbol.kind == "function":
+            return self._function_auth(symbol.path, symbol.value)
+        if symbol.kind == "alias":
+            return self._dependency_auth(symbol.path, symbol.value)
+        if symbol.kind == "instance":
+            callee = symbol.value
+            last = callee.rsplit(".", 1)[-1]
+            if last in SECURITY_SCHEMES:
+                return "security-scheme"
+            if last == "current_user":
+                return "fastapi-users"
+            class_qual = self._lookup(self.files[symbol.path], callee)
+            return self._symbol_auth(class_qual) if class_qual is not None else None
+        if symbol.kind == "class":
+            call = qual + ".__call__"
+            return self._symbol_auth(call) if call in self.symbols else None
+        return None
+
+    def _function_auth(self, path: str, function: FunctionFacts) -> str | None:
+        if function.signals:
+            return function.signals[0]
+        facts = self.files[path]
+        for param in function.params:
+            dependency = self._param_dependency(facts, param)
+            if dependency is not None and self._dependency_auth(path, dependency):
+                return "dependency"
+        for call in function.calls:
+            resolved = self._qualified_guess(facts, call)
+            if resolved.endswith(JWT_DECODERS):
+                return "jwt-decode"
+            callee = self._lookup(facts, call)
+            if callee is not None and self.symbols[callee].kind == "function" and self._symbol_auth(callee):
+                return "calls"
+        return None
+
+    def _param_dependency(self, facts: FileFacts, param: Param) -> str | None:
+        """The dependency a parameter names: `Depends(x)`, or an `Annotated` alias annotation."""
+        if param.dependency:
+            return param.dependency
+        if not param.annotation or not re.fullmatch(r"[\w.]+", param.annotation):
+            return None
+        qual = self._lookup(facts, param.annotation)
+        if qual is not None:
+            return param.annotation if self.symbols[qual].kind == "alias" else None
+        return param.annotation if AUTH_ALIAS_NAME.search(param.annotation.rsplit(".", 1)[-1]) else None
+
+    def _symbol_admin(self, qual: str) -> bool:
+        if qual not in self._admin_memo:
+            self._admin_memo[qual] = False
+            self._admin_memo[qual] = self._compute_admin(qual)
+        return self._admin_memo[qual]
+
+    def _compute_admin(self, qual: str) -> bool:
+        symbol = self.symbols[qual]
+        if ADMIN_NAME.search(symbol.name) and symbol.kind in {"function", "alias", "instance"}:
+            return True
+        if symbol.kind == "function":
+            if symbol.value.admin_check:
+                return True
+            facts = self.files[symbol.path]
+            return any(self.is_admin_dependency(symbol.path, d) for p in symbol.value.params
+                       if (d := self._param_dependency(facts, p)))
+        if symbol.kind == "alias":
+            return self.is_admin_dependency(symbol.path, symbol.value)
+        if symbol.kind == "instance":
+            return self.is_admin_dependency(symbol.path, symbol.value)
+        if symbol.kind == "class":
+            return qual + ".__call__" in self.symbols and self._symbol_admin(qual + ".__call__")
+        return False
+
+    # --- routes ------------------------------------------------------------------------------------
+
+    def _resolve_route(self, facts: FileFacts, route: Route) -> Route:
+        params = tuple(self._resolved_param(facts, p) for p in route.params)
+        extra = tuple(p.dependency for p, old in zip(params, route.params) if p.dependency and not old.dependency)
+        route = replace(route, params=params, dependencies=route.dependencies + extra)
+        router_qual = self._lookup(facts, route.owner)
+        router = self.symbols[router_qual] if router_qual is not None else None
+        chains = self._chains(router_qual) if router is not None and router.kind == "router" else [[]]
+        full_paths = [self._full_path(chain, router_qual, route.path) for chain in chains]
+        auth, via = self._route_auth(facts, route, router_qual, chains)
+        admin = any(self.is_admin_dependency(facts.path, d) for d in route.dependencies) or any(
+            self.is_admin_dependency(path, d) for chain in chains[:1] for path, d in self._chain_dependencies(chain, router_qual)
+        )
+        user_param = next((p.name for p in params if p.dependency and self.is_auth_dependency(facts.path, p.dependency)
+                           and p.annotation not in {"str", "TokenDep"}), None)
+        public = any(self._is_public(route, full) for full in full_paths)
+        return replace(route, auth=auth, auth_via=via, full_path=full_paths[0], public=public, admin=admin,
+                       user_param=user_param)
+
+    def _resolved_param(self, facts: FileFacts, param: Param) -> Param:
+        if param.source == "depends":
+            return param
+        dependency = self._param_dependency(facts, param)
+        return replace(param, source="depends", dependency=dependency) if dependency else param
+
+    def _route_auth(self, facts: FileFacts, route: Route, router_qual: str | None,
+                    chains: list[list[tuple[str, Include, str]]]) -> tuple[str | None, str | None]:
+        for dependency in route.dependencies:
+            if self.is_auth_dependency(facts.path, dependency):
+                return "handler", dependency
+        if router_qual is None or self.symbols[router_qual].kind != "router":
+            return None, None
+        router = self.symbols[router_qual]
+        own = self._router_auth(router_qual)
+        if own is not None:
+            return ("app" if router.value.kind == "FastAPI" else "router"), own
+        results = [self._chain_auth(chain) for chain in chains]
+        if results and all(r is not None for r in results):
+            return results[0]  # type: ignore[return-value]
+        return None, None
+
+    def _router_auth(self, qual: str) -> str | None:
+        symbol = self.symbols[qual]
+        return next((d for d in symbol.value.dependencies if self.is_auth_dependency(symbol.path, d)), None)
+
+    def _chain_auth(self, chain: list[tuple[str, Include, str]]) -> tuple[str, str] | None:
+        """Auth along one mount chain (outermost include first): include deps or a parent's own deps."""
+        for path, include, parent in chain:
+            parent_symbol = self.symbols[parent]
+            if parent_symbol.kind == "router" and (via := self._router_auth(parent)) is not None:
+                return ("app" if parent_symbol.value.kind == "FastAPI" else "include"), via
+            for dependency in include.dependencies:
+                if self.is_auth_dependency(path, dependency):
+                    return "include", dependency
+        return None
+
+    def _chain_dependencies(self, chain: list[tuple[str, Include, str]], router_qual: str | None) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for path, include, parent in chain:
+            symbol = self.symbols[parent]
+            if symbol.kind == "router":
+                found.extend((symbol.path, d) for d in symbol.value.dependencies)
+            found.extend((path, d) for d in include.dependencies)
+        if router_qual is not None and self.symbols[router_qual].kind == "router":
+            symbol = self.symbols[router_qual]
+            found.extend((symbol.path, d) for d in symbol.value.dependencies)
+        return found
+
+    def _chains(self, router_qual: str, seen: frozenset[str] = frozenset()) -> list[list[tuple[str, Include, str]]]:
+        """Every mount chain from a root (an app, or a router nobody includes) down to `router_qual`."""
+        mounts = self._includes_into.get(router_qual, [])
+        if not mounts or router_qual in seen:
+            return [[]]
+        chains: list[list[tuple[str, Include, str]]] = []
+        for mount in sorted(mounts, key=lambda m: (m[0], m[1].line)):
+            for chain in self._chains(mount[2], seen | {router_qual}):
+                chains.append([*chain, mount])
+                if len(chains) >= MAX_CHAINS:
+                    return chains
+        return chains
+
+    def _full_path(self, chain: list[tuple[str, Include, str]], router_qual: str | None, path: str) -> str:
+        parts: list[str] = []
+        for include_path, include, parent in chain:
+            parts.append(self._prefix_of(parent))
+            parts.append(self._prefix_value(include_path, include.prefix, include.prefix_ref))
+        if router_qual is not None:
+            parts.append(self._prefix_of(router_qual))
+        parts.append(path)
+        joined = "".join(parts)
+        return joined if joined.startswith("/") else "/" + joined
+
+    def _prefix_of(self, qual: str) -> str:
+        symbol = self.symbols[qual]
+        if symbol.kind != "router":
+            return ""
+        return self._prefix_value(symbol.path, symbol.value.prefix, symbol.value.prefix_ref)
+
+    def _prefix_value(self, path: str, prefix: str | None, ref: str | None) -> str:
+        """A prefix's text; `settings.API_V1_STR` is followed to the Settings class default."""
+        if prefix is not None:
+            return prefix
+        return (self._constant(path, ref) if ref else None) or ""
+
+    def _constant(self, path: str, ref: str) -> str | None:
+        facts = self.files[path]
+        qual = self._lookup(facts, ref)
+        if qual is not None and self.symbols[qual].kind == "constant":
+            return self.symbols[qual].value  # type: ignore[return-value]
+        head, _, attribute = ref.rpartition(".")
+        owner = self._lookup(facts, head) if head else None
+        if owner is None or self.symbols[owner].kind != "instance":
+            return None
+        instance = self.symbols[owner]
+        class_qual = self._lookup(self.files[instance.path], instance.value)
+        constant = f"{class_qual}.{attribute}" if class_qual else None
+        if constant is not None and constant in self.symbols:
+            return self.symbols[constant].value  # type: ignore[return-value]
+        return None
+
+    def _is_public(self, route: Route, full_path: str) -> bool:
+        for pattern in self.public_routes:
+            if any(fnmatch.fnmatch(candidate, pattern) for candidate in (full_path, full_path.rstrip("/") or "/", route.path)):
+                return True
+        words = _words(full_path) | _words(route.function)
+        if words & PUBLIC_WORDS:
+            return True
+        static = [s for s in route.path.strip("/").split("/") if s and not s.startswith("{")]
+        if len(static) == 1 and static[0].lower() in PUBLIC_ALONE:
+            return True
+        return full_path.rstrip("/") == "" and "GET" in route.methods
+
+    # --- models -----------------------------------------------------------------------------------
+
+    def _model(self, qual: str) -> ModelInfo | None:
+        if qual not in self._model_memo:
+            self._model_memo[qual] = None
+            self._model_memo[qual] = self._compute_model(qual)
+        return self._model_memo[qual]
+
+    def _compute_model(self, qual: str) -> ModelInfo | None:
+        symbol = self.symbols[qual]
+        cls: ClassFacts = symbol.value  # type: ignore[assignment]
+        roots, fields, declarative = self._lineage(qual, set())
+        table = (cls.table and "SQLModel" in roots) or (
+            (declarative or bool(roots & DECLARATIVE_ROOTS)) and not cls.abstract
+            and (cls.tablename is not None or any(f.column for f in cls.fields))
+        )
+        schema = not table and bool(roots & SCHEMA_ROOTS) and "BaseSettings" not in roots
+        if not table and not schema:
+            return None
+        merged = tuple({f.name: f for f in fields}.values())
+        owner = next((f.name for name in OWNER_COLUMNS for f in merged if f.name == name and _user_fk(f.foreign_key)), None)
+        return ModelInfo(cls.name, qual, table, schema, merged, cls.tablename, owner if table else None)
+
+    def _lineage(self, qual: str, seen: set[str]) -> tuple[set[str], list[FieldDef], bool]:
+        """(external base names, fields base-first, declarative base seen) of a project class."""
+        seen.add(qual)
+        symbol = self.symbols[qual]
+        cls: ClassFacts = symbol.value  # type: ignore[assignment]
+        facts = self.files[symbol.path]
+        roots: set[str] = set()
+        fields: list[FieldDef] = []
+        declarative = False
+        for base in reversed(cls.bases):
+            base_qual = self._lookup(facts, base)
+            if base_qual is None or base_qual in seen:
+                roots.add(base.rsplit(".", 1)[-1])
+                continue
+            base_symbol = self.symbols[base_qual]
+            if base_symbol.kind == "class":
+                sub_roots, sub_fields, sub_declarative = self._lineage(base_qual, seen)
+                roots |= sub_roots
+                fields.extend(sub_fields)
+                declarative = declarative or sub_declarative or base_symbol.name in DECLARATIVE_ROOTS
+            elif base_symbol.kind == "instance" and str(base_symbol.value).endswith(("declarative_base", "generate_base")):
+                declarative = True
+        fields.extend(cls.fields)
+        return roots, fields, declarative
+
+
+def _shared_tail(a: str, b: str) -> int:
+    count = 0
+    for x, y in zip(reversed(a.split(".")), reversed(b.split("."))):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.split(r"[^a-z0-9]+", text.lower()) if w}
+
+
+def _user_fk(foreign_key: str | None) -> bool:
+    """No foreign key known, or one pointing at a user-like table (`user.id`, `users.id`, `User.id`)."""
+    if foreign_key is None:
+        return True
+    table = foreign_key.split(".", 1)[0].lower()
+    return any(word in table for word in USER_TABLE_WORDS)

@@ -1,24 +1,30 @@
-"""Run the static engine: collect files, parse, build the index, run the enabled rules.
+"""Run the static engine: collect files, index the project, run the enabled rules.
 
-`review_sources` is the pure core (text in, findings out); `review_paths` adds the disk edge.
+`review_sources` is the core (text in, findings out); `review_paths` adds the disk edge. Both
+passes (facts per file -> project index -> rules per file) run in parallel worker processes for
+big inputs, read and fill an optional persistent cache, and can limit what is reported to some
+files or lines (`--changed`, `--diff`) while the index still covers every file.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
-from agent.analysis.facts import extract_facts, module_name
+from agent.analysis.analyzer import Analyzer, FactsEntry, FindingsEntry, SourceFile
+from agent.analysis.cache import ReviewCache, digest, engine_digest
+from agent.analysis.facts import module_name
 from agent.analysis.index import ProjectIndex
 from agent.analysis.rules import all_rules
-from agent.analysis.rules.base import FileContext, Rule
-from agent.analysis.source import ParsedFile, decode_source, parse_python
-from agent.analysis.suppressions import is_suppressed, suppressions
+from agent.analysis.rules.base import Rule
+from agent.analysis.source import decode_source
 from agent.errors import InputError, UsageError
-from agent.types import Finding, ReviewResult, Severity, Skipped
+from agent.types import Finding, ReviewResult, Skipped
 
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", "node_modules", "site-packages",
@@ -74,58 +80,278 @@ def check_selectors(options: ReviewOptions) -> None:
         raise UsageError(f"unknown rule or category '{selector}' (see 'fba rules')")
 
 
-@dataclass
-class ParsedSource:
-    path: str
-    text: str
-    parsed: ParsedFile
+MIN_PARALLEL_FILES = 30
+PROJECT_ENTRY = "<project>"
+CLEAN = FactsEntry(None)
+Progress = Callable[[str, int, int], None]
+ReportScope = Mapping[str, "frozenset[int] | None"]
 
 
-def parse_sources(sources: Mapping[str, str]) -> tuple[list[ParsedSource], list[Skipped]]:
-    """Parse every source; returns (parsed files, files not or only partly analysed)."""
-    parsed: list[ParsedSource] = []
-    skipped: list[Skipped] = []
-    for path, text in sources.items():
-        try:
-            result = parse_python(text, path)
-        except InputError as exc:
-            skipped.append(Skipped(path, str(exc)))
-            continue
-        parsed.append(ParsedSource(path, text, result))
-        if result.partial:
-            skipped.append(Skipped(path, "; ".join(result.notes)))
-    return parsed, skipped
+def source_files(sources: Mapping[str, str], modules: Mapping[str, str] | None = None) -> list[SourceFile]:
+    """Sources (path -> text) as `SourceFile`s in path order, with module names and content hashes."""
+    modules = modules or {}
+    return [
+        SourceFile(path, modules.get(path, module_name(path)), sources[path], digest(sources[path]))
+        for path in sorted(sources)
+    ]
 
 
 def review_sources(
     sources: Mapping[str, str],
     options: ReviewOptions = ReviewOptions(),
     modules: Mapping[str, str] | None = None,
+    *,
+    cache: ReviewCache | None = None,
+    jobs: int | None = None,
+    report: ReportScope | None = None,
+    progress: Progress | None = None,
 ) -> ReviewResult:
-    """Review in-memory sources (path -> text). `modules` maps path -> dotted module name."""
-    parsed, skipped = parse_sources(sources)
-    modules = modules or {}
-    facts = [extract_facts(p.parsed.tree, p.path, modules.get(p.path, module_name(p.path))) for p in parsed]
-    index = ProjectIndex.build(facts, options.auth_dependencies, options.public_routes)
+    """Review in-memory sources (path -> text). `modules` maps path -> dotted module name.
+
+    Every source feeds the project index; `report` (path -> changed lines, or None for the whole
+    file) limits which files are checked and which findings are kept. `jobs` caps the worker
+    processes (default: all cores; small inputs run in this process). `cache` serves and stores
+    per-file facts and findings.
+    """
+    files = source_files(sources, modules)
+    reported = [f for f in files if report is None or f.path in report]
+    if not reported:
+        return ReviewResult((), files=0)
     rules = enabled_rules(options)
+    keys = _Keys(files, _settings_digest(rules, options))
+    with _gc_paused():
+        known = _from_snapshot(reported, keys, cache) if cache is not None else None
+        if known is not None:
+            return _result(reported, *known, report)
+        with _Passes(jobs, progress) as passes:
+            facts = _facts_pass(files, keys, cache, passes)
+            # Path order, not completion order: the index (and so the output) must not depend
+            # on which worker or cache answered first.
+            parsed = [facts[f.path].facts for f in files if facts[f.path].facts is not None]
+            index = ProjectIndex.build(parsed, options.auth_dependencies, options.public_routes)
+            checkable = [f for f in reported if facts[f.path].facts is not None]
+            entries = _findings_pass(checkable, index, rules, options, keys, cache, passes)
+    if cache is not None:
+        cache.put("project", PROJECT_ENTRY, keys.project, _snapshot(reported, facts, keys))
+    return _result(reported, facts, entries, report)
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    """What a re-run of an unchanged project needs instead of the facts and the index: each
+    reported file's index fingerprint, and the facts entries (without facts) of files that
+    did not parse cleanly."""
+
+    fingerprints: Mapping[str, str]
+    problems: Mapping[str, FactsEntry]
+
+
+class _Keys:
+    """Cache keys of one run: facts per file, findings per (file, fingerprint), the project."""
+
+    def __init__(self, files: Sequence[SourceFile], settings: str) -> None:
+        engine = engine_digest()
+        self.settings = digest(engine, settings)
+        self.files = {f.path: f for f in files}
+        self.facts = {f.path: digest(engine, f.path, f.module, f.digest) for f in files}
+        self.project = digest(self.settings, *(f"{path}:{key}" for path, key in self.facts.items()))
+        self.fingerprints: dict[str, str] = {}
+
+    def findings(self, path: str, fingerprint: str) -> str:
+        self.fingerprints[path] = fingerprint
+        return digest(self.settings, path, self.files[path].digest, fingerprint)
+
+
+def _from_snapshot(
+    reported: Sequence[SourceFile], keys: _Keys, cache: ReviewCache
+) -> tuple[dict[str, FactsEntry], dict[str, FindingsEntry]] | None:
+    """Facts status and findings of an unchanged project straight from the cache (no parsing,
+    no index), or None when anything is missing."""
+    snapshot = cache.get("project", PROJECT_ENTRY, keys.project)
+    if not isinstance(snapshot, ProjectSnapshot):
+        return None
+    facts = {f.path: snapshot.problems.get(f.path, CLEAN) for f in reported}
+    entries: dict[str, FindingsEntry] = {}
+    for file in reported:
+        if facts[file.path].error is not None:
+            continue
+        fingerprint = snapshot.fingerprints.get(file.path)
+        hit = cache.get("findings", file.path, keys.findings(file.path, fingerprint)) if fingerprint else None
+        if not isinstance(hit, FindingsEntry):
+            return None
+        entries[file.path] = hit
+    return facts, entries
+
+
+def _snapshot(reported: Sequence[SourceFile], facts: Mapping[str, FactsEntry], keys: _Keys) -> ProjectSnapshot:
+    problems = {
+        f.path: FactsEntry(None, e.notes, e.partial, e.error)
+        for f in reported
+        if (e := facts[f.path]).error is not None or e.partial
+    }
+    return ProjectSnapshot(dict(keys.fingerprints), problems)
+
+
+def _facts_pass(
+    files: Sequence[SourceFile], keys: _Keys, cache: ReviewCache | None, passes: "_Passes"
+) -> dict[str, FactsEntry]:
+    entries: dict[str, FactsEntry] = {}
+    if cache is not None:
+        for file in files:
+            hit = cache.get("facts", file.path, keys.facts[file.path])
+            if isinstance(hit, FactsEntry):
+                entries[file.path] = hit
+    missing = [f for f in files if f.path not in entries]
+    computed = passes.facts(missing)
+    if cache is not None:
+        for path, entry in computed.items():
+            cache.put("facts", path, keys.facts[path], entry)
+    return {**entries, **computed}
+
+
+def _findings_pass(
+    files: Sequence[SourceFile],
+    index: ProjectIndex,
+    rules: Sequence[Rule],
+    options: ReviewOptions,
+    keys: _Keys,
+    cache: ReviewCache | None,
+    passes: "_Passes",
+) -> dict[str, FindingsEntry]:
+    entries: dict[str, FindingsEntry] = {}
+    findings_keys: dict[str, str] = {}
+    if cache is not None:
+        for file in files:
+            findings_keys[file.path] = keys.findings(file.path, index.fingerprint_for(file.path))
+            hit = cache.get("findings", file.path, findings_keys[file.path])
+            if isinstance(hit, FindingsEntry):
+                entries[file.path] = hit
+    missing = [f for f in files if f.path not in entries]
+    computed = passes.findings(missing, index, rules, options.severity)
+    if cache is not None:
+        for path, entry in computed.items():
+            cache.put("findings", path, findings_keys[path], entry)
+    return {**entries, **computed}
+
+
+def _settings_digest(rules: Sequence[Rule], options: ReviewOptions) -> str:
+    """What, besides the file and the index, decides a file's findings."""
+    return digest(
+        ",".join(r.code for r in rules),
+        repr(sorted(options.severity.items())),
+        repr(sorted(options.auth_dependencies)),
+        repr(options.public_routes),
+    )
+
+
+def _result(
+    reported: Sequence[SourceFile],
+    facts: Mapping[str, FactsEntry],
+    entries: Mapping[str, FindingsEntry],
+    report: ReportScope | None,
+) -> ReviewResult:
     findings: list[Finding] = []
+    skipped: list[Skipped] = []
     suppressed = 0
-    for source in parsed:
-        ctx = FileContext(source.path, source.text, source.parsed.tree, index)
-        table = suppressions(source.text)
-        for rule in rules:
-            for finding in rule.check(ctx):
-                if is_suppressed(table, finding.line, finding.rule, finding.category):
-                    suppressed += 1
-                    continue
-                findings.append(_apply_severity(finding, options.severity))
+    for file in reported:
+        fact = facts[file.path]
+        if fact.error is not None:
+            skipped.append(Skipped(file.path, fact.error))
+        elif fact.partial:
+            skipped.append(Skipped(file.path, "; ".join(fact.notes)))
+        entry = entries.get(file.path, FindingsEntry())
+        lines = report.get(file.path) if report is not None else None
+        findings.extend(f for f in entry.findings if lines is None or f.line in lines)
+        suppressed += sum(1 for line in entry.suppressed_lines if lines is None or line in lines)
     findings.sort(key=Finding.sort_key)
-    return ReviewResult(tuple(findings), files=len(sources), skipped=tuple(skipped), suppressed=suppressed)
+    return ReviewResult(tuple(findings), files=len(reported), skipped=tuple(skipped), suppressed=suppressed)
 
 
-def _apply_severity(finding: Finding, overrides: Mapping[str, str]) -> Finding:
-    override = overrides.get(finding.rule) or overrides.get(finding.category.upper())
-    return finding.with_(severity=Severity.parse(override)) if override else finding
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold off the cyclic GC while many AST nodes are alive: its full passes over them cost more
+    than the parsing itself, and AST trees hold no reference cycles to reclaim."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Passes:
+    """Runs a pass in this process or in worker processes, whichever is cheaper for its size.
+
+    Worker start-up costs more than it saves on a few dozen files, so small passes stay here;
+    once workers exist (the facts pass was big) the findings pass uses them too, because they
+    hold the parse trees.
+    """
+
+    def __init__(self, jobs: int | None, progress: Progress | None) -> None:
+        self.jobs = jobs if jobs is not None else _cpu_count()
+        self.progress = progress
+        self._local = Analyzer()
+        self._pool = None  # a parallel.WorkerPool once a pass is big enough
+
+    def __enter__(self) -> "_Passes":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        self._local.release()
+
+    def _use_pool(self, count: int) -> bool:
+        if self._pool is None and self.jobs > 1 and count >= MIN_PARALLEL_FILES:
+            from agent.analysis import parallel
+
+            self._pool = parallel.WorkerPool(min(self.jobs, count))
+        return self._pool is not None
+
+    def _ticker(self, stage: str, total: int) -> Callable[[], None]:
+        done = 0
+        progress = self.progress
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(stage, done, total)
+
+        if progress is not None and total:
+            progress(stage, 0, total)
+        return tick
+
+    def facts(self, files: Sequence[SourceFile]) -> dict[str, FactsEntry]:
+        tick = self._ticker("indexing", len(files))
+        if self._use_pool(len(files)):
+            return self._pool.facts(files, tick)
+        results = {}
+        for file in files:
+            results[file.path] = self._local.facts(file)
+            tick()
+        return results
+
+    def findings(
+        self, files: Sequence[SourceFile], index: ProjectIndex, rules: Sequence[Rule], severity: Mapping[str, str]
+    ) -> dict[str, FindingsEntry]:
+        tick = self._ticker("checking", len(files))
+        if files and self._use_pool(len(files)):
+            return self._pool.findings(files, index, rules, severity, tick)
+        self._local.prepare(index, rules, severity)
+        results = {}
+        for file in files:
+            results[file.path] = self._local.findings(file)
+            tick()
+        return results
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _excluded(rel: str, patterns: Sequence[str]) -> bool:
@@ -155,7 +381,7 @@ def collect_files(paths: Sequence[Path], root: Path, exclude: Sequence[str] = ()
                         found.append(file)
         if len(found) == before:
             raise UsageError(f"{path}: no Python files to review")
-    return list(dict.fromkeys(found))
+    return list({file.resolve(): file for file in reversed(found)}.values())[::-1]
 
 
 def _relative(path: Path, base: Path) -> str:
@@ -190,14 +416,32 @@ def read_sources(files: Sequence[Path], root: Path) -> tuple[dict[str, str], dic
     return sources, modules, skipped
 
 
-def review_paths(paths: Sequence[Path], options: ReviewOptions, root: Path) -> ReviewResult:
-    """Review files and folders on disk (the disk edge around `review_sources`)."""
+def review_paths(
+    paths: Sequence[Path],
+    options: ReviewOptions,
+    root: Path,
+    *,
+    cache: ReviewCache | None = None,
+    jobs: int | None = None,
+    report: Mapping[Path, "frozenset[int] | None"] | None = None,
+    progress: Progress | None = None,
+) -> ReviewResult:
+    """Review files and folders on disk (the disk edge around `review_sources`).
+
+    `report` (absolute file -> changed lines, or None for all lines) limits what is reported
+    while every collected file still feeds the index; see `review_sources` for the rest.
+    """
     files = collect_files(paths, root, options.exclude)
     sources, modules, unreadable = read_sources(files, root)
-    result = review_sources(sources, options, modules)
+    scope = None
+    if report is not None:
+        wanted = {path.resolve(): lines for path, lines in report.items()}
+        scope = {display_path(f): wanted[f.resolve()] for f in files if f.resolve() in wanted}
+        unreadable = [s for s in unreadable if s.path in scope]
+    result = review_sources(sources, options, modules, cache=cache, jobs=jobs, report=scope, progress=progress)
     return ReviewResult(
         result.findings,
-        files=len(files),
+        files=len(files) if scope is None else len(scope),
         skipped=tuple(unreadable) + result.skipped,
         suppressed=result.suppressed,
     )

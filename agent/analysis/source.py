@@ -18,6 +18,17 @@ _UNPARENTHESISED_EXCEPT = re.compile(
     r"^(?P<head>\s*except\*?\s+)(?P<types>[^():#\n]+,[^():#\n]+?)(?P<tail>\s*(?:as\s+\w+\s*)?:)",
     re.MULTILINE,
 )
+# PEP 695 (3.12): `type X = ...` aliases and `def f[T](...)` / `class C[T]:` type parameters.
+# Rewritten to their 3.11 equivalents for analysis (`X = ...`, parameters dropped), which keeps
+# every line number and what the index needs (an `Annotated` alias stays an alias).
+_TYPE_ALIAS = re.compile(r"^(?P<indent>[ \t]*)type[ \t]+(?P<name>\w+)[ \t]*(?:\[[^\]\n]*\])?[ \t]*=", re.MULTILINE)
+_TYPE_PARAMS = re.compile(r"^(?P<head>[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+\w+)\[[^\]\n]*(?:\[[^\]\n]*\][^\]\n]*)*\](?=[ \t]*[(:])",
+                          re.MULTILINE)
+REWRITES = (
+    (_UNPARENTHESISED_EXCEPT, r"\g<head>(\g<types>)\g<tail>", "unparenthesised except clause(s) (Python 3.14 syntax)"),
+    (_TYPE_ALIAS, r"\g<indent>\g<name> =", "type alias statement(s) (Python 3.12 syntax)"),
+    (_TYPE_PARAMS, r"\g<head>", "type parameter list(s) (Python 3.12 syntax)"),
+)
 MAX_BLANKED_LINES = 20
 
 
@@ -53,15 +64,23 @@ def parse_python(text: str, path: str) -> ParsedFile:
     except ValueError as exc:  # e.g. source with NUL characters
         raise InputError(f"{path}: cannot parse: {exc}") from None
 
-    rewritten, count = _UNPARENTHESISED_EXCEPT.subn(r"\g<head>(\g<types>)\g<tail>", text)
-    notes: list[str] = []
-    if count:
-        notes.append(f"rewrote {count} unparenthesised except clause(s) (Python 3.14 syntax)")
+    rewritten, notes = _rewrite_newer_syntax(text)
+    if notes:
         try:
             return ParsedFile(ast.parse(rewritten, filename=path), tuple(notes))
         except SyntaxError:
             pass
     return _parse_with_blanking(rewritten, path, notes, first_error)
+
+
+def _rewrite_newer_syntax(text: str) -> tuple[str, list[str]]:
+    """Apply every known rewrite; returns the text and a note per rewrite that changed something."""
+    notes: list[str] = []
+    for pattern, replacement, what in REWRITES:
+        text, count = pattern.subn(replacement, text)
+        if count:
+            notes.append(f"rewrote {count} {what}")
+    return text, notes
 
 
 def _parse_with_blanking(text: str, path: str, notes: list[str], first_error: SyntaxError) -> ParsedFile:

@@ -44,15 +44,15 @@ class Terminal:
         sys.stdout.flush()
 
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/] {escape(message)}")
+        self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, never wrapped
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[yellow]warning:[/] {escape(message)}")
+            self.err.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(escape(message), style="dim")
+            self.err.print(escape(message), style="dim", soft_wrap=True)
 
     def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
         from rich.table import Table

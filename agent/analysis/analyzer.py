@@ -1,0 +1,100 @@
+"""Per-file work of a review, the same in the main process and in parallel workers.
+
+A review has two passes: facts (parse + extract, per file, independent) and findings (the enabled
+rules over each file with the whole project's index). An `Analyzer` keeps the parse trees of the
+first pass so the second does not parse again. Everything it takes and returns is plain,
+picklable and cacheable data.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from agent.analysis.facts import FileFacts, extract_facts
+from agent.analysis.index import ProjectIndex
+from agent.analysis.rules.base import FileContext, Rule
+from agent.analysis.source import parse_python
+from agent.analysis.suppressions import is_suppressed, suppressions
+from agent.errors import InputError
+from agent.types import Finding, Severity
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file to review: display path, dotted module name, text and a hash of the text."""
+
+    path: str
+    module: str
+    text: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class FactsEntry:
+    """The facts pass of one file: its facts, or why it could not be parsed."""
+
+    facts: FileFacts | None
+    notes: tuple[str, ...] = ()
+    partial: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FindingsEntry:
+    """The rules pass of one file: findings (severity overrides applied) and suppressed lines."""
+
+    findings: tuple[Finding, ...] = ()
+    suppressed_lines: tuple[int, ...] = ()
+
+
+class Analyzer:
+    """Runs both passes file by file; keeps trees from the facts pass for the findings pass."""
+
+    def __init__(self) -> None:
+        self._trees: dict[str, ast.Module] = {}
+        self._index: ProjectIndex | None = None
+        self._rules: Sequence[Rule] = ()
+        self._severity: Mapping[str, str] = {}
+
+    def facts(self, source: SourceFile) -> FactsEntry:
+        try:
+            parsed = parse_python(source.text, source.path)
+        except InputError as exc:
+            return FactsEntry(None, error=str(exc))
+        self._trees[source.path] = parsed.tree
+        facts = extract_facts(parsed.tree, source.path, source.module)
+        return FactsEntry(facts, parsed.notes, parsed.partial)
+
+    def prepare(self, index: ProjectIndex, rules: Sequence[Rule], severity: Mapping[str, str]) -> None:
+        """Set what the findings pass needs: the project index, enabled rules, severity overrides."""
+        self._index, self._rules, self._severity = index, rules, severity
+
+    def findings(self, source: SourceFile) -> FindingsEntry:
+        if self._index is None:
+            raise RuntimeError("Analyzer.prepare() must run before findings()")
+        tree = self._trees.pop(source.path, None)
+        if tree is None:
+            tree = parse_python(source.text, source.path).tree
+        ctx = FileContext(source.path, source.text, tree, self._index)
+        table = suppressions(source.text)
+        findings: list[Finding] = []
+        suppressed: list[int] = []
+        for rule in self._rules:
+            for finding in rule.check(ctx):
+                if is_suppressed(table, finding.line, finding.rule, finding.category):
+                    suppressed.append(finding.line)
+                else:
+                    findings.append(apply_severity(finding, self._severity))
+        findings.sort(key=Finding.sort_key)
+        return FindingsEntry(tuple(findings), tuple(suppressed))
+
+    def release(self) -> None:
+        """Drop trees no findings pass asked for (their files' findings came from the cache)."""
+        self._trees.clear()
+
+
+def apply_severity(finding: Finding, overrides: Mapping[str, str]) -> Finding:
+    override = overrides.get(finding.rule) or overrides.get(finding.category.upper())
+    return finding.with_(severity=Severity.parse(override)) if override else finding

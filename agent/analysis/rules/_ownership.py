@@ -1,0 +1,158 @@
+"""Helpers shared by the auth and ownership rules (FBA101-104). Not a rule module.
+
+A *fetch* is a query over a user-owned table model (one with an owner column, per the project
+index): `session.get(Item, id)`, `select(Item).where(...)`, `db.query(Item).filter(...)`. It is
+*scoped* when a `where`/`filter` in the same function names the owner column, and *checked*
+when the function compares a row's owner attribute after fetching it.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Iterator
+
+from agent.analysis.facts import ADMIN_ATTRIBUTES, Route, call_name, dotted_name
+from agent.analysis.index import ModelInfo
+from agent.analysis.rules._db import callee_attr, is_session, session_method, walk_body
+from agent.analysis.rules.base import FileContext, FunctionNode
+
+CLIENT_SOURCES = frozenset({"path", "query", "body", "form", "header", "cookie"})
+FILTER_METHODS = frozenset({"where", "filter", "filter_by", "having"})
+LIST_METHODS = frozenset({"all", "offset", "limit", "paginate", "fetchall", "scalars", "unique"})
+OWNER_RELATIONS = frozenset({"owner", "user", "author", "creator", "created_by"})
+CHECK_WORDS = ("owner", "access", "permission", "authoriz", "can_", "ensure", "assert_", "require")
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """A query over a user-owned table in a function: the node, the model, and its filter arguments."""
+
+    node: ast.Call
+    model: ModelInfo
+    predicates: tuple[ast.AST, ...]
+
+
+def client_names(route: Route) -> set[str]:
+    """Parameters whose values the client chooses (path, query, body, ...)."""
+    return {p.name for p in route.params if p.source in CLIENT_SOURCES}
+
+
+def mentions(node: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+
+
+def fetches(ctx: FileContext, func: ast.AST) -> Iterator[Fetch]:
+    """Queries over user-owned tables in `func`'s own body."""
+    for node in walk_body(func):
+        if not isinstance(node, ast.Call):
+            continue
+        method = session_method(node)
+        if method in {"get", "get_one"} and len(node.args) >= 2:
+            model = _owned(ctx, node.args[0])
+            if model is not None:
+                yield Fetch(node, model, (node.args[1],))
+        elif (method == "query" or (call_name(node) or "").rsplit(".", 1)[-1] == "select") and node.args:
+            model = _owned(ctx, node.args[0])
+            if model is not None:
+                yield Fetch(node, model, tuple(_chain_predicates(ctx, node)))
+
+
+def _owned(ctx: FileContext, node: ast.AST) -> ModelInfo | None:
+    name = dotted_name(node)
+    return ctx.index.owned_table(ctx.path, name) if name else None
+
+
+def chain_calls(ctx: FileContext, node: ast.Call) -> list[ast.Call]:
+    """The method calls chained on `node`: `select(X).where(a).limit(10)` -> [where(a), limit(10)]."""
+    calls: list[ast.Call] = []
+    current: ast.AST = node
+    while True:
+        parent = ctx.parent(current)
+        if isinstance(parent, ast.Attribute) and isinstance(ctx.parent(parent), ast.Call) and ctx.parent(parent).func is parent:
+            current = ctx.parent(parent)
+            calls.append(current)  # type: ignore[arg-type]
+            continue
+        return calls
+
+
+def _chain_predicates(ctx: FileContext, node: ast.Call) -> list[ast.AST]:
+    return [arg for call in chain_calls(ctx, node) if call.func.attr in FILTER_METHODS  # type: ignore[union-attr]
+            for arg in [*call.args, *(kw.value for kw in call.keywords)]] + [
+        ast.Name(kw.arg) for call in chain_calls(ctx, node) if call.func.attr == "filter_by"  # type: ignore[union-attr]
+        for kw in call.keywords if kw.arg
+    ]
+
+
+def is_listing(ctx: FileContext, fetch: Fetch, func: ast.AST) -> bool:
+    """Does the fetch read many rows (`.all()`, `.offset/.limit`, `paginate(...)`)?"""
+    if any(call.func.attr in LIST_METHODS for call in chain_calls(ctx, fetch.node)):  # type: ignore[union-attr]
+        return True
+    return any(callee_attr(n) in LIST_METHODS for n in walk_body(func))
+
+
+def owner_scoped(func: ast.AST, model: ModelInfo) -> bool:
+    """Does any `where`/`filter`/`filter_by` in `func` name the model's owner column?"""
+    column = model.owner_column
+    for node in walk_body(func):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in FILTER_METHODS):
+            continue
+        if any(kw.arg == column for kw in node.keywords):
+            return True
+        if any(isinstance(n, ast.Attribute) and n.attr == column for arg in node.args for n in ast.walk(arg)):
+            return True
+    return False
+
+
+def owner_checked(func: ast.AST, model: ModelInfo, user_param: str | None) -> bool:
+    """Does `func` compare a fetched row's owner with the caller (`item.owner_id != user.id`)?"""
+    owner_attrs = {model.owner_column, *OWNER_RELATIONS}
+    for node in walk_body(func):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(isinstance(o, ast.Attribute) and o.attr in owner_attrs and not _is_class_attr(o, model)
+                   for operand in operands for o in ast.walk(operand)):
+                return True
+            if user_param and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops) and mentions(node, {user_param}):
+                return True
+        elif isinstance(node, ast.Call) and user_param and mentions(node, {user_param}):
+            name = (call_name(node) or "").rsplit(".", 1)[-1].lower()
+            if any(word in name for word in CHECK_WORDS) and len(node.args) + len(node.keywords) >= 2:
+                return True
+    return False
+
+
+def _is_class_attr(node: ast.Attribute, model: ModelInfo) -> bool:
+    return (dotted_name(node.value) or "").rsplit(".", 1)[-1] == model.name
+
+
+def requires_admin(func: FunctionNode) -> bool:
+    """A handler that starts by refusing non-admins: `if not current_user.is_superuser: raise ...`."""
+    for stmt in func.body:
+        if not isinstance(stmt, ast.If) or not any(isinstance(s, ast.Raise) for s in stmt.body):
+            continue
+        test = stmt.test
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test = test.operand
+        if isinstance(test, ast.Attribute) and test.attr in ADMIN_ATTRIBUTES:
+            return True
+    return False
+
+
+def same_file_helpers(ctx: FileContext, func: ast.AST, client: set[str]) -> Iterator[tuple[ast.Call, FunctionNode]]:
+    """Calls from `func` to functions of this file that receive a client-supplied value."""
+    local = {f.name: f for f in ctx.tree.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for node in walk_body(func):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in local:
+            if mentions(node, client) and local[node.func.id] is not func:
+                yield node, local[node.func.id]
+
+
+def helper_client_names(helper: FunctionNode) -> set[str]:
+    """A helper's parameters other than the session: they carry whatever the handler passed."""
+    args = [*helper.args.posonlyargs, *helper.args.args, *helper.args.kwonlyargs]
+    return {a.arg for a in args if not is_session(ast.Name(a.arg))}
+
+
+def receives_user(call: ast.Call, user_param: str | None) -> bool:
+    return bool(user_param) and mentions(call, {user_param})  # type: ignore[arg-type]

@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+import ast
+import re
+from typing import Iterator
+
+from agent.analysis.facts import Route, call_name, dotted_name
+from agent.analysis.rules._db import PerIndex, walk_body
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.types import Finding
+
+AUTH_WORDS = frozenset({
+    "login", "signin", "logon", "token", "signup", "register", "password", "otp", "totp", "2fa", "mfa",
+    "verify", "verification", "magic", "forgot", "recover", "recovery",
+})
+NOT_AUTH_WORDS = frozenset({"logout", "signout", "revoke", "webhook", "webhooks", "hook", "hooks"})
+# Throttling in decorators, dependencies or router declarations: slowapi's `@limiter.limit(...)`,
+# fastapi-limiter's `Depends(RateLimiter(...))`, home-grown `rate_limit` / `throttle` helpers.
+THROTTLE = re.compile(r"limiter\b|\.limit\(|rate_?limit|throttl", re.IGNORECASE)
+# Calls in the handler body that count failures or throttle by hand.
+THROTTLE_CALL = re.compile(r"rate_?limit|limiter|throttl|attempt|lockout|too_many", re.IGNORECASE)
+# Project-wide throttling: slowapi's middleware, asgi-ratelimit, a project's own rate-limit middleware.
+APP_THROTTLE = re.compile(r"SlowAPI(ASGI)?Middleware|RateLimit\w*Middleware|Throttl\w*Middleware|RateLimiterMiddleware")
+AUTHENTICATED = re.compile(r"current_?user|get_current|CurrentUser|RequireUser|Security\(", re.IGNORECASE)
+
+
+class AuthEndpointWithoutRateLimit(Rule):
+    """Login, token, signup, password-reset or OTP endpoint without throttling.
+
+    **What it does**
+    Flags non-GET routes whose path or function name says login / token / signup / register /
+    password / OTP / verify / magic link, that are not behind an authenticated user, when
+    nothing throttles them: no slowapi `@limiter.limit(...)` decorator, no fastapi-limiter
+    `Depends(RateLimiter(...))` on the route or its router, no rate-limit call in the handler,
+    and no project-wide rate-limit middleware (`SlowAPIMiddleware`, a `RateLimit...Middleware`).
+
+    **Why is this bad?**
+    These endpoints take secrets from anonymous clients. Without throttling an attacker can try
+    passwords, OTP codes and reset tokens as fast as the server answers (credential stuffing,
+    6-digit OTPs fall in minutes) and can spam users with reset or signup mails.
+
+    **Example**
+    ```python
+    @router.post("/login/access-token")
+    def login_access_token(session: SessionDep, form_data: Annotated[OAuth2PasswordRequestForm, Depends()]): ...
+    ```
+
+    **Use instead**
+    ```python
+    @router.post("/login/access-token")
+    @limiter.limit("5/minute")
+    def login_access_token(request: Request, session: SessionDep,
+                           form_data: Annotated[OAuth2PasswordRequestForm, Depends()]): ...
+    ```
+
+    **Known problems**
+    Throttling outside the application (a gateway, nginx `limit_req`, a WAF) is invisible; suppress
+    with `# fba: ignore[FBA407]` or the `rate-limit` category in `ignore`. Limits set through
+    `include_router(..., dependencies=[...])` in another file are not seen yet.
+    """
+
+    code = "FBA407"
+    name = "auth-endpoint-without-rate-limit"
+    category = "rate-limit"
+    title = "Authentication endpoint has no rate limiting"
+
+    VALID = (
+        """
+from fastapi import APIRouter, Depends, Request
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+from fastapi_limiter.depends import RateLimiter
+
+limiter = Limiter(key_func=get_remote_address)
+router = APIRouter()
+
+@router.post("/login/access-token")
+@limiter.limit("5/minute")
+def login_access_token(request: Request, form_data: Annotated[OAuth2PasswordRequestForm, Depends()]):
+    return {}
+
+@router.post("/password-recovery/{email}", dependencies=[Depends(RateLimiter(times=3, seconds=60))])
+def recover_password(email: str):
+    return {}
+
+@router.post("/login/test-token")
+def test_token(current_user: CurrentUser):
+    return current_user
+
+@router.get("/users/me")
+def read_me(current_user: CurrentUser):
+    return current_user
+""",
+        {
+            "app/main.py": '''
+from fastapi import FastAPI
+from slowapi import Limiter
+from slowapi.middleware import SlowAPIMiddleware
+from slowapi.util import get_remote_address
+
+limiter = Limiter(key_func=get_remote_address, default_limits=["60/minute"])
+app = FastAPI()
+app.state.limiter = limiter
+app.add_middleware(SlowAPIMiddleware)
+''',
+            "app/routes/auth.py": '''
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/signup", status_code=201)
+def signup(user_in: UserRegister):
+    return {}
+''',
+        },
+        """
+from fastapi import APIRouter, Depends
+from fastapi_limiter.depends import RateLimiter
+
+router = APIRouter(prefix="/auth", dependencies=[Depends(RateLimiter(times=5, seconds=60))])
+
+@router.post("/otp/verify")
+async def verify_otp(body: OtpIn):
+    return {}
+
+@router.post("/logout")
+async def logout(body: LogoutIn):
+    return {}
+""",
+    )
+    INVALID = (
+        """
+from fastapi import APIRouter, Depends
+router = APIRouter()
+
+@router.post("/login/access-token")
+def login_access_token(session: SessionDep, form_data: Annotated[OAuth2PasswordRequestForm, Depends()]):
+    return {}
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter(prefix="/auth")
+
+@router.post("/password/reset")
+async def reset_password(body: NewPassword):
+    return {}
+
+@router.post("/sign-up", status_code=201)
+async def create_account(body: UserRegister):
+    return {}
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        candidates = [(r, f) for r, f in ctx.route_handlers() if _auth_endpoint(r) and not _authenticated(r)]
+        if not candidates or _project_throttled(ctx):
+            return
+        for route, func in candidates:
+            if _throttled(route, func) or THROTTLE.search(_router_declaration(ctx, route.owner)):
+                continue
+            yield self.finding(
+                ctx,
+                func,
+                f"{'/'.join(route.methods)} {route.path or func.name} takes credentials from anonymous clients "
+                "with no rate limit; add @limiter.limit(...) (slowapi) or Depends(RateLimiter(...))",
+                line=route.decorator_line,
+            )
+
+
+def _words(text: str) -> set[str]:
+    tokens = [t for t in re.split(r"[^a-z0-9]+", text.lower()) if t]
+    return set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}
+
+
+def _auth_endpoint(route: Route) -> bool:
+    if set(route.methods) <= {"GET", "HEAD", "OPTIONS"}:
+        return False
+    words = _words(route.path) | _words(route.function)
+    return bool(words & AUTH_WORDS) and not words & NOT_AUTH_WORDS
+
+
+def _authenticated(route: Route) -> bool:
+    """The caller is already a logged-in user (changing one's own password, testing a token)."""
+    if route.auth is not None:
+        return True
+    texts = [*route.dependencies, *(f"{p.annotation} {p.default} {p.dependency or ''}" for p in route.params)]
+    return any(AUTHENTICATED.search(t) for t in texts)
+
+
+def _throttled(route: Route, func: FunctionNode) -> bool:
+    if any(THROTTLE.search(ast.unparse(d)) for d in func.decorator_list):
+        return True
+    if any(THROTTLE.search(f"{p.annotation} {p.default}") for p in route.params):
+        return True
+    return any(
+        THROTTLE_CALL.search(call_name(n) or "") for n in walk_body(func) if isinstance(n, ast.Call)
+    )
+
+
+def _router_declaration(ctx: FileContext, owner: str) -> str:
+    """The source of `owner = APIRouter(...)` (or `FastAPI(...)`) in this file, else ""."""
+    for node in ctx.tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            if any(dotted_name(target) == owner for target in node.targets):
+                return ast.unparse(node.value)
+    return ""
+
+
+def _imports_app_throttle(index) -> bool:
+    imported = (name for facts in index.files.values() for name in facts.imports.values())
+    return any(APP_THROTTLE.search(name.rsplit(".", 1)[-1]) for name in imported)
+
+
+_APP_THROTTLE_IMPORTED = PerIndex(_imports_app_throttle)
+
+
+def _project_throttled(ctx: FileContext) -> bool:
+    """Some module of the project installs a rate-limit middleware for the whole app."""
+    if _APP_THROTTLE_IMPORTED(ctx.index):
+        return True
+    return any(isinstance(n, ast.ClassDef) and APP_THROTTLE.search(n.name) for n in ctx.tree.body)

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from agent.analysis.facts import keyword
+from agent.analysis.rules._security import (
+    all_nodes, imports_of, is_test_file, is_true, module_constants, resolve,
+)
+from agent.analysis.rules.base import FileContext, Rule
+from agent.types import Finding, Severity
+
+APP_CLASSES = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette"})
+SERVERS = frozenset({"uvicorn.run"})
+
+
+class DebugEnabled(Rule):
+    """Debug mode switched on in application code.
+
+    **What it does**
+    Flags `FastAPI(debug=True)` / `Starlette(debug=True)`, `uvicorn.run(..., debug=True)` and
+    `app.debug = True` on an app created in the same file, also when the value is a module
+    constant set to `True`. Values read from settings (`debug=settings.DEBUG`) pass, and test files
+    are not checked.
+
+    **Why is this bad?**
+    In debug mode Starlette answers unhandled errors with the full traceback, local source lines and
+    exception text: internals, paths and sometimes secrets served to whoever triggers an error.
+
+    **Example**
+    ```python
+    app = FastAPI(debug=True)
+    ```
+
+    **Use instead**
+    ```python
+    app = FastAPI(debug=settings.DEBUG)  # False unless the environment turns it on
+    ```
+
+    **Known problems**
+    A settings field that defaults to `True` is not seen.
+    """
+
+    code = "FBA405"
+    name = "debug-enabled"
+    category = "error-leak"
+    severity = Severity.MEDIUM
+    title = "Debug mode enabled"
+
+    VALID = (
+        """
+from fastapi import FastAPI
+from app.core.config import settings
+
+app = FastAPI(title="Items", debug=settings.DEBUG)
+""",
+        """
+from fastapi import FastAPI
+
+app = FastAPI()
+
+class Config:
+    debug = True  # a plain attribute, not the app
+""",
+        {"tests/conftest.py": """
+from fastapi import FastAPI
+
+app = FastAPI(debug=True)
+"""},
+    )
+    INVALID = (
+        """
+from fastapi import FastAPI
+
+app = FastAPI(debug=True)
+""",
+        """
+import uvicorn
+from fastapi import FastAPI
+
+DEBUG = True
+app = FastAPI()
+
+if __name__ == "__main__":
+    uvicorn.run("app.main:app", host="0.0.0.0", debug=DEBUG)
+""",
+        """
+from fastapi import FastAPI as Api
+
+application = Api()
+application.debug = True
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        if is_test_file(ctx.path):
+            return
+        imports = imports_of(ctx)
+        constants = module_constants(ctx.tree)
+        apps: set[str] = set()
+        for node in all_nodes(ctx):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and resolve(node.value.func, imports) in APP_CLASSES:
+                apps.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        for node in all_nodes(ctx):
+            if isinstance(node, ast.Call) and resolve(node.func, imports) in APP_CLASSES | SERVERS:
+                if _true(keyword(node, "debug"), constants):
+                    yield self.finding(ctx, node, "debug=True serves tracebacks and source to clients; "
+                                       "read it from settings and keep it off in production")
+            elif isinstance(node, ast.Assign) and _true(node.value, constants):
+                for target in node.targets:
+                    if (isinstance(target, ast.Attribute) and target.attr == "debug"
+                            and isinstance(target.value, ast.Name) and target.value.id in apps):
+                        yield self.finding(ctx, node, f"{target.value.id}.debug = True serves tracebacks and "
+                                           "source to clients; keep it off in production")
+
+
+def _true(node: ast.expr | None, constants: dict[str, ast.expr]) -> bool:
+    if isinstance(node, ast.Name):
+        node = constants.get(node.id)
+    return is_true(node)

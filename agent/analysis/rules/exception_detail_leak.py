@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from agent.analysis.facts import call_name, dotted_name
+from agent.analysis.rules._security import all_nodes, argument, imports_of, resolve
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.types import Finding, Severity
+
+# Exceptions whose text is about the client's own input: showing it is the point.
+CLIENT_FACING = frozenset({"RequestValidationError", "WebSocketRequestValidationError", "ValidationError",
+                           "HTTPException", "StarletteHTTPException", "ValidationException"})
+BROAD = frozenset({"Exception", "BaseException"})
+TRACEBACK_FUNCTIONS = frozenset({"traceback.format_exc", "traceback.format_exception", "traceback.format_tb",
+                                 "traceback.format_stack", "traceback.extract_tb"})
+LEAKY_ATTRIBUTES = frozenset({"args", "orig", "__traceback__"})
+
+
+class ExceptionDetailLeak(Rule):
+    """Exception text or a traceback sent to the client.
+
+    **What it does**
+    Flags `HTTPException(detail=...)`, `JSONResponse`/`PlainTextResponse`/... content, and values
+    returned by route handlers or exception handlers that contain the caught exception's text:
+    `str(e)`, `repr(e)`, `f"...{e}"`, `"%s" % e`, `"{}".format(e)`, `e.args`, `e.orig`, or
+    `traceback.format_exc()`. The exception is the `except ... as e` name or the `exc` parameter of
+    an `@app.exception_handler(...)` / `add_exception_handler` function.
+
+    **Why is this bad?**
+    Exception messages carry SQL statements, table and column names, file paths, hostnames and
+    library versions: a map of the internals for an attacker, and sometimes data of other users
+    (an IntegrityError quotes the conflicting row).
+
+    **Example**
+    ```python
+    except Exception as e:
+        raise HTTPException(status_code=500, detail=str(e))
+    ```
+
+    **Use instead**
+    ```python
+    except Exception as e:
+        logger.exception("creating item failed")
+        raise HTTPException(status_code=500, detail="Internal server error") from e
+    ```
+
+    **Known problems**
+    Validation and HTTP exceptions (`RequestValidationError`, pydantic `ValidationError`,
+    `HTTPException`) are exempt: their text describes the client's input, as FastAPI's own docs
+    show. Domain exceptions raised with client-safe messages (`ValueError("Email taken")`) are
+    reported with lower confidence; suppress them when the message is meant for clients.
+    """
+
+    code = "FBA404"
+    name = "exception-detail-leak"
+    category = "error-leak"
+    severity = Severity.MEDIUM
+    title = "Exception details leaked to the client"
+
+    VALID = (
+        """
+import logging
+from fastapi import APIRouter, HTTPException
+
+router = APIRouter()
+logger = logging.getLogger(__name__)
+
+@router.get("/items/{item_id}")
+def read_item(item_id: int, session):
+    try:
+        item = session.get("Item", item_id)
+    except Exception as e:
+        logger.error("lookup failed: %s", str(e))
+        raise HTTPException(status_code=500, detail="Internal server error") from e
+    if item is None:
+        raise HTTPException(status_code=404, detail="Item not found")
+    return item
+""",
+        """
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+app = FastAPI()
+
+@app.exception_handler(StarletteHTTPException)
+async def http_exception_handler(request: Request, exc: StarletteHTTPException):
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+
+@app.exception_handler(RequestValidationError)
+async def validation_exception_handler(request: Request, exc: RequestValidationError):
+    return JSONResponse(status_code=422, content=jsonable_encoder({"detail": exc.errors(), "text": str(exc)}))
+""",
+        """
+from pydantic import ValidationError
+from fastapi import HTTPException
+
+def parse(model, data):
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise HTTPException(status_code=422, detail=e.errors())
+""",
+    )
+    INVALID = (
+        """
+from fastapi import APIRouter, HTTPException
+
+router = APIRouter()
+
+@router.post("/items", status_code=201)
+def create_item(item: dict, session):
+    try:
+        session.add(item)
+        session.commit()
+    except Exception as e:
+        raise HTTPException(status_code=500, detail=str(e))
+    return item
+""",
+        """
+import traceback
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+
+@app.exception_handler(Exception)
+async def unhandled(request: Request, exc: Exception):
+    return JSONResponse(status_code=500, content={"error": repr(exc), "trace": traceback.format_exc()})
+""",
+        """
+from fastapi import APIRouter
+
+router = APIRouter()
+
+@router.get("/report")
+async def report(service):
+    try:
+        return await service.build()
+    except RuntimeError as err:
+        return {"ok": False, "error": f"report failed: {err}"}
+""",
+        """
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+async def on_db_error(request, exc):
+    return PlainTextResponse("database error: %s" % exc, status_code=500)
+
+app = FastAPI()
+app.add_exception_handler(Exception, on_db_error)
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        imports = imports_of(ctx)
+        handlers = _exception_handler_functions(ctx)
+        for node in all_nodes(ctx):
+            payload = _response_payload(ctx, node, handlers)
+            if payload is None:
+                continue
+            exceptions = _exceptions_in_scope(ctx, node, handlers)
+            leaked = _leaked(payload, exceptions, imports)
+            if leaked is not None:
+                broad = exceptions.get(leaked, set()) & BROAD or not exceptions.get(leaked)
+                yield self.finding(ctx, node, "exception text reaches the client; log it and answer a generic "
+                                   "message instead", confidence=1.0 if broad or leaked == "traceback" else 0.7)
+
+
+def _exception_handler_functions(ctx: FileContext) -> dict[str, set[str]]:
+    """Function name -> exception class names it handles (decorator or add_exception_handler)."""
+    handlers: dict[str, set[str]] = {}
+    for node in all_nodes(ctx):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and (call_name(decorator) or "").endswith("exception_handler"):
+                    handlers.setdefault(node.name, set()).update(_class_names(decorator.args[:1]))
+        elif isinstance(node, ast.Call) and (call_name(node) or "").endswith("add_exception_handler") and len(node.args) == 2:
+            target = dotted_name(node.args[1])
+            if target:
+                handlers.setdefault(target.rsplit(".", 1)[-1], set()).update(_class_names(node.args[:1]))
+    return handlers
+
+
+def _class_names(nodes) -> set[str]:
+    names: set[str] = set()
+    for node in nodes:
+        elements = node.elts if isinstance(node, ast.Tuple) else [node]
+        names.update((dotted_name(e) or "?").rsplit(".", 1)[-1] for e in elements)
+    return names
+
+
+def _response_payload(ctx: FileContext, node: ast.AST, handlers: dict[str, set[str]]) -> ast.expr | None:
+    """The part of `node` that is sent to the client, when `node` builds a response."""
+    if isinstance(node, ast.Call):
+        name = (call_name(node) or "").rsplit(".", 1)[-1]
+        if name.endswith("HTTPException"):
+            return argument(node, 1, "detail")
+        if name == "WebSocketException":
+            return argument(node, 1, "reason")
+        if name.endswith("Response"):
+            return argument(node, 0, "content")
+        return None
+    if isinstance(node, ast.Return) and node.value is not None:
+        function = ctx.enclosing_function(node)
+        if function is not None and (function.name in handlers or ctx.route_of(function) is not None):
+            return node.value
+    return None
+
+
+def _exceptions_in_scope(ctx: FileContext, node: ast.AST, handlers: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Exception variable -> the classes it may hold, for every `except ... as x` around `node`."""
+    found: dict[str, set[str]] = {}
+    for ancestor in ctx.ancestors(node):
+        if isinstance(ancestor, ast.ExceptHandler) and ancestor.name:
+            found.setdefault(ancestor.name, _class_names([ancestor.type]) if ancestor.type else set())
+        elif isinstance(ancestor, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if ancestor.name in handlers:
+                exc = _exception_parameter(ancestor)
+                if exc:
+                    found.setdefault(exc, handlers[ancestor.name])
+            break
+    return {name: types for name, types in found.items() if not types or not types <= CLIENT_FACING}
+
+
+def _exception_parameter(function: FunctionNode) -> str | None:
+    params = [*function.args.posonlyargs, *function.args.args]
+    return params[1].arg if len(params) >= 2 else None
+
+
+def _leaked(payload: ast.expr, exceptions: dict[str, set[str]], imports: dict[str, str]) -> str | None:
+    """The exception name (or "traceback") whose text ends up in `payload`, else None."""
+    def is_exc(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id in exceptions
+
+    for node in ast.walk(payload):
+        if isinstance(node, ast.Call):
+            if resolve(node.func, imports) in TRACEBACK_FUNCTIONS:
+                return "traceback"
+            name = call_name(node)
+            if name in ("str", "repr") and node.args and is_exc(node.args[0]):
+                return node.args[0].id
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+                hit = next((a for a in [*node.args, *(k.value for k in node.keywords)] if is_exc(a)), None)
+                if hit is not None:
+                    return hit.id
+        elif isinstance(node, ast.FormattedValue) and is_exc(node.value):
+            return node.value.id
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+            values = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+            hit = next((v for v in values if is_exc(v)), None)
+            if hit is not None:
+                return hit.id
+        elif isinstance(node, ast.Attribute) and node.attr in LEAKY_ATTRIBUTES and is_exc(node.value):
+            return node.value.id
+    return None

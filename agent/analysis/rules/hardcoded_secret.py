@@ -1,0 +1,297 @@
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections import Counter
+from typing import Iterator
+
+from agent.analysis.facts import call_name
+from agent.analysis.rules._security import (
+    all_nodes, argument, imports_of, is_test_file, jwt_call, name_words, resolve, target_name,
+)
+from agent.analysis.rules.base import FileContext, Rule
+from agent.types import Finding, Severity
+
+# The last word of a name decides: `SECRET_KEY`, `db_password`, `access_token` are secrets;
+# `token_type`, `password_field`, `tokenUrl`, `SECRET_KEY_FILE` are not.
+SECRET_WORDS = frozenset({"secret", "password", "passwd", "pwd", "passphrase", "token", "apikey", "secretkey",
+                          "credential", "credentials"})
+PASSWORD_LIKE = frozenset({"secret", "password", "passwd", "pwd", "passphrase", "secretkey"})
+MIN_TOKEN_LENGTH = 8
+KEY_QUALIFIERS = frozenset({"secret", "api", "private", "signing", "sign", "encryption", "jwt", "access", "master",
+                            "auth", "client", "hmac", "session", "webhook", "fernet", "crypto"})
+ENTROPY_WORDS = frozenset({"key", "salt", "pepper"})
+LABEL_VALUES = frozenset({"bearer", "basic", "jwt", "hs256", "rs256", "es256", "none", "null", "true", "false",
+                          "access_token", "refresh_token", "id_token", "client_credentials", "authorization_code"})
+PLACEHOLDER_MARKERS = ("change", "replace", "your-", "your_", "<", ">", "${", "{{", "xxx", "***", "...",
+                       "example", "placeholder", "dummy", "fake", "todo", "fixme", "redacted", "not-set", "notset")
+KNOWN_FORMATS = {
+    "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "Stripe live key": re.compile(r"\b[sr]k_live_[0-9A-Za-z]{16,}"),
+    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}|\bgithub_pat_[A-Za-z0-9_]{22,}"),
+    "Slack token": re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    "private key": re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY(?: BLOCK)?-----"),
+    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
+    "Anthropic API key": re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
+}
+VALUE_WRAPPERS = frozenset({"Field", "SecretStr", "SecretBytes"})
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+EXAMPLE_CONTAINERS = frozenset({"example", "examples", "openapi_examples", "json_schema_extra"})
+ENV_READERS = frozenset({"os.getenv", "os.environ.get", "os.environ.setdefault"})
+
+
+class HardcodedSecret(Rule):
+    """Secret, password, token or key written as a string literal in code.
+
+    **What it does**
+    Flags string literals assigned to (or passed as keyword / dict key / parameter default named)
+    `SECRET_KEY`, `password`, `api_key`, `access_token`, `private_key`, `client_secret`,
+    `aws_secret_access_key` and the like; literal signing keys passed to `jwt.encode`/`jwt.decode`;
+    literal fallbacks in `os.getenv("SECRET_KEY", "...")`; and, anywhere (tests included),
+    strings in well-known credential formats (AWS `AKIA...`, Stripe `sk_live_...`, GitHub `ghp_...`,
+    Slack `xoxb-...`, PEM private keys, Google and Anthropic API keys). Generic `key`/`salt` names
+    are flagged only for high-entropy values.
+
+    **Why is this bad?**
+    Anything in the repository is readable by everyone with access to it, its forks, CI logs and
+    history, forever. A leaked JWT signing key lets anyone mint tokens for any user.
+
+    **Example**
+    ```python
+    SECRET_KEY = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
+    ```
+
+    **Use instead**
+    ```python
+    class Settings(BaseSettings):
+        SECRET_KEY: str = secrets.token_urlsafe(32)  # or no default: required from the environment
+    ```
+
+    **Known problems**
+    Obvious placeholders (`"changethis"`, `"your-secret-key"`, `"<token>"`, empty strings) are not
+    reported: they are defaults meant to be overridden, as in full-stack-fastapi-template, whose
+    settings refuse them outside local development. A placeholder that reaches production is still a
+    forgeable key. In test files only the known credential formats are reported: test passwords
+    such as `"testpass123"` are fixtures, not leaks.
+    """
+
+    code = "FBA401"
+    name = "hardcoded-secret"
+    category = "secrets"
+    severity = Severity.HIGH
+    title = "Hard-coded secret"
+
+    VALID = (
+        """
+import os
+import secrets
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+class Settings(BaseSettings):
+    SECRET_KEY: str = secrets.token_urlsafe(32)
+    POSTGRES_PASSWORD: str
+    STRIPE_API_KEY: str = Field(...)
+    FIRST_SUPERUSER_PASSWORD: str = "changethis"
+    SMTP_PASSWORD: str | None = None
+    EMAIL_RESET_TOKEN_EXPIRE_HOURS: int = 48
+    REDIS_PASSWORD: str = ""
+
+GITHUB_TOKEN = os.environ["GITHUB_TOKEN"]
+API_KEY = os.getenv("API_KEY")
+""",
+        """
+from fastapi.security import OAuth2PasswordBearer, APIKeyHeader
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")
+api_key_header = APIKeyHeader(name="X-API-Key")
+token_type = "bearer"
+password_field = "password"
+SECRET_KEY_FILE = "/run/secrets/secret_key"
+
+def token_response(access_token: str) -> dict:
+    return {"access_token": access_token, "token_type": "bearer"}
+""",
+        {"tests/conftest.py": """
+import pytest
+
+@pytest.fixture
+def user_data():
+    return {"email": "a@example.com", "password": "testpass123"}
+"""},
+        """
+import hashlib
+
+cache_key = "user:profile"
+CHECKSUM_SALT_NAME = "release"
+message = "Enter your password"
+""",
+    )
+    INVALID = (
+        """
+SECRET_KEY = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
+""",
+        """
+from pydantic_settings import BaseSettings
+
+class Settings(BaseSettings):
+    database_password: str = "s3cr3t-Pa55"
+""",
+        """
+import boto3
+
+s3 = boto3.client("s3", aws_access_key_id="AKIAQ3EGRF7MZJXW2V4N", aws_secret_access_key="wJalrXUtnFEMIK7MDENGbPxRfiCYzAbCdEfGh123")
+""",
+        """
+import jwt
+
+def issue(claims: dict) -> str:
+    return jwt.encode(claims, "supersecret", algorithm="HS256")
+""",
+        """
+import os
+
+SECRET_KEY = os.getenv("SECRET_KEY", "dev-only-9f8e7d6c5b4a")
+""",
+        {"tests/test_billing.py": """
+STRIPE = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+"""},
+        """
+from starlette.middleware.sessions import SessionMiddleware
+
+def setup(app):
+    app.add_middleware(SessionMiddleware, secret_key="k9#Lq2!vR8@xZ4")
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        reported: set[int] = set()
+        if not is_test_file(ctx.path):
+            for node, name in _named_literals(ctx):
+                if id(node) not in reported and _is_secret_assignment(name, node.value) and not _in_examples(ctx, node):
+                    reported.add(id(node))
+                    yield self.finding(ctx, node, f"'{name}' is set to a literal secret; read it from settings or "
+                                       "the environment instead")
+        for node in all_nodes(ctx):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in reported:
+                kind = _known_format(node.value)
+                if kind is not None:
+                    reported.add(id(node))
+                    yield self.finding(ctx, node, f"string literal looks like a real {kind}; revoke it and load it "
+                                       "from the environment")
+
+
+def _named_literals(ctx: FileContext) -> Iterator[tuple[ast.Constant, str]]:
+    """(string literal, the name it is bound to) for assignments, keywords, dict entries, defaults, jwt keys."""
+    imports = imports_of(ctx)
+    for node in all_nodes(ctx):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                yield from _bound(target, node.value)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            yield from _bound(node.target, node.value)
+        elif isinstance(node, ast.Call):
+            yield from _call_literals(node, imports)
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if _is_str(key) and IDENTIFIER.fullmatch(key.value) and _is_str(value):
+                    yield value, key.value
+        elif isinstance(node, ast.arguments):
+            positional = [*node.posonlyargs, *node.args]
+            pairs = list(zip(positional[len(positional) - len(node.defaults):], node.defaults))
+            pairs += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]
+            for arg, default in pairs:
+                if _is_str(default):
+                    yield default, arg.arg
+
+
+def _bound(target: ast.AST, value: ast.expr) -> Iterator[tuple[ast.Constant, str]]:
+    name = target_name(target)
+    if name is None:
+        return
+    if _is_str(value):
+        yield value, name
+    elif isinstance(value, ast.Call) and (call_name(value) or "").rsplit(".", 1)[-1] in VALUE_WRAPPERS:
+        wrapped = argument(value, 0, "default")
+        if _is_str(wrapped):
+            yield wrapped, name
+
+
+def _call_literals(call: ast.Call, imports: dict[str, str]) -> Iterator[tuple[ast.Constant, str]]:
+    for kw in call.keywords:
+        if kw.arg is not None and _is_str(kw.value):
+            yield kw.value, kw.arg
+    found = jwt_call(call, imports)
+    if found is not None and found[1] in ("encode", "decode", "decode_complete"):
+        key = argument(call, 2 if found[0].startswith("authlib") and found[1] == "encode" else 1, "key")
+        if _is_str(key):
+            yield key, "signing_key"
+    if resolve(call.func, imports) in ENV_READERS and len(call.args) >= 2:
+        variable, fallback = call.args[0], call.args[1]
+        if _is_str(variable) and _is_str(fallback):
+            yield fallback, variable.value
+
+
+def _in_examples(ctx: FileContext, node: ast.AST) -> bool:
+    """Literals inside OpenAPI examples (`Field(examples=[...])`, `json_schema_extra`) document, not configure."""
+    child = node
+    for ancestor in ctx.ancestors(node):
+        if isinstance(ancestor, ast.keyword) and ancestor.arg in EXAMPLE_CONTAINERS:
+            return True
+        if isinstance(ancestor, ast.Dict) and any(
+                v is child and isinstance(k, ast.Constant) and k.value in EXAMPLE_CONTAINERS
+                for k, v in zip(ancestor.keys, ancestor.values)):
+            return True
+        child = ancestor
+    return False
+
+
+def _is_str(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _is_secret_assignment(name: str, value: str) -> bool:
+    words = name_words(name)
+    if not words or not _real_value(value, name):
+        return False
+    last = words[-1]
+    if "hash" in words or "hashed" in words:  # a password hash is not the password
+        return False
+    if last in PASSWORD_LIKE or (last == "key" and len(words) > 1 and words[-2] in KEY_QUALIFIERS):
+        return True
+    if last in SECRET_WORDS:  # tokens and API keys are long; short values are labels or markers
+        return len(value) >= MIN_TOKEN_LENGTH
+    return last in ENTROPY_WORDS and _high_entropy(value)
+
+
+def _real_value(value: str, name: str) -> bool:
+    """False for empty strings, placeholders, labels, env-var names, paths, URLs, templates and prose."""
+    text = value.strip()
+    lowered = text.lower()
+    if len(text) < 3 or any(marker in lowered for marker in PLACEHOLDER_MARKERS):
+        return False
+    if lowered in SECRET_WORDS or lowered in LABEL_VALUES or lowered.replace("-", "_") == name.lower():
+        return False
+    if re.fullmatch(r"[A-Z][A-Z0-9_]*", text) and "_" in text:  # the name of an environment variable
+        return False
+    if text.startswith("/") or "://" in text or re.search(r"\{[^}]*\}|%\(?\w*\)?s", text):
+        return False
+    if re.search(r"\\[wdsbWDSB]|\[\^|\(\?", text):  # a regular expression
+        return False
+    return not re.search(r"\s", text)
+
+
+def _high_entropy(value: str) -> bool:
+    """Hex / base64 / base64url strings of 20+ characters mixing letters and digits, with high entropy."""
+    if not re.fullmatch(r"[A-Za-z0-9+/=_-]{20,}", value) or not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
+        return False
+    counts = Counter(value)
+    entropy = -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
+    return entropy >= 3.5
+
+
+def _known_format(value: str) -> str | None:
+    if "EXAMPLE" in value:  # AWS documentation keys (AKIAIOSFODNN7EXAMPLE)
+        return None
+    return next((kind for kind, pattern in KNOWN_FORMATS.items() if pattern.search(value)), None)

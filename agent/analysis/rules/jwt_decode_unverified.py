@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from agent.analysis.rules._security import AUTHLIB, JOSE, PYJWT, jwt_calls, skips_signature
+from agent.analysis.rules.base import FileContext, Rule
+from agent.types import Finding, Severity
+
+DECODERS = ("decode", "decode_complete")
+
+
+class JwtDecodeUnverified(Rule):
+    """JWT decoded without verifying its signature (or its claims).
+
+    **What it does**
+    Flags PyJWT / python-jose `jwt.decode(...)` with `options={"verify_signature": False}` (or
+    PyJWT 1.x `verify=False`), python-jose `jwt.get_unverified_claims(...)` in a function that
+    never verifies the token, and authlib `jwt.decode(...)` whose claims are never `.validate()`d.
+    `jwt` is resolved through the file's imports, so unrelated `decode` calls are ignored.
+
+    **Why is this bad?**
+    An unverified token is just JSON the client wrote: anyone can mint `{"sub": "admin"}` and be
+    treated as that user. authlib checks the signature but leaves `exp`/`nbf` to `claims.validate()`,
+    so expired tokens keep working forever.
+
+    **Example**
+    ```python
+    payload = jwt.decode(token, options={"verify_signature": False})
+    ```
+
+    **Use instead**
+    ```python
+    payload = jwt.decode(token, settings.SECRET_KEY, algorithms=[ALGORITHM])
+    ```
+
+    **Known problems**
+    `get_unverified_header` is not flagged: reading `kid` to pick a JWKS key is its normal use.
+    Options built in another module (or passed through `**kwargs`) are not followed.
+    """
+
+    code = "FBA111"
+    name = "jwt-decode-unverified"
+    category = "jwt"
+    severity = Severity.CRITICAL
+    title = "JWT decoded without signature verification"
+
+    VALID = (
+        """
+import jwt
+from app.core.config import settings
+
+def current_user_id(token: str) -> str:
+    payload = jwt.decode(token, settings.SECRET_KEY, algorithms=["HS256"])
+    return payload["sub"]
+""",
+        """
+from jose import jwt
+
+def kid_of(token: str) -> str:
+    # choosing the JWKS key by kid, then verifying with it
+    return jwt.get_unverified_header(token)["kid"]
+
+def verify(token: str, keys: dict) -> dict:
+    claims = jwt.get_unverified_claims(token)
+    key = keys[claims["iss"]]
+    return jwt.decode(token, key, algorithms=["RS256"])
+""",
+        """
+from authlib.jose import jwt
+
+def read(token: str, key: bytes) -> dict:
+    claims = jwt.decode(token, key)
+    claims.validate()
+    return claims
+""",
+        """
+import base64
+
+def decode(data: str, options: dict) -> bytes:
+    return base64.b64decode(data)
+
+def check(token):
+    return decode(token, options={"verify_signature": False})
+""",
+    )
+    INVALID = (
+        """
+import jwt
+
+def current_user_id(token: str) -> str:
+    payload = jwt.decode(token, options={"verify_signature": False})
+    return payload["sub"]
+""",
+        """
+from jose import jwt as jose_jwt
+
+def current_user_id(token: str) -> str:
+    return jose_jwt.get_unverified_claims(token)["sub"]
+""",
+        """
+import jwt
+
+def current_user_id(token: str) -> str:
+    return jwt.decode(token, "ignored", verify=False)["sub"]
+""",
+        """
+import jwt
+
+NO_VERIFY = {"verify_signature": False, "verify_exp": False}
+
+def current_user_id(token: str) -> str:
+    return jwt.decode(token, algorithms=["HS256"], options=NO_VERIFY)["sub"]
+""",
+        """
+from authlib.jose import jwt
+
+def read(token: str, key: bytes) -> dict:
+    return jwt.decode(token, key)
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        for call, library, function in jwt_calls(ctx, *DECODERS, "get_unverified_claims"):
+            scope = ctx.enclosing_function(call)
+            if function == "get_unverified_claims":
+                if library == JOSE and not _verifies_elsewhere(ctx, scope):
+                    yield self.finding(ctx, call, "jwt.get_unverified_claims() trusts a token whose signature "
+                                       "was never checked; decode it with the key and algorithms= instead")
+            elif library in (PYJWT, JOSE) and skips_signature(ctx, call, scope):
+                yield self.finding(ctx, call, "jwt.decode() with signature verification turned off accepts "
+                                   "forged tokens; verify with the key and algorithms=[...]")
+            elif library == AUTHLIB and function == "decode" and not _validates(ctx, call, scope):
+                yield self.finding(ctx, call, "authlib jwt.decode() checks the signature but not exp/nbf; "
+                                   "call claims.validate() before trusting the claims")
+
+
+def _verifies_elsewhere(ctx: FileContext, scope) -> bool:
+    """True when the same function also decodes the token with verification (key lookup by claims)."""
+    if scope is None:
+        return False
+    return any(not skips_signature(ctx, call, scope)
+               for call, _, function in jwt_calls(ctx, *DECODERS)
+               if ctx.enclosing_function(call) is scope)
+
+
+def _validates(ctx: FileContext, call: ast.Call, scope) -> bool:
+    """authlib: the decoded claims get `.validate()` in the same function (or are returned to a caller that might)."""
+    parent = ctx.parent(call)
+    if isinstance(parent, ast.Attribute) and parent.attr == "validate":
+        return True
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)):
+        return False
+    name = parent.targets[0].id
+    body = scope if scope is not None else ctx.tree
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "validate"
+               and isinstance(n.func.value, ast.Name) and n.func.value.id == name for n in ast.walk(body))

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Iterator
+
+from agent.analysis.rules._responses import (
+    declares_response_class,
+    decorator_call,
+    returned_values,
+    returns_response,
+    status_value_of,
+)
+from agent.analysis.rules.base import FileContext, Rule
+from agent.types import Finding, Severity
+
+
+class MissingResponseModel(Rule):
+    """Route returning data without a declared response model.
+
+    **What it does**
+    Flags routes whose handler returns a value but that declare neither `response_model=` nor
+    a return annotation. Handlers returning `Response` objects (redirects, files, streams,
+    `JSONResponse`), routes with `response_class=`, `status_code=204` and WebSockets are
+    skipped.
+
+    **Why is this bad?**
+    Without a response model FastAPI serialises whatever the handler returns: new columns,
+    internal fields and password hashes reach clients as soon as they are added to the object,
+    and the OpenAPI schema promises nothing to API consumers.
+
+    **Example**
+    ```python
+    @router.get("/items/{id}")
+    def read_item(id: int, session: SessionDep):
+        return session.get(Item, id)
+    ```
+
+    **Use instead**
+    ```python
+    @router.get("/items/{id}", response_model=ItemPublic)
+    def read_item(id: int, session: SessionDep) -> Any: ...
+    ```
+
+    **Known problems**
+    `response_model=None` is taken as a deliberate choice. A return annotation of `Any` or
+    `dict` counts as declared although it documents little.
+    """
+
+    code = "FBA201"
+    name = "missing-response-model"
+    category = "response-model"
+    severity = Severity.LOW
+    title = "Route without a response model"
+
+    VALID = (
+        """
+from typing import Any
+from fastapi import APIRouter, status
+from fastapi.responses import RedirectResponse, StreamingResponse
+from app.models import ItemPublic, Message
+
+router = APIRouter()
+
+@router.get("/items/{id}", response_model=ItemPublic)
+def read_item(id: int) -> Any:
+    return {"id": id}
+
+@router.delete("/items/{id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_item(id: int):
+    return None
+
+@router.get("/go")
+def go():
+    return RedirectResponse("/items")
+
+@router.get("/export")
+def export():
+    return StreamingResponse(iter([b"a"]), media_type="text/csv")
+
+@router.post("/ping")
+def ping() -> Message:
+    return Message(message="pong")
+""",
+    )
+    INVALID = (
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/items/{id}")
+def read_item(id: int):
+    return {"id": id, "secret": "..."}
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        for route, func in ctx.route_handlers():
+            if route.response_model is not None or func.returns is not None or "WEBSOCKET" in route.methods:
+                continue
+            if status_value_of(route.status_code) == 204 or not returned_values(func) or returns_response(func):
+                continue
+            if declares_response_class(decorator_call(func, route.decorator_line)):
+                continue
+            yield self.finding(
+                ctx,
+                func,
+                f"{route.function} returns data but declares no response model; add response_model= "
+                "or a return annotation with a public schema",
+                line=route.decorator_line,
+            )
+

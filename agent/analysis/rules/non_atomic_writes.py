@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from agent.analysis.rules._db import in_order, is_migration, is_session, is_write, session_method, walk_body
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.types import Finding
+
+# A path state: ("clean", 0) before any commit, ("committed", line) right after the commit at
+# `line`, ("dirty", line) when rows were written after that commit and are not committed yet.
+State = tuple[str, int]
+LOOPS = (ast.For, ast.AsyncFor, ast.While)
+SAFE_METHODS = frozenset({"begin", "begin_nested", "rollback"})
+
+
+class NonAtomicWrites(Rule):
+    """One function commits several times with writes in between.
+
+    **What it does**
+    Flags a function (handler or service) in which a database session commits, the code then
+    writes more rows, and commits again, on some path through the function; a commit inside a
+    loop that writes is the same thing. Branches are followed: a commit in an `if` that returns
+    and another after it are alternatives, not a sequence. Functions that use
+    `session.begin()` / `begin_nested()` or roll back on failure are not flagged.
+
+    **Why is this bad?**
+    Each commit is its own transaction. When a later step fails, the earlier steps stay
+    committed: an order without its lines, a transfer debited but not credited, half an import.
+
+    **Example**
+    ```python
+    def place_order(session: Session, order: Order, lines: list[OrderLine]):
+        session.add(order)
+        session.commit()
+        for line in lines:
+            line.order_id = order.id
+            session.add(line)
+            session.commit()
+    ```
+
+    **Use instead**
+    ```python
+    def place_order(session: Session, order: Order, lines: list[OrderLine]):
+        session.add(order)
+        session.flush()  # assigns order.id inside the same transaction
+        for line in lines:
+            line.order_id = order.id
+            session.add(line)
+        session.commit()
+    ```
+
+    **Known problems**
+    Only commits and writes in the same function are seen: two service calls that each commit
+    are not. Deliberate batch commits in long-running jobs are flagged; suppress them with
+    `# fba: ignore[FBA301]` on the commit line.
+    """
+
+    code = "FBA301"
+    name = "non-atomic-writes"
+    category = "transaction"
+    title = "Multi-step writes are committed separately"
+
+    VALID = (
+        """
+def create_item(*, session, current_user, item_in):
+    item = Item.model_validate(item_in, update={"owner_id": current_user.id})
+    session.add(item)
+    session.commit()
+    session.refresh(item)
+    return item
+
+def upsert_access(*, session, access_in):
+    existing = session.exec(select(Access).where(Access.user_id == access_in.user_id)).first()
+    if existing:
+        existing.role = access_in.role
+        session.add(existing)
+        session.commit()
+        return existing
+    access = Access.model_validate(access_in)
+    session.add(access)
+    session.commit()
+    return access
+""",
+        """
+def transfer(session, source, target, amount):
+    with session.begin():
+        source.balance -= amount
+        target.balance += amount
+
+async def import_rows(session, rows):
+    try:
+        for row in rows:
+            session.add(Row(**row))
+            await session.commit()
+    except Exception:
+        await session.rollback()
+        raise
+""",
+    )
+    INVALID = (
+        """
+def place_order(session, order, lines):
+    session.add(order)
+    session.commit()
+    for line in lines:
+        line.order_id = order.id
+        session.add(line)
+    session.commit()
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/imports", status_code=201)
+async def import_items(items: list[ItemCreate], session: AsyncSessionDep):
+    for item_in in items:
+        session.add(Item.model_validate(item_in))
+        await session.commit()
+    return {"imported": len(items)}
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        if is_migration(ctx):
+            return
+        for func in ctx.functions:
+            if not _commits(func) or _protected(func):
+                continue
+            flow = _Flow()
+            flow.run(func.body, {("clean", 0)})
+            for commit, earlier in flow.violations.items():
+                yield self.finding(ctx, commit, _message(func, commit, earlier), line=commit.lineno)
+
+
+def _message(func: FunctionNode, commit: ast.Call, earlier: int) -> str:
+    if earlier == commit.lineno:
+        return (
+            f"{func.name} commits inside a loop that writes: each iteration is its own transaction; "
+            "commit once after the loop"
+        )
+    return (
+        f"{func.name} commits at line {earlier} and again here with writes in between: a failure "
+        "leaves the first part saved; use one transaction (flush + one commit, or session.begin())"
+    )
+
+
+def _commits(func: FunctionNode) -> bool:
+    return any(session_method(n) == "commit" for n in walk_body(func))
+
+
+def _protected(func: FunctionNode) -> bool:
+    """The function manages its transaction explicitly (begin / begin_nested / rollback)."""
+    return any(session_method(n) in SAFE_METHODS for n in walk_body(func))
+
+
+@dataclass
+class _Flow:
+    """A small forward analysis over the statements of one function, path-sensitive enough to
+    tell alternative branches from sequences."""
+
+    violations: dict[ast.Call, int] = field(default_factory=dict)
+    loop_exits: list[set[State]] = field(default_factory=list)
+
+    def run(self, statements: list[ast.stmt], states: set[State]) -> set[State]:
+        for stmt in statements:
+            if not states:
+                break
+            states = self.statement(stmt, states)
+        return states
+
+    def statement(self, stmt: ast.stmt, states: set[State]) -> set[State]:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return states
+        if isinstance(stmt, (ast.Return, ast.Raise)):
+            self.events(stmt, states)
+            return set()
+        if isinstance(stmt, (ast.Break, ast.Continue)):
+            if self.loop_exits:
+                self.loop_exits[-1] |= states
+            return set()
+        if isinstance(stmt, ast.If):
+            states = self.events(stmt.test, states)
+            return self.run(stmt.body, states) | self.run(stmt.orelse, states)
+        if isinstance(stmt, LOOPS):
+            return self.loop(stmt, states)
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                states = self.events(item.context_expr, states)
+            if any(item.optional_vars is not None and is_session(item.optional_vars) for item in stmt.items):
+                # `with Session(engine) as session:` opens its own transaction scope.
+                self.run(stmt.body, {("clean", 0)})
+                return states
+            return self.run(stmt.body, states)
+        if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            body = self.run(stmt.body, states)
+            handled = set().union(*(self.run(h.body, states | body) for h in stmt.handlers)) if stmt.handlers else set()
+            after = self.run(stmt.orelse, body) | handled
+            return self.run(stmt.finalbody, after) if stmt.finalbody else after
+        if isinstance(stmt, ast.Match):
+            states = self.events(stmt.subject, states)
+            return states.union(*(self.run(case.body, states) for case in stmt.cases))
+        return self.events(stmt, states)
+
+    def loop(self, stmt: ast.For | ast.AsyncFor | ast.While, states: set[State]) -> set[State]:
+        header = stmt.iter if isinstance(stmt, (ast.For, ast.AsyncFor)) else stmt.test
+        states = self.events(header, states)
+        seen = set(states)
+        current = states
+        self.loop_exits.append(set())
+        for _ in range(2):  # a second pass sees what the first iteration left behind
+            current = self.run(stmt.body, current) | self.loop_exits[-1]
+            seen |= current
+        self.loop_exits.pop()
+        return self.run(stmt.orelse, seen) | seen
+
+    def events(self, node: ast.AST, states: set[State]) -> set[State]:
+        """Apply the commits and writes of one simple statement or expression, in source order."""
+        for event in in_order(iter([node, *walk_body(node)])):
+            if session_method(event) == "commit":
+                dirty = [line for tag, line in states if tag == "dirty"]
+                if dirty and event not in self.violations:
+                    self.violations[event] = dirty[0]
+                states = {("committed", event.lineno)}
+            elif is_write(event):
+                states = {("dirty", line) if tag != "clean" else (tag, line) for tag, line in states}
+        return states

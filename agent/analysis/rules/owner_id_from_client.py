@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from agent.analysis.facts import Param, Route
+from agent.analysis.index import OWNER_COLUMNS
+from agent.analysis.rules._db import walk_body
+from agent.analysis.rules._ownership import FILTER_METHODS, mentions, requires_admin
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.analysis.rules.unscoped_object_access import DEPS, MODELS
+from agent.types import Finding, Severity
+
+
+class OwnerIdFromClient(Rule):
+    """Owner or user id taken from the client instead of the token.
+
+    **What it does**
+    In an authenticated, non-admin route, flags
+    - a request body schema with an owner field (`owner_id`, `user_id`, `created_by`,
+      `author_id`, ...) when the handler does not overwrite it with the current user, and
+    - a path or query parameter with such a name that scopes a query (`where(Item.owner_id ==
+      user_id)`, `filter_by(user_id=user_id)`, `owner_id=user_id`) without being compared with
+      the current user.
+
+    **Why is this bad?**
+    The caller picks whose data is read or written: create rows in someone else's name or list
+    their data, although the server already knows who the caller is from the token.
+
+    **Example**
+    ```python
+    class ItemCreate(SQLModel):
+        title: str
+        owner_id: uuid.UUID
+
+    @router.post("/items", status_code=201)
+    def create_item(item_in: ItemCreate, session: SessionDep, current_user: CurrentUser) -> ItemPublic:
+        item = Item.model_validate(item_in)
+    ```
+
+    **Use instead**
+    ```python
+    item = Item.model_validate(item_in, update={"owner_id": current_user.id})
+    ```
+    and drop `owner_id` from the request schema.
+
+    **Known problems**
+    Admin routes (a superuser/admin dependency or an `is_superuser` guard at the top of the
+    handler) that manage users by id are not flagged. A body schema imported from a package
+    outside the reviewed files is not seen.
+    """
+
+    code = "FBA103"
+    name = "owner-id-from-client"
+    category = "client-identity"
+    severity = Severity.HIGH
+    title = "Owner id taken from the client"
+
+    VALID = (
+        {
+            "app/models.py": MODELS + """
+class ItemCreate(SQLModel):
+    title: str
+""",
+            "app/api/deps.py": DEPS,
+            "app/api/routes/items.py": """
+import uuid
+from fastapi import APIRouter, Depends, HTTPException
+from sqlmodel import col, delete, select
+from app.api.deps import CurrentUser, SessionDep, get_current_active_superuser
+from app.models import Item, ItemCreate
+
+router = APIRouter()
+
+@router.post("/items", status_code=201)
+def create_item(session: SessionDep, current_user: CurrentUser, item_in: ItemCreate) -> Item:
+    item = Item.model_validate(item_in, update={"owner_id": current_user.id})
+    session.add(item)
+    session.commit()
+    return item
+
+@router.delete("/users/{user_id}", dependencies=[Depends(get_current_active_superuser)], status_code=204)
+def delete_user(session: SessionDep, user_id: uuid.UUID) -> None:
+    session.exec(delete(Item).where(col(Item.owner_id) == user_id))
+    session.commit()
+
+@router.get("/users/{user_id}/items")
+def read_user_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUID) -> list[Item]:
+    if user_id != current_user.id and not current_user.is_superuser:
+        raise HTTPException(status_code=403)
+    return session.exec(select(Item).where(Item.owner_id == user_id).limit(100)).all()
+""",
+        },
+        # A schema with owner_id whose value the handler overwrites.
+        {
+            "app/models.py": MODELS + """
+class ItemIn(SQLModel):
+    title: str
+    owner_id: uuid.UUID | None = None
+""",
+            "app/api/deps.py": DEPS,
+            "app/api/routes/items.py": """
+from fastapi import APIRouter
+from app.api.deps import CurrentUser, SessionDep
+from app.models import Item, ItemIn
+
+router = APIRouter()
+
+@router.post("/items", status_code=201)
+def create_item(session: SessionDep, current_user: CurrentUser, item_in: ItemIn) -> Item:
+    item_in.owner_id = current_user.id
+    item = Item.model_validate(item_in)
+    session.add(item)
+    session.commit()
+    return item
+""",
+        },
+    )
+    INVALID = (
+        {
+            "app/models.py": MODELS + """
+class ItemCreate(SQLModel):
+    title: str
+    owner_id: uuid.UUID
+""",
+            "app/api/deps.py": DEPS,
+            "app/api/routes/items.py": """
+from fastapi import APIRouter
+from app.api.deps import CurrentUser, SessionDep
+from app.models import Item, ItemCreate
+
+router = APIRouter()
+
+@router.post("/items", status_code=201)
+def create_item(session: SessionDep, current_user: CurrentUser, item_in: ItemCreate) -> Item:
+    item = Item.model_validate(item_in)
+    session.add(item)
+    session.commit()
+    return item
+""",
+        },
+        {
+            "app/models.py": MODELS,
+            "app/api/deps.py": DEPS,
+            "app/api/routes/items.py": """
+import uuid
+from fastapi import APIRouter
+from sqlmodel import select
+from app.api.deps import CurrentUser, SessionDep
+from app.models import Item
+
+router = APIRouter()
+
+@router.get("/items")
+def read_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUID) -> list[Item]:
+    return session.exec(select(Item).where(Item.owner_id == user_id).limit(100)).all()
+""",
+        },
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        for route, func in ctx.route_handlers():
+            if not route.auth or route.admin or requires_admin(func):
+                continue
+            for param in route.params:
+                if param.source == "body":
+                    yield from self._body_owner(ctx, route, func, param)
+                elif param.source in {"path", "query"} and param.name in OWNER_COLUMNS:
+                    if _scopes_query(func, param.name) and not _compared_with_user(func, param.name, route.user_param):
+                        yield self.finding(
+                            ctx,
+                            func,
+                            f"{route.function} scopes data by the client-supplied {param.source} parameter "
+                            f"'{param.name}'; use the authenticated user's id instead",
+                            line=param.line or func.lineno,
+                        )
+
+    def _body_owner(self, ctx: FileContext, route: Route, func: FunctionNode, param: Param) -> Iterator[Finding]:
+        for schema in ctx.index.models_in(ctx.path, param.annotation):
+            if schema.table:
+                continue  # a table model as body is FBA222's (mass assignment) concern
+            for field in (f for f in OWNER_COLUMNS if f in schema.field_names):
+                if not _overwritten(func, field, route.user_param):
+                    read = _first_read(func, param.name, field)
+                    yield self.finding(
+                        ctx,
+                        read or func,
+                        f"{route.function} takes '{field}' from the request body ({schema.name}); "
+                        "set it from the authenticated user and remove it from the schema",
+                        line=None if read else (param.line or func.lineno),
+                    )
+
+
+def _first_read(func: ast.AST, param: str, field: str) -> ast.Attribute | None:
+    """The first `param.field` the handler reads (where the client's value enters), if any."""
+    reads = [n for n in walk_body(func) if isinstance(n, ast.Attribute) and n.attr == field
+             and isinstance(n.value, ast.Name) and n.value.id == param and isinstance(n.ctx, ast.Load)]
+    return min(reads, key=lambda n: (n.lineno, n.col_offset), default=None)
+
+
+def _scopes_query(func: ast.AST, name: str) -> bool:
+    """Is `name` used in a where/filter predicate or passed as an owner column keyword?"""
+    for node in walk_body(func):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr in FILTER_METHODS and mentions(node, {name}):
+            return True
+        if any(kw.arg in OWNER_COLUMNS and mentions(kw.value, {name}) for kw in node.keywords):
+            return True
+    return False
+
+
+def _compared_with_user(func: ast.AST, name: str, user_param: str | None) -> bool:
+    return bool(user_param) and any(
+        isinstance(n, ast.Compare) and mentions(n, {name}) and mentions(n, {user_param})  # type: ignore[arg-type]
+        for n in walk_body(func)
+    )
+
+
+def _overwritten(func: ast.AST, field: str, user_param: str | None) -> bool:
+    """Does the handler set `field` from the current user (`update={"owner_id": user.id}`,
+    `owner_id=user.id`, `row.owner_id = user.id`)?"""
+    user = {user_param} if user_param else set()
+    for node in walk_body(func):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == field and (not user or mentions(value, user)):
+                    return True
+        elif isinstance(node, ast.keyword) and node.arg == field and (not user or mentions(node.value, user)):
+            return True
+        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == field for t in node.targets):
+            if not user or mentions(node.value, user):
+                return True
+    return False

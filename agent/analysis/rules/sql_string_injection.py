@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+import ast
+import re
+from typing import Iterator
+
+from agent.analysis.rules._security import (
+    all_nodes, constant_strings, imports_of, local_values, module_constants, resolve,
+)
+from agent.analysis.rules.base import FileContext, Rule
+from agent.types import Finding, Severity
+
+TEXT_FUNCTIONS = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text", "sqlmodel.text"})
+EXECUTE_METHODS = frozenset({"execute", "executemany", "executescript", "exec_driver_sql", "read_sql",
+                             "read_sql_query", "fetch", "fetchrow", "fetchval", "mogrify"})
+SQL_WORDS = re.compile(r"\b(select|insert\s+into|update|delete\s+from|create\s+table|drop|alter\s+table|truncate|"
+                       r"where|values|order\s+by|group\s+by|pragma)\b", re.IGNORECASE)
+# Interpolations that cannot carry client input: identifiers of tables and columns taken from the model.
+SAFE_ATTRIBUTES = frozenset({"__tablename__", "name", "fullname", "key"})
+
+
+class SqlStringInjection(Rule):
+    """SQL built from strings and executed.
+
+    **What it does**
+    Flags SQL text built with f-strings, `%`, `.format()` or `+` that reaches `text(...)` or an
+    `execute` / `executemany` / `exec_driver_sql` / `executescript` call (SQLAlchemy sessions,
+    connections, DB-API cursors, asyncpg `fetch*`, pandas `read_sql`), directly or through a
+    variable assigned in the same function.
+
+    **Why is this bad?**
+    Anything interpolated into SQL text can change the statement: `' OR 1=1 --` reads every row,
+    `'; DROP TABLE users; --` destroys them. Bound parameters are sent separately from the SQL and
+    are never parsed as SQL.
+
+    **Example**
+    ```python
+    session.execute(text(f"SELECT * FROM item WHERE owner_id = {user_id}"))
+    ```
+
+    **Use instead**
+    ```python
+    session.execute(text("SELECT * FROM item WHERE owner_id = :owner_id"), {"owner_id": user_id})
+    # or the ORM: select(Item).where(Item.owner_id == user_id)
+    ```
+
+    **Known problems**
+    Interpolations that are known to be safe are accepted: literals, module-level UPPER_CASE string
+    constants, `Model.__tablename__` / `table.name`, and names checked against an allow-list in
+    the same function (`if column not in ALLOWED_COLUMNS: raise ...`). Placeholder lists such as
+    `", ".join(":p%d" % i ...)` are not recognised and may be reported.
+    """
+
+    code = "FBA303"
+    name = "sql-string-injection"
+    category = "injection"
+    severity = Severity.HIGH
+    title = "SQL built from strings"
+
+    VALID = (
+        """
+from sqlalchemy import text
+from sqlmodel import select
+
+def items_of(session, owner_id: int):
+    rows = session.execute(text("SELECT id, title FROM item WHERE owner_id = :owner_id"), {"owner_id": owner_id})
+    orm = session.exec(select(Item).where(Item.owner_id == owner_id)).all()
+    return rows, orm
+""",
+        """
+from sqlalchemy import text
+
+TABLE = "audit_log"
+SORTABLE = {"created_at", "title"}
+
+def recent(session, order_by: str):
+    if order_by not in SORTABLE:
+        raise ValueError("bad sort column")
+    sql = f"SELECT * FROM {TABLE} ORDER BY {order_by} DESC LIMIT 10"
+    return session.execute(text(sql)).all()
+
+def count(session, model):
+    return session.execute(text(f"SELECT count(*) FROM {model.__tablename__}")).scalar()
+""",
+        """
+import sqlite3
+
+def find(conn: sqlite3.Connection, email: str):
+    cur = conn.cursor()
+    cur.execute("SELECT id FROM user WHERE email = ?", (email,))
+    print(f"looked up {email}")
+    return cur.fetchone()
+""",
+    )
+    INVALID = (
+        """
+from sqlalchemy import text
+
+def items_of(session, owner_id: str):
+    return session.execute(text(f"SELECT * FROM item WHERE owner_id = {owner_id}")).all()
+""",
+        """
+def find(cursor, email: str):
+    query = "SELECT id FROM users WHERE email = '%s'" % email
+    cursor.execute(query)
+    return cursor.fetchone()
+""",
+        """
+async def search(conn, term: str):
+    sql = "SELECT * FROM item WHERE title LIKE '%" + term + "%'"
+    return await conn.exec_driver_sql(sql)
+""",
+        """
+from sqlmodel import text as sql_text
+
+def delete(session, ids: str):
+    statement = "DELETE FROM item WHERE id IN ({})".format(ids)
+    session.exec(sql_text(statement))
+""",
+        """
+def report(engine, year: str):
+    with engine.connect() as conn:
+        query = "SELECT * FROM sales WHERE 1=1"
+        query += f" AND year = {year}"
+        return conn.execute(query).all()
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        imports = imports_of(ctx)
+        constants = module_constants(ctx.tree)
+        for node in all_nodes(ctx):
+            sql = _sink_argument(node, imports)
+            if sql is None:
+                continue
+            scope = ctx.enclosing_function(node)
+            values = _values(sql, scope)
+            # A variable holds SQL when any of its pieces says so (`query += f" AND year = {year}"`).
+            looks_like_sql = any(SQL_WORDS.search(text) for v in values for text in constant_strings(v))
+            if looks_like_sql and any(_unsafe_build(value, scope, constants) for value in values):
+                yield self.finding(ctx, node, "SQL text is built from interpolated values; use bound parameters "
+                                   "(text(\"... :name\"), {\"name\": value}) or ORM expressions")
+
+
+def _sink_argument(node: ast.AST, imports: dict[str, str]) -> ast.expr | None:
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    if resolve(node.func, imports) in TEXT_FUNCTIONS:
+        return node.args[0]
+    if isinstance(node.func, ast.Attribute) and node.func.attr in EXECUTE_METHODS:
+        return node.args[0]
+    return None
+
+
+def _values(sql: ast.expr, scope) -> list[ast.expr]:
+    """The expression itself, or everything assigned to the variable in the enclosing function."""
+    if isinstance(sql, ast.Name) and scope is not None:
+        return local_values(scope, sql.id)
+    return [sql]
+
+
+def _unsafe_build(node: ast.expr, scope, constants: dict[str, ast.expr]) -> bool:
+    """A string build that interpolates at least one value not known to be safe."""
+    return any(not _safe(v, scope, constants) for v in _interpolations(node))
+
+
+def _interpolations(node: ast.expr) -> list[ast.expr]:
+    """The values interpolated by an f-string, `%`, `.format()` or `+` string build (empty for anything else)."""
+    if isinstance(node, ast.JoinedStr):
+        return [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and _is_str(node.left):
+        if isinstance(node.right, ast.Dict):
+            return list(node.right.values)
+        return list(node.right.elts) if isinstance(node.right, ast.Tuple) else [node.right]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        parts = _flatten_add(node)
+        return [p for p in parts if not _is_str(p)] if any(_is_str(p) for p in parts) else []
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
+            and _is_str(node.func.value)):
+        return [*node.args, *(k.value for k in node.keywords)]
+    return []
+
+
+def _flatten_add(node: ast.expr) -> list[ast.expr]:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _flatten_add(node.left) + _flatten_add(node.right)
+    if isinstance(node, ast.JoinedStr):
+        return [v if isinstance(v, ast.Constant) else v.value for v in node.values]
+    return [node]
+
+
+def _is_str(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _safe(value: ast.expr, scope, constants: dict[str, ast.expr]) -> bool:
+    if isinstance(value, ast.Constant):
+        return True
+    if isinstance(value, ast.Attribute) and value.attr in SAFE_ATTRIBUTES:
+        return True
+    if isinstance(value, ast.Name):
+        if value.id.isupper() and _is_str(constants.get(value.id, ast.Name())):
+            return True
+        return scope is not None and _checked_against_allow_list(value.id, scope)
+    return False
+
+
+def _checked_against_allow_list(name: str, scope: ast.AST) -> bool:
+    """`if name not in ALLOWED: raise/return` or `assert name in ALLOWED` somewhere in the function."""
+    for node in ast.walk(scope):
+        test = node.test if isinstance(node, (ast.If, ast.Assert)) else None
+        if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == name
+                and len(test.ops) == 1):
+            continue
+        if isinstance(node, ast.Assert) and isinstance(test.ops[0], ast.In):
+            return True
+        if (isinstance(node, ast.If) and isinstance(test.ops[0], ast.NotIn)
+                and any(isinstance(s, (ast.Raise, ast.Return)) for s in node.body)):
+            return True
+    return False

@@ -1,0 +1,288 @@
+from __future__ import annotations
+
+import ast
+import re
+from typing import Iterator
+
+from agent.analysis.facts import call_name, dotted_name
+from agent.analysis.rules._db import (
+    callee_attr,
+    in_order,
+    is_query,
+    names_in,
+    tainted_names,
+    unique_handlers,
+    walk_body,
+)
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.types import Finding
+
+COLLECTION_METHODS = frozenset({"all", "fetchall", "fetch_all", "to_list"})
+BOUNDING_METHODS = frozenset({
+    "limit", "offset", "slice", "fetchmany", "partitions", "yield_per", "paginate", "apaginate",
+})
+PAGE_TYPES = re.compile(r"\b(\w*Page|CursorPage|LimitOffsetPage|Paginated\w*|\w*Pagination)\b")
+AGGREGATES = frozenset({"len", "sum", "max", "min", "any", "all", "bool", "round", "float", "int"})
+# Small, fixed reference tables that are listed whole by design (a documented decision).
+LOOKUP_TABLES = re.compile(
+    r"(Role|Permission|Country|Currency|Language|Locale|Timezone|TimeZone|Plan|Setting|FeatureFlag|Scope)s?$"
+)
+
+
+class UnboundedList(Rule):
+    """GET endpoint that returns every row of a query.
+
+    **What it does**
+    Flags `GET` routes that return the result of a collection query (`.all()`,
+    `.scalars().all()`, `fetch_all`) built with no `limit`/`offset`, slice or cursor, and no
+    fastapi-pagination `paginate(...)` / `Page[...]` response. Helpers in the same file that the
+    handler calls are followed one level.
+
+    **Why is this bad?**
+    The response grows with the table: one request can read and serialise millions of rows,
+    exhausting memory and the database, and it is an easy denial-of-service lever.
+
+    **Example**
+    ```python
+    @router.get("/items", response_model=list[ItemPublic])
+    def read_items(session: SessionDep, current_user: CurrentUser):
+        return session.exec(select(Item).where(Item.owner_id == current_user.id)).all()
+    ```
+
+    **Use instead**
+    ```python
+    @router.get("/items", response_model=ItemsPublic)
+    def read_items(session: SessionDep, current_user: CurrentUser,
+                   skip: int = Query(0, ge=0), limit: int = Query(100, le=100)):
+        statement = select(Item).where(Item.owner_id == current_user.id).offset(skip).limit(limit)
+        return ItemsPublic(data=session.exec(statement).all(), count=...)
+    ```
+
+    **Known problems**
+    Small fixed lookup tables (roles, permissions, countries, currencies, languages, plans,
+    settings) are listed whole by design and not flagged; other small tables are. Queries built
+    in another module (a CRUD layer) are not followed, and any `limit`/`offset` in the handler
+    counts as bounding its queries.
+    """
+
+    code = "FBA210"
+    name = "unbounded-list"
+    category = "pagination"
+    title = "List endpoint returns an unbounded query result"
+
+    VALID = (
+        """
+from fastapi import APIRouter
+from sqlmodel import func, select
+router = APIRouter()
+
+@router.get("/items/", response_model=ItemsPublic)
+def read_items(session: SessionDep, current_user: CurrentUser, skip: int = 0, limit: int = Query(100, le=100)):
+    count = session.exec(select(func.count()).select_from(Item)).one()
+    statement = select(Item).where(Item.owner_id == current_user.id).offset(skip).limit(limit)
+    items = session.exec(statement).all()
+    return ItemsPublic(data=items, count=count)
+""",
+        """
+from fastapi import APIRouter
+from fastapi_pagination import Page
+from fastapi_pagination.ext.sqlalchemy import paginate
+router = APIRouter()
+
+@router.get("/users", response_model=Page[UserOut])
+async def list_users(db: AsyncSession = Depends(get_db)):
+    return await paginate(db, select(User).order_by(User.created_at))
+""",
+        """
+import enum
+from fastapi import APIRouter
+router = APIRouter()
+
+class Color(str, enum.Enum):
+    red = "red"
+    blue = "blue"
+
+@router.get("/colors", response_model=list[str])
+def list_colors():
+    return [c.value for c in Color]
+
+@router.get("/roles", response_model=list[RolePublic])
+def list_roles(session: SessionDep):
+    return session.exec(select(Role)).all()
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/stats")
+def stats(session: SessionDep):
+    rows = session.exec(select(Order.total)).all()
+    return {"revenue": sum(rows)}
+
+@router.post("/items/search")
+def search(session: SessionDep, q: str):
+    return session.exec(select(Item).where(Item.title == q)).all()
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/notes")
+async def list_notes(session: AsyncSession = Depends(get_session), cursor: int = 0):
+    result = await session.execute(select(Note).where(Note.id > cursor).order_by(Note.id).limit(50))
+    return result.scalars().all()
+""",
+    )
+    INVALID = (
+        """
+from fastapi import APIRouter
+from sqlmodel import select
+router = APIRouter()
+
+@router.get("/items/", response_model=list[ItemPublic])
+def read_items(session: SessionDep, current_user: CurrentUser):
+    return session.exec(select(Item).where(Item.owner_id == current_user.id)).all()
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/notes")
+async def list_notes(session: AsyncSession = Depends(get_session)):
+    result = await session.execute(select(Note))
+    notes = result.scalars().all()
+    return [NoteOut.model_validate(n) for n in notes]
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+def get_users(db):
+    return db.query(User).all()
+
+@router.get("/users", response_model=List[UserOut])
+def read_users(db: Session = Depends(get_db)):
+    users = get_users(db)
+    return users
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        local = {f.name: f for f in ctx.functions}
+        for route, func in unique_handlers(ctx):
+            if "GET" not in route.methods or _single_resource(route.path):
+                continue
+            if _paginated_response(route.response_model, func):
+                continue
+            bodies = [func, *_local_callees(func, local)]
+            if any(_bounded(body) for body in bodies):
+                continue
+            for body in bodies:
+                call = _returned_collection(body)
+                if call is not None:
+                    yield self.finding(
+                        ctx,
+                        call,
+                        f"GET {route.path or func.name} returns every row of the query; "
+                        "add offset/limit (with a bounded limit) or a cursor",
+                        line=call.lineno,
+                    )
+                    break
+
+
+def _single_resource(path: str) -> bool:
+    """`/items/{item_id}`: one resource; lists nested in it are bounded by that resource."""
+    return path.rstrip("/").endswith("}")
+
+
+def _paginated_response(response_model: str | None, func: FunctionNode) -> bool:
+    returns = ast.unparse(func.returns) if func.returns is not None else ""
+    return bool(PAGE_TYPES.search(response_model or "") or PAGE_TYPES.search(returns))
+
+
+def _local_callees(func: FunctionNode, local: dict[str, FunctionNode]) -> list[FunctionNode]:
+    called = {call_name(n) for n in walk_body(func) if isinstance(n, ast.Call)}
+    return [local[name] for name in sorted(n for n in called if n) if name in local and local[name] is not func]
+
+
+def _bounded(func: FunctionNode) -> bool:
+    """Any limit/offset/slice/cursor/paginate call, or slicing of a query, bounds the function's queries."""
+    for node in walk_body(func):
+        if callee_attr(node) in BOUNDING_METHODS:
+            return True
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and _from_query(node.value, set()):
+            return True
+    return False
+
+
+def _from_query(expr: ast.AST, results: set[str]) -> bool:
+    return any(is_query(n) for n in ast.walk(expr)) or bool(names_in(expr) & results)
+
+
+def _returned_collection(func: FunctionNode) -> ast.Call | None:
+    """The first collection call (`.all()` on a query result) whose value reaches a `return`."""
+    if _lookup_only(func):
+        return None
+    results = tainted_names(func, is_query)
+    returned = _returned_names(func)
+    returns = [n.value for n in walk_body(func) if isinstance(n, ast.Return) and n.value is not None]
+    for node in in_order(walk_body(func)):
+        if _is_collection(node, results) and (
+            any(_contains(r, node) for r in returns) or _assigned_to(func, node) & returned
+        ):
+            return node
+    return None
+
+
+def _is_collection(node: ast.AST, results: set[str]) -> bool:
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return False
+    if node.func.attr == "fetch_all":  # databases / asyncpg style: `await database.fetch_all(query)`
+        return is_query(node)
+    return node.func.attr in COLLECTION_METHODS and not node.args and _from_query(node.func.value, results)
+
+
+def _contains(tree: ast.AST, node: ast.AST) -> bool:
+    return any(n is node for n in ast.walk(tree))
+
+
+def _assigned_to(func: FunctionNode, call: ast.Call) -> set[str]:
+    """Names that hold `call`'s value, directly or through later assignments."""
+    holders = {id(call)}
+    names: set[str] = set()
+    for stmt in in_order(walk_body(func)):
+        if isinstance(stmt, ast.Assign) and (
+            any(id(n) in holders for n in ast.walk(stmt.value)) or names_in(stmt.value) & names
+        ):
+            names.update(n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def _returned_names(func: FunctionNode) -> set[str]:
+    """Names whose value a `return` hands out, not counting ones only aggregated (`sum(rows)`)."""
+    names: set[str] = set()
+    for node in walk_body(func):
+        if isinstance(node, ast.Return) and node.value is not None:
+            names |= _names_outside_aggregates(node.value)
+    return names
+
+
+def _names_outside_aggregates(expr: ast.AST) -> set[str]:
+    stack, names = [expr], set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call) and call_name(node) in AGGREGATES:
+            continue
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        stack.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def _lookup_only(func: FunctionNode) -> bool:
+    """True when every entity the function selects is a small lookup table."""
+    entities = []
+    for node in walk_body(func):
+        if callee_attr(node) in {"select", "query"} and node.args:
+            entities.extend(dotted_name(a) or "" for a in node.args)
+    return bool(entities) and all(LOOKUP_TABLES.search(e.rsplit(".", 1)[-1]) for e in entities)

@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from agent.analysis.facts import dotted_name
+from agent.analysis.rules._security import (
+    all_nodes, argument, imports_of, local_values, name_words, resolve, target_name,
+)
+from agent.analysis.rules.base import FileContext, Rule
+from agent.types import Finding, Severity
+
+FAST_HASHES = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256",
+                         "sha3_384", "sha3_512", "blake2b", "blake2s", "new"})
+PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "passphrase", "pass"})
+# Calls that leave a value as readable as before.
+TRANSPARENT_METHODS = frozenset({"encode", "get_secret_value", "strip", "lower"})
+
+
+class WeakPasswordStorage(Rule):
+    """Password stored in plain text or with a fast hash.
+
+    **What it does**
+    Flags `hashlib.md5/sha1/sha256/sha512/...` (also `hashlib.new(...)` and `.update(...)` on such a
+    hash) applied to a value named like a password, `hashed_password=user_in.password`-style
+    assignments of a plain password to a hash field (also as a dict entry such as
+    `model_validate(user_in, update={"hashed_password": user_in.password})`), and `Model(password=body.password)` /
+    `row.password = body.password` when that row is added to a session in the same function.
+
+    **Why is this bad?**
+    A leaked database (backup, SQL injection, insider) then reveals every password at once, or
+    after a few GPU-hours for fast hashes: md5/sha are built to be fast, so billions of guesses per
+    second are cheap. Users reuse passwords, so the damage spreads to other sites.
+
+    **Example**
+    ```python
+    user = User(email=user_in.email, hashed_password=hashlib.sha256(user_in.password.encode()).hexdigest())
+    ```
+
+    **Use instead**
+    ```python
+    user = User(email=user_in.email, hashed_password=get_password_hash(user_in.password))  # pwdlib/passlib: bcrypt or argon2
+    ```
+
+    **Known problems**
+    Passing the plain password to a request schema (`UserCreate(password=...)`) is fine and not
+    flagged; a plain password stored through a helper in another module is not seen.
+    """
+
+    code = "FBA406"
+    name = "weak-password-storage"
+    category = "password-storage"
+    severity = Severity.HIGH
+    title = "Weak password storage"
+
+    VALID = (
+        """
+from pwdlib import PasswordHash
+
+password_hash = PasswordHash.recommended()
+
+def get_password_hash(password: str) -> str:
+    return password_hash.hash(password)
+
+def create_user(session, user_in):
+    user = User(email=user_in.email, hashed_password=get_password_hash(user_in.password))
+    session.add(user)
+    session.commit()
+    return user
+""",
+        """
+import hashlib
+
+def checksum(file_bytes: bytes) -> str:
+    return hashlib.sha256(file_bytes).hexdigest()
+
+def etag(body: str) -> str:
+    return hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
+""",
+        """
+import hashlib
+import os
+
+def derive(password: str) -> bytes:
+    salt = os.urandom(16)
+    return salt + hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 600_000)
+""",
+        """
+from app.models import UserCreate
+
+def init_db(session, settings):
+    user_in = UserCreate(email=settings.FIRST_SUPERUSER, password=settings.FIRST_SUPERUSER_PASSWORD)
+    return create_user(session=session, user_create=user_in)
+""",
+    )
+    INVALID = (
+        """
+import hashlib
+
+def hash_password(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+""",
+        """
+from hashlib import md5
+
+def create_user(session, user_in):
+    user = User(email=user_in.email, hashed_password=md5(user_in.password.encode()).hexdigest())
+    session.add(user)
+""",
+        """
+def create_user(session, user_in):
+    user = User(email=user_in.email, hashed_password=user_in.password)
+    session.add(user)
+    session.commit()
+""",
+        """
+def register(db, body):
+    db.add(User(email=body.email, password=body.password))
+    db.commit()
+""",
+        """
+import hashlib
+
+def hash_password(password: str, salt: bytes) -> str:
+    digest = hashlib.sha512()
+    digest.update(salt + password.encode())
+    return digest.hexdigest()
+""",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        imports = imports_of(ctx)
+        for node in all_nodes(ctx):
+            if isinstance(node, ast.Call):
+                hashed = _fast_hash_input(node, imports, ctx)
+                if hashed is not None and _mentions_password(hashed):
+                    yield self.finding(ctx, node, "password hashed with a fast hash; use a slow salted hash "
+                                       "(pwdlib/passlib with bcrypt or argon2)")
+                    continue
+                for kw in node.keywords:
+                    if kw.arg and _plaintext(kw.value) and _stores(kw.arg, ctx, node):
+                        yield self.finding(ctx, kw.value, f"plain password stored in '{kw.arg}'; store "
+                                           "get_password_hash(password) instead")
+            elif isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values):
+                    if isinstance(key, ast.Constant) and isinstance(key.value, str) and _hash_field(key.value) and _plaintext(value):
+                        yield self.finding(ctx, value, f"plain password stored in '{key.value}'; store "
+                                           "get_password_hash(password) instead")
+            elif isinstance(node, ast.Assign) and _plaintext(node.value):
+                for target in node.targets:
+                    name = target_name(target)
+                    if isinstance(target, (ast.Attribute, ast.Subscript)) and name and _stores(name, ctx, target.value):
+                        yield self.finding(ctx, node, f"plain password stored in '{name}'; store "
+                                           "get_password_hash(password) instead")
+
+
+def _fast_hash_input(call: ast.Call, imports: dict[str, str], ctx: FileContext) -> ast.expr | None:
+    """The data a fast hashlib digest is computed over (constructor argument or `.update(...)`)."""
+    name = resolve(call.func, imports) or ""
+    if name.startswith("hashlib.") and name[len("hashlib."):] in FAST_HASHES:
+        return argument(call, 1, "data") if name == "hashlib.new" else argument(call, 0, "data") or argument(call, 0, "string")
+    if isinstance(call.func, ast.Attribute) and call.func.attr == "update" and isinstance(call.func.value, ast.Name):
+        scope = ctx.enclosing_function(call) or ctx.tree
+        sources = local_values(scope, call.func.value.id)
+        if any(isinstance(v, ast.Call) and (resolve(v.func, imports) or "").startswith("hashlib.")
+               and (resolve(v.func, imports) or "")[len("hashlib."):] in FAST_HASHES for v in sources):
+            return call.args[0] if call.args else None
+    return None
+
+
+def _password_named(name: str) -> bool:
+    words = name_words(name)
+    return bool(PASSWORD_WORDS & set(words)) and not {"hash", "hashed", "hasher", "field", "reset"} & set(words)
+
+
+def _mentions_password(node: ast.expr) -> bool:
+    return any(_password_named(n.attr if isinstance(n, ast.Attribute) else n.id)
+               for n in ast.walk(node) if isinstance(n, (ast.Name, ast.Attribute)))
+
+
+def _plaintext(node: ast.expr) -> bool:
+    """A password value as the client sent it: `body.password`, `password.get_secret_value()`, `data.pop("password")`."""
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in TRANSPARENT_METHODS:
+        node = node.func.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("pop", "get"):
+        key = node.args[0] if node.args else None
+        return isinstance(key, ast.Constant) and isinstance(key.value, str) and _password_named(key.value)
+    if isinstance(node, ast.Subscript):
+        key = node.slice
+        return isinstance(key, ast.Constant) and isinstance(key.value, str) and _password_named(key.value)
+    name = dotted_name(node)
+    return name is not None and _password_named(name.rsplit(".", 1)[-1])
+
+
+def _hash_field(name: str) -> bool:
+    words = set(name_words(name))
+    return bool({"hash", "hashed"} & words and PASSWORD_WORDS & words)
+
+
+def _stores(field: str, ctx: FileContext, owner: ast.AST) -> bool:
+    """True when `field` on `owner` is persisted: a hash field, or a password field of a row added to a session."""
+    words = name_words(field)
+    if _hash_field(field):
+        return True
+    if not (_password_named(field) and words[-1] in PASSWORD_WORDS):
+        return False
+    return _added_to_session(ctx, owner)
+
+
+def _added_to_session(ctx: FileContext, node: ast.AST) -> bool:
+    """`session.add(Model(...))`, or `row = Model(...)` / `row.password = ...` with `session.add(row)` nearby."""
+    parent = ctx.parent(node)
+    if isinstance(parent, ast.Call) and _is_add(parent):
+        return True
+    if isinstance(node, ast.Name):
+        name = node.id
+    elif isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+        name = parent.targets[0].id
+    else:
+        return False
+    scope = ctx.enclosing_function(node) or ctx.tree
+    return any(isinstance(n, ast.Call) and _is_add(n) and any(isinstance(a, ast.Name) and a.id == name for a in n.args)
+               for n in ast.walk(scope))
+
+
+def _is_add(call: ast.Call) -> bool:
+    return isinstance(call.func, ast.Attribute) and call.func.attr in ("add", "add_all", "merge")

@@ -1,0 +1,79 @@
+"""Showing a change set before it is written: the diff (coloured on a terminal, raw text otherwise,
+so a piped diff stays a valid patch), a per-file summary, and the static findings the change adds
+or removes. `ChangeConsole` is what `agent.workflows.changes` talks to."""
+
+from __future__ import annotations
+
+import sys
+
+from agent.console import Terminal, escape
+
+LINE_STYLES = (
+    ("diff --git", "bold"),
+    ("new file mode", "bold"),
+    ("deleted file mode", "bold"),
+    ("+++", "bold"),
+    ("---", "bold"),
+    ("@@", "cyan"),
+    ("+", "green"),
+    ("-", "red"),
+    ("\\", "dim"),
+)
+
+
+def diff_style(line: str) -> str | None:
+    return next((style for prefix, style in LINE_STYLES if line.startswith(prefix)), None)
+
+
+def print_diff(console, diff: str) -> None:
+    """`diff` on `console`: styled line by line on a terminal, verbatim otherwise."""
+    if not console.is_terminal:
+        console.file.write(diff)
+        console.file.flush()
+        return
+    from rich.text import Text
+
+    for line in diff.splitlines():
+        console.print(Text(line, style=diff_style(line) or ""), soft_wrap=True)
+
+
+def stats_lines(stats) -> list[str]:
+    """One line per file (`M app/x.py  +3 -1`) and a total."""
+    marks = {"create": "A", "modify": "M", "delete": "D"}
+    lines = [f"  {marks[s.kind]} {s.path}  +{s.added} -{s.removed}" for s in stats]
+    added, removed = sum(s.added for s in stats), sum(s.removed for s in stats)
+    files = len(stats)
+    lines.append(f"{files} file{'s' if files != 1 else ''} changed, +{added} -{removed}")
+    return lines
+
+
+class ChangeConsole:
+    """The terminal side of the change flow: preview, confirmation prompt and notes.
+
+    The diff goes to stdout unless `diff_to_stderr` (when stdout carries a machine-readable report);
+    summary, findings and notes go to stderr.
+    """
+
+    def __init__(self, term: Terminal, diff_to_stderr: bool = False) -> None:
+        self.term = term
+        self.diff_to_stderr = diff_to_stderr
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stdin.isatty() and sys.stderr.isatty()
+
+    def preview(self, diff: str, stats, validation) -> None:
+        print_diff(self.term.err if self.diff_to_stderr else self.term.out, diff)
+        for line in stats_lines(stats):
+            self.term.err.print(escape(line), style="bold" if not line.startswith("  ") else None)
+        for finding in validation.new:
+            self.term.warn(f"new finding after the change: {finding.path}:{finding.line} {finding.rule} {finding.message}")
+        if validation.resolved and not self.term.quiet:
+            count = len(validation.resolved)
+            self.term.err.print(f"[green]resolves {count} finding{'s' if count != 1 else ''}[/]")
+
+    def confirm(self, question: str) -> bool:
+        return self.term.confirm(question, default=False)
+
+    def note(self, message: str) -> None:
+        self.term.err.print(escape(message))

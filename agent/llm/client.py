@@ -1,0 +1,227 @@
+"""The Anthropic client: the only module that imports `anthropic` (lazily, on the first request).
+
+    client = ModelClient.from_config(config)          # ModelError if ANTHROPIC_API_KEY is not set
+    reply = client.send(request, on_event)             # request: kwargs of messages.create
+
+`send` streams the answer, reporting `TextDelta` / `ToolStarted` / `Retrying` / `StreamDiscarded` /
+`RequestDone` events to `on_event`, and returns a `Reply` (plain-dict content blocks, stop reason,
+priced usage).
+
+Resilience: the SDK itself retries 429/529/5xx and dropped connections (honouring `retry-after-ms`
+/ `retry-after`), `max_retries` times; we only watch those retries (a middleware) to report them.
+What the SDK does not retry is a stream that breaks once the answer has started: a transport error
+(`httpx2.RemoteProtocolError`, not an `anthropic.APIError`), an `event: error` mid-stream (an
+`APIStatusError` with status 200) or a stream that ends without `message_stop`. Those we resend
+whole, up to `stream_retries` times, after telling the sink that the partial output is void. Every
+failure that is left becomes a `ModelError` with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from agent.errors import ModelError
+from agent.llm.events import (
+    EventSink,
+    RequestDone,
+    Retrying,
+    StreamDiscarded,
+    TextDelta,
+    ToolStarted,
+)
+from agent.llm.models import usage_with_cost
+from agent.types import Usage
+
+# `event: error` types that mean "try again", as opposed to a request the API will never accept.
+TRANSIENT_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A finished model answer: content blocks as API JSON (ready to send back), stop reason, usage."""
+
+    content: tuple[dict[str, Any], ...]
+    stop_reason: str
+    usage: Usage
+    model: str
+
+    @property
+    def text(self) -> str:
+        return "".join(b["text"] for b in self.content if b.get("type") == "text")
+
+    @property
+    def tool_uses(self) -> tuple[dict[str, Any], ...]:
+        return tuple(b for b in self.content if b.get("type") == "tool_use")
+
+
+class _BrokenStream(Exception):
+    """A stream that cannot be used (cut, or an error event mid-way); the request may be resent."""
+
+
+class ModelClient:
+    """Sends Messages API requests with streaming, retries and error mapping."""
+
+    def __init__(self, api_key: str, base_url: str | None = None, max_retries: int = 4,
+                 timeout: float = 600.0, stream_retries: int = 2) -> None:
+        self.api_key = api_key
+        self.base_url = base_url
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.stream_retries = stream_retries
+        self._sdk: Any = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | Any, environ: Mapping[str, str] | None = None) -> "ModelClient":
+        """A client from the environment (key, base URL) and config (`max-retries`, `timeout`)."""
+        environ = os.environ if environ is None else environ
+        api_key = environ.get("ANTHROPIC_API_KEY", "").strip()
+        if not api_key:
+            raise ModelError("ANTHROPIC_API_KEY is not set: export your Anthropic API key to use the model")
+        return cls(
+            api_key=api_key,
+            base_url=environ.get("ANTHROPIC_BASE_URL") or None,
+            max_retries=int(config.get("max-retries", 4)),
+            timeout=float(config.get("timeout", 600.0)),
+        )
+
+    def _client(self) -> Any:
+        if self._sdk is None:
+            import anthropic
+
+            self._sdk = anthropic.Anthropic(api_key=self.api_key, base_url=self.base_url,
+                                            max_retries=self.max_retries, timeout=self.timeout)
+        return self._sdk
+
+    def send(self, request: Mapping[str, Any], on_event: EventSink) -> Reply:
+        """Stream one request to completion; resend it whole if the stream breaks mid-way."""
+        import anthropic
+
+        client = self._client().with_middleware(_retry_reporter(on_event))
+        broken_streams = 0
+        while True:
+            try:
+                return self._stream_once(client, request, on_event)
+            except _BrokenStream as broken:
+                broken_streams += 1
+                if broken_streams > self.stream_retries:
+                    raise ModelError(f"the API stream broke {broken_streams} times ({broken}); try again later") from None
+                on_event(StreamDiscarded(str(broken)))
+            except anthropic.APIError as exc:
+                raise ModelError(describe_api_error(exc, request.get("model", "?"), self)) from None
+
+    def _stream_once(self, client: Any, request: Mapping[str, Any], on_event: EventSink) -> Reply:
+        import anthropic
+        import httpx2
+
+        try:
+            with client.messages.stream(**request) as stream:
+                for event in stream:
+                    _forward(event, on_event)
+                message = stream.get_final_message()
+        except httpx2.TransportError as exc:
+            raise _BrokenStream(f"connection cut mid-answer: {type(exc).__name__}") from None
+        except anthropic.APIStatusError as exc:
+            if exc.status_code == 200 and _error_type(exc) in TRANSIENT_STREAM_ERRORS:
+                raise _BrokenStream(f"error event mid-answer: {_error_type(exc)}") from None
+            raise
+        if message.stop_reason is None:
+            raise _BrokenStream("the stream ended before message_stop")
+        reply = _reply(message)
+        on_event(RequestDone(reply.usage, reply.stop_reason))
+        return reply
+
+
+def _forward(event: Any, on_event: EventSink) -> None:
+    if event.type == "text":
+        on_event(TextDelta(event.text))
+    elif event.type == "content_block_start" and event.content_block.type == "tool_use":
+        on_event(ToolStarted(event.content_block.name, event.content_block.id))
+
+
+def _retry_reporter(on_event: EventSink):
+    """SDK middleware (runs once per HTTP attempt): reports the attempts the SDK retries."""
+    last_failure = {"reason": ""}
+
+    def report_retries(request: Any, call_next: Any) -> Any:
+        if request.retries_taken:
+            on_event(Retrying(request.retries_taken, last_failure["reason"] or "request failed"))
+        try:
+            response = call_next(request)
+        except Exception as exc:
+            last_failure["reason"] = f"connection error: {type(exc).__name__}"
+            raise
+        if response.status_code >= 400:
+            last_failure["reason"] = f"HTTP {response.status_code}"
+        return response
+
+    return report_retries
+
+
+def _reply(message: Any) -> Reply:
+    usage = message.usage
+    return Reply(
+        content=tuple(_block(b) for b in message.content),
+        stop_reason=str(message.stop_reason),
+        usage=usage_with_cost(
+            str(message.model),
+            usage.input_tokens or 0,
+            usage.output_tokens or 0,
+            usage.cache_creation_input_tokens or 0,
+            usage.cache_read_input_tokens or 0,
+        ),
+        model=str(message.model),
+    )
+
+
+def _block(block: Any) -> dict[str, Any]:
+    """A response content block as the JSON to send back in the next request."""
+    if block.type == "text":
+        return {"type": "text", "text": block.text}
+    if block.type == "tool_use":
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    return block.model_dump(mode="json", exclude_none=True, exclude={"parsed_output"})
+
+
+def _error_type(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        error = body.get("error", body)
+        if isinstance(error, Mapping):
+            return str(error.get("type", ""))
+    return ""
+
+
+def _error_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        error = body.get("error", body)
+        if isinstance(error, Mapping) and error.get("message"):
+            return str(error["message"]).splitlines()[0]
+    return str(getattr(exc, "message", exc)).splitlines()[0]
+
+
+def describe_api_error(exc: Any, model: str, client: ModelClient) -> str:
+    """One line for an SDK error that is left after the SDK's own retries."""
+    import anthropic
+
+    retried = f"after {client.max_retries} retries"
+    if isinstance(exc, anthropic.AuthenticationError):
+        return "the API key was rejected (401): check ANTHROPIC_API_KEY"
+    if isinstance(exc, anthropic.PermissionDeniedError):
+        return f"the API key may not use this (403): {_error_message(exc)}"
+    if isinstance(exc, anthropic.NotFoundError):
+        return f"model '{model}' was not found (404): check --model or the `models` config"
+    if isinstance(exc, anthropic.RateLimitError):
+        return f"rate limited by the API (429) {retried}; try again later"
+    if isinstance(exc, anthropic.InternalServerError):
+        return f"the API is unavailable ({exc.status_code}: {_error_message(exc)}) {retried}; try again later"
+    if isinstance(exc, anthropic.APIStatusError):
+        return f"the API refused the request ({exc.status_code}): {_error_message(exc)}"
+    if isinstance(exc, anthropic.APITimeoutError):
+        return f"the API did not answer within {client.timeout:g}s {retried}"
+    if isinstance(exc, anthropic.APIConnectionError):
+        where = client.base_url or "api.anthropic.com"
+        return f"cannot reach the API at {where} {retried}: {exc.__cause__ or exc}"
+    return f"the API call failed: {_error_message(exc)}"

@@ -1,0 +1,76 @@
+"""Events the model layer reports while it works, for the console to render as they arrive.
+
+A workflow passes one `EventSink` (any callable taking an event) down to the client and the tool
+loop; nothing here prints. Events are plain frozen values, safe to collect in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from agent.types import Usage
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the model's answer, streamed."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    """The model began a tool call (its input is still streaming)."""
+
+    name: str
+    id: str
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    """The loop ran a tool: a one-line summary of the input and whether it failed."""
+
+    name: str
+    summary: str
+    is_error: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """The SDK is sending a failed request again (429, 529, 5xx, connection error)."""
+
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class StreamDiscarded:
+    """A stream broke mid-answer: the partial output shown so far is void; the request is resent."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class RequestDone:
+    """One model request finished; `usage` is that request's tokens and cost."""
+
+    usage: Usage
+    stop_reason: str
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """Secret-looking values were replaced before text was sent to the model."""
+
+    count: int
+    where: str
+
+
+Event = Union[TextDelta, ToolStarted, ToolFinished, Retrying, StreamDiscarded, RequestDone, Redacted]
+EventSink = Callable[[Event], None]
+
+
+def ignore_events(event: Event) -> None:
+    """An EventSink that drops everything (quiet runs, tests that only check results)."""

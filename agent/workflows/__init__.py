@@ -1,0 +1,1 @@
+"""Orchestration: review, implement, chat and the shared change flow. No printing here."""

@@ -1,0 +1,267 @@
+"""Speed and memory of `fba review` on a real FastAPI codebase, against bandit and plain `ast.parse`.
+
+    .venv/bin/python bench/static_speed.py [--runs 5] [--sample 5]
+
+Downloads the open-webui 0.12.4 wheel from PyPI once (`pip download --no-deps`, cached in the
+git-ignored `bench/.corpus/`), unpacks its Python files, then times whole processes (median of
+`--runs`): `ast.parse` of every file in one process (the floor), `bandit -r -q`, fba cold
+(`--no-cache`), fba warm (cache filled, nothing changed), fba after touching one file,
+`fba --help` and `fba review` of one small file. Peak memory is the largest single process
+(`wait4` rusage, workers included) plus the sampled PSS sum over fba's process tree. It prints every
+figure and the ratios the issue sets targets for. `--sample N` also lists fba's findings per rule
+with N random examples each, for the precision check. Ratios are what matter: absolute times
+depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS_HOME = REPO / "bench" / ".corpus"
+PACKAGE, VERSION = "open-webui", "0.12.4"
+AST_FLOOR = (
+    "import ast, pathlib, sys\n"
+    "for p in sorted(pathlib.Path(sys.argv[1]).rglob('*.py')):\n"
+    "    ast.parse(p.read_bytes())\n"
+)
+TARGETS = {  # ratio: upper limit (issue 3)
+    "fba_cold/bandit": 0.25,
+    "fba_cold/ast_floor": 1.5,
+    "fba_warm/fba_cold": 0.10,
+    "fba_touched/fba_cold": 0.15,
+}
+ABSOLUTE_TARGETS = {"fba --help": 0.150, "fba review small file": 0.350}
+MEMORY_TARGET_MB = 300
+
+
+@dataclass
+class Timing:
+    """Median wall time of whole-process runs and the largest peak RSS seen (MB)."""
+
+    name: str
+    seconds: float
+    peak_mb: float
+    runs: int
+
+
+def corpus() -> Path:
+    """The unpacked Python files of the wheel (downloaded and unpacked on first use)."""
+    target = CORPUS_HOME / f"{PACKAGE}-{VERSION}"
+    marker = target / ".unpacked"
+    if marker.exists():
+        return target
+    wheels = CORPUS_HOME / "wheels"
+    wheel = next(wheels.glob(f"{PACKAGE.replace('-', '_')}-{VERSION}-*.whl"), None) if wheels.exists() else None
+    if wheel is None:
+        print(f"downloading {PACKAGE}=={VERSION} from PyPI ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(wheels),
+                        f"{PACKAGE}=={VERSION}"], check=True)
+        wheel = next(wheels.glob(f"{PACKAGE.replace('-', '_')}-{VERSION}-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            if name.endswith(".py"):
+                archive.extract(name, target)
+    # Its own project root: fba's config and cache stay inside the corpus, not this repository.
+    (target / "pyproject.toml").write_text("[tool.fba]\n", encoding="utf-8")
+    marker.write_text("ok\n", encoding="utf-8")
+    return target
+
+
+def ensure_bandit() -> Path:
+    """bandit from this venv, installed from the `bench` extra when missing."""
+    bandit = Path(sys.executable).parent / "bandit"
+    if not bandit.exists():
+        extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["bench"]
+        print(f"installing {' '.join(extra)} (the bench extra) ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *extra], check=True)
+    return bandit
+
+
+def fba_command() -> list[str]:
+    script = Path(sys.executable).parent / "fba"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "agent"]
+
+
+def run_once(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB, largest process of the tree) of one whole-process run."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{errors}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def measure(name: str, command: list[str], cwd: Path, runs: int, before=None) -> Timing:
+    results = []
+    for number in range(runs):
+        if before is not None:
+            before(number)
+        results.append(run_once(command, cwd))
+    timing = Timing(name, statistics.median(s for s, _ in results), max(m for _, m in results), runs)
+    print(f"  {name:<24} {timing.seconds:8.3f} s   peak {timing.peak_mb:6.0f} MB   (median of {runs})", flush=True)
+    return timing
+
+
+def tree_peak_mb(command: list[str], cwd: Path) -> float:
+    """Peak of the summed proportional set size (PSS: shared pages split between the processes
+    sharing them, so forked workers are not counted twice) of a process and its descendants,
+    sampled from /proc (Linux)."""
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+
+    def sample() -> None:
+        nonlocal peak
+        while process.poll() is None:
+            peak = max(peak, sum(_pss_kb(pid) for pid in _tree(process.pid)))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    process.wait()
+    sampler.join()
+    return peak / 1024
+
+
+def _tree(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(parents.get(pid, []))
+    return found
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("Pss:")), 0)
+
+
+def pick_touch_file(root: Path) -> Path:
+    """A mid-sized router module: the everyday "I edited one endpoint file" case."""
+    routers = sorted(root.rglob("routers/*.py")) or sorted(root.rglob("*.py"))
+    routers.sort(key=lambda p: p.stat().st_size)
+    return routers[len(routers) // 2]
+
+
+def pick_small_file(root: Path) -> Path:
+    files = [p for p in sorted(root.rglob("*.py")) if 1_000 < p.stat().st_size < 4_000]
+    return files[len(files) // 2]
+
+
+def print_ratios(t: dict[str, Timing]) -> None:
+    ratios = {
+        "fba_cold/bandit": t["fba cold"].seconds / t["bandit"].seconds,
+        "fba_cold/ast_floor": t["fba cold"].seconds / t["ast floor"].seconds,
+        "fba_warm/fba_cold": t["fba warm"].seconds / t["fba cold"].seconds,
+        "fba_touched/fba_cold": t["fba touched 1 file"].seconds / t["fba cold"].seconds,
+    }
+    print("\nratios (target):")
+    for name, value in ratios.items():
+        print(f"  {name:<24} {value:8.3f}   (<= {TARGETS[name]:.2f})  {'ok' if value <= TARGETS[name] else 'MISSED'}")
+    print("absolute (target):")
+    for name, limit in ABSOLUTE_TARGETS.items():
+        value = t[name].seconds
+        print(f"  {name:<24} {value * 1000:6.0f} ms   (<= {limit * 1000:.0f} ms)  {'ok' if value <= limit else 'MISSED'}")
+
+
+def sample_findings(root: Path, command: list[str], per_rule: int) -> None:
+    """Findings per rule on the corpus, with a few random examples each (for reading by hand)."""
+    import json
+
+    result = subprocess.run([*command, "review", ".", "-f", "json", "-q"], cwd=root, capture_output=True, text=True)
+    report = json.loads(result.stdout)
+    by_rule: dict[str, list[dict]] = {}
+    for finding in report["findings"]:
+        by_rule.setdefault(finding["rule"], []).append(finding)
+    print(f"\nfindings on the corpus: {len(report['findings'])} in {report['summary']['files']} files, "
+          f"{len(report['summary']['skipped'])} skipped")
+    chooser = random.Random(1)
+    for rule, items in sorted(by_rule.items()):
+        print(f"\n{rule}  {len(items)} finding(s)")
+        for f in sorted(chooser.sample(items, min(per_rule, len(items))), key=lambda f: (f["path"], f["line"])):
+            line = (root / f["path"]).read_text(encoding="utf-8").splitlines()[f["line"] - 1].strip()
+            print(f"  {f['path']}:{f['line']}  {f['message']}\n      | {line[:140]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (median)")
+    parser.add_argument("--bandit-runs", type=int, default=3, help="timed bandit runs (it is slow)")
+    parser.add_argument("--sample", type=int, default=0, help="also list N example findings per rule")
+    args = parser.parse_args()
+
+    root = corpus()
+    files = sorted(root.rglob("*.py"))
+    lines = sum(p.read_bytes().count(b"\n") for p in files)
+    fba = fba_command()
+    bandit = ensure_bandit()
+    print(f"corpus: {PACKAGE} {VERSION}, {len(files)} files, {lines} lines; {os.cpu_count()} cores; "
+          f"Python {sys.version.split()[0]}\n")
+
+    review = [*fba, "review", ".", "-f", "json", "-q", "-o", os.devnull]
+    touched = pick_touch_file(root)
+    original = touched.read_bytes()
+    small = pick_small_file(root)
+    timings: dict[str, Timing] = {}
+    try:
+        for timing in (
+            measure("ast floor", [sys.executable, "-c", AST_FLOOR, str(root)], root, args.runs),
+            measure("bandit", [str(bandit), "-r", "-q", "."], root, args.bandit_runs),
+            measure("fba cold", [*review, "--no-cache"], root, args.runs),
+        ):
+            timings[timing.name] = timing
+        run_once([*fba, "cache", "clean"], root)
+        run_once(review, root)  # fill the cache
+        timings["fba warm"] = measure("fba warm", review, root, args.runs)
+
+        def touch(number: int) -> None:
+            touched.write_bytes(original + f"\n# touched by the bench, run {number} {time.time()}\n".encode())
+
+        timings["fba touched 1 file"] = measure("fba touched 1 file", review, root, args.runs, before=touch)
+    finally:
+        touched.write_bytes(original)
+    timings["fba --help"] = measure("fba --help", [*fba, "--help"], root, args.runs)
+    small_review = [*fba, "review", str(small.relative_to(root)), "--no-cache", "-q", "-f", "json", "-o", os.devnull]
+    timings["fba review small file"] = measure("fba review small file", small_review, root, args.runs)
+    tree_mb = tree_peak_mb([*review, "--no-cache"], root)
+    small_lines = small.read_bytes().count(b"\n")
+    print(f"\n  touched file: {touched.relative_to(root)}; small file: {small.relative_to(root)} ({small_lines} lines)")
+    print_ratios(timings)
+    largest = max(t.peak_mb for name, t in timings.items() if name.startswith("fba"))
+    print("memory (target <= %d MB):" % MEMORY_TARGET_MB)
+    print(f"  largest fba process      {largest:6.0f} MB  {'ok' if largest <= MEMORY_TARGET_MB else 'MISSED'}")
+    print(f"  fba cold, process tree   {tree_mb:6.0f} MB  (PSS of main + workers, sampled) "
+          f"{'ok' if tree_mb <= MEMORY_TARGET_MB else 'MISSED'}")
+    if args.sample:
+        sample_findings(root, fba, args.sample)
+
+
+if __name__ == "__main__":
+    main()

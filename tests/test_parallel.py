@@ -1,0 +1,118 @@
+"""Parallel review: same output for 1 or N workers, worker failures surface, progress counts."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from agent.analysis import parallel
+from agent.analysis.analyzer import Analyzer
+from agent.analysis.cache import ReviewCache
+from agent.analysis.parallel import WorkerError
+from agent.analysis.runner import MIN_PARALLEL_FILES, ReviewOptions, review_sources
+from agent.report.json_report import render_json
+
+TEMPLATE = '''
+import os
+import sqlite3
+from fastapi import APIRouter, Depends, HTTPException, Request
+from app.deps import get_db
+
+router = APIRouter(prefix="/r{n}")
+API_KEY = "sk_live_{n:04d}abcdefghijklmnopqrstuv"
+
+
+@router.post("/items{n}")
+def create_item_{n}(item: dict, db=Depends(get_db)):
+    db.add(item)
+    db.commit()
+    return item
+
+
+@router.get("/items{n}")
+def list_items_{n}(limit: int = 100, db=Depends(get_db)):
+    return db.query("Item").limit(limit).all()
+
+
+@router.get("/search{n}")
+async def search_{n}(q: str, request: Request):
+    body = await request.json()
+    cursor = sqlite3.connect("x.db").cursor()
+    cursor.execute(f"SELECT * FROM items WHERE name = '{{q}}'")
+    try:
+        return body[q]
+    except KeyError as exc:
+        raise HTTPException(status_code=400, detail=str(exc))
+'''
+DEPS = '''
+def get_db():
+    return None
+'''
+BROKEN = "def broken(:\n    pass\n"
+
+
+def generated_project(count: int) -> dict[str, str]:
+    sources = {"app/deps.py": textwrap.dedent(DEPS), "app/broken.py": BROKEN}
+    for n in range(count):
+        sources[f"app/routes/r{n:03d}.py"] = textwrap.dedent(TEMPLATE.format(n=n))
+    return sources
+
+
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Worker counts of the pools the runner started."""
+    started: list[int] = []
+    real = parallel.WorkerPool
+
+    class Spy(real):
+        def __init__(self, jobs: int) -> None:
+            started.append(jobs)
+            super().__init__(jobs)
+
+    monkeypatch.setattr(parallel, "WorkerPool", Spy)
+    return started
+
+
+def test_one_and_many_workers_give_identical_json(pools):
+    sources = generated_project(MIN_PARALLEL_FILES + 10)
+    serial = review_sources(sources, ReviewOptions(), jobs=1)
+    assert pools == []
+    assert len({f.rule for f in serial.findings}) >= 2 and serial.skipped
+    for jobs in (2, 3):
+        parallel = review_sources(sources, ReviewOptions(), jobs=jobs)
+        assert render_json(parallel) == render_json(serial)
+    assert pools == [2, 3]
+
+
+def test_small_inputs_stay_in_process(pools):
+    review_sources(generated_project(3), ReviewOptions(), jobs=4)
+    assert pools == []
+
+
+def test_parallel_run_fills_a_cache_a_serial_run_reads(tmp_path, pools):
+    sources = generated_project(MIN_PARALLEL_FILES + 5)
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    cold = review_sources(sources, ReviewOptions(), cache=cache, jobs=2)
+    warm = review_sources(sources, ReviewOptions(), cache=cache, jobs=2)
+    assert pools == [2]  # the warm run had nothing to compute, so no workers
+    assert render_json(warm) == render_json(cold)
+
+
+def test_worker_crash_is_raised_not_hung(monkeypatch):
+    def crash(self, source):
+        raise ZeroDivisionError(f"rule bug on {source.path}")
+
+    monkeypatch.setattr(Analyzer, "findings", crash)  # forked workers inherit the patch
+    with pytest.raises(WorkerError, match="ZeroDivisionError"):
+        review_sources(generated_project(MIN_PARALLEL_FILES + 2), ReviewOptions(), jobs=2)
+
+
+def test_progress_reports_every_file_of_both_passes():
+    sources = generated_project(MIN_PARALLEL_FILES + 4)
+    calls: list[tuple[str, int, int]] = []
+    review_sources(sources, ReviewOptions(), jobs=2, progress=lambda stage, done, total: calls.append((stage, done, total)))
+    for stage, expected_total in (("indexing", len(sources)), ("checking", len(sources))):
+        done = [d for s, d, t in calls if s == stage]
+        assert {t for s, d, t in calls if s == stage} == {expected_total}
+        assert done == list(range(expected_total + 1))
