@@ -109,13 +109,18 @@ def test_untagged_objects_are_rejected():
         loads('{"rule": "FBA101"}')
 
 
-def test_warm_run_parses_nothing_and_answers_the_same(tmp_path, parses, checks):
+def test_warm_run_parses_nothing_and_answers_the_same(tmp_path, parses, checks, monkeypatch):
     cache = ReviewCache(tmp_path / ".fba_cache")
     first = review(cache, project())
     assert sorted(set(parses)) == ["app/deps.py", "app/routes.py", "app/users.py"]
     assert first.findings
     parses.clear()
     checks.clear()
+
+    def no_index(*args, **kwargs):
+        raise AssertionError("an unchanged project needs no index")
+
+    monkeypatch.setattr(ProjectIndex, "build", no_index)
     second = review(cache, project())
     assert parses == [] and checks == []
     assert render_json(second) == render_json(first)
@@ -169,17 +174,22 @@ def test_dependency_fact_change_rechecks_routes_that_use_it(tmp_path, checks):
 
 
 def test_findings_follow_the_index_fingerprint(tmp_path, checks, monkeypatch):
-    """A controlled fingerprint: unchanged -> cached findings; changed for one file -> only it rechecks."""
+    """A controlled fingerprint: unchanged -> cached findings; changed for one file -> it is
+    re-checked (with the file whose edit changed it), the others are not."""
     fingerprints = {"app/deps.py": "d1", "app/routes.py": "r1", "app/users.py": "u1"}
     monkeypatch.setattr(ProjectIndex, "fingerprint_for", lambda self, path: fingerprints[path])
     cache = ReviewCache(tmp_path / ".fba_cache")
     review(cache, project())
+    edited = project()
+    edited["app/users.py"] += "# edited\n"
     checks.clear()
-    review(cache, project())
-    assert checks == []
+    review(cache, edited)
+    assert checks == ["app/users.py"]
     fingerprints["app/routes.py"] = "r2"
-    review(cache, project())
-    assert checks == ["app/routes.py"]
+    edited["app/users.py"] += "# edited again\n"
+    checks.clear()
+    review(cache, edited)
+    assert checks == ["app/routes.py", "app/users.py"]
 
 
 def test_corrupt_entries_are_misses_not_crashes(tmp_path, parses):

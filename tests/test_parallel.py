@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import textwrap
 
 import pytest
@@ -11,6 +13,7 @@ from agent.analysis.analyzer import Analyzer
 from agent.analysis.cache import ReviewCache
 from agent.analysis.parallel import WorkerError
 from agent.analysis.runner import MIN_PARALLEL_FILES, ReviewOptions, review_sources
+from agent.console.progress import MIN_FILES as PROGRESS_MIN_FILES
 from agent.report.json_report import render_json
 
 TEMPLATE = '''
@@ -116,3 +119,26 @@ def test_progress_reports_every_file_of_both_passes():
         done = [d for s, d, t in calls if s == stage]
         assert {t for s, d, t in calls if s == stage} == {expected_total}
         assert done == list(range(expected_total + 1))
+
+
+def write_tree(root, sources: dict[str, str]) -> None:
+    (root / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    for path, text in sources.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+
+
+def test_progress_is_drawn_on_a_terminal_only(tmp_path, run_fba, fba_home):
+    pexpect = pytest.importorskip("pexpect")
+    write_tree(tmp_path, generated_project(PROGRESS_MIN_FILES + 5))
+    piped = run_fba(["review", ".", "--no-cache"], cwd=tmp_path)
+    assert piped.returncode == 1 and "indexing" not in piped.stderr and "checking" not in piped.stderr
+    env = {"FBA_HOME": str(fba_home), "TERM": "xterm", "COLUMNS": "120", "PATH": os.environ["PATH"]}
+    child = pexpect.spawn(sys.executable, ["-m", "agent", "review", ".", "--no-cache"], cwd=str(tmp_path),
+                          env=env, encoding="utf-8", timeout=120)
+    child.expect(r"indexing.*files")
+    child.expect(pexpect.EOF)
+    quiet = pexpect.spawn(sys.executable, ["-m", "agent", "review", ".", "--no-cache", "-q"], cwd=str(tmp_path),
+                          env=env, encoding="utf-8", timeout=120)
+    quiet.expect(pexpect.EOF)
+    assert "indexing" not in quiet.before

@@ -381,7 +381,10 @@ def collect_files(paths: Sequence[Path], root: Path, exclude: Sequence[str] = ()
                         found.append(file)
         if len(found) == before:
             raise UsageError(f"{path}: no Python files to review")
-    return list({file.resolve(): file for file in reversed(found)}.values())[::-1]
+    unique: dict[Path, Path] = {}  # the same file reached through two paths counts once
+    for file in found:
+        unique.setdefault(file.resolve(), file)
+    return list(unique.values())
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -7,7 +7,6 @@ from agent.console import Terminal, escape
 from agent.llm.events import (
     Event,
     Redacted,
-    RequestDone,
     Retrying,
     StreamDiscarded,
     TextDelta,

@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 from agent.context.redact import redact
 from agent.errors import FbaError, ModelError
-from agent.llm.client import ModelClient, Reply
+from agent.llm.client import ModelClient
 from agent.llm.events import EventSink, Redacted, ToolFinished
 from agent.llm.models import Price, price_for
 from agent.llm.tools import Tool, summarize_input
