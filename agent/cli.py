@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 cache_app = typer.Typer(help="Manage the review cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+eval_app = typer.Typer(help="Measure fba on labelled cases.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 STATE = {"debug": False}
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -84,11 +86,21 @@ def review(
     changed: bool = typer.Option(False, "--changed", help="Only report files changed against HEAD (staged, unstaged, untracked)."),
     diff_ref: Optional[str] = typer.Option(None, "--diff", metavar="REF", help="Only report findings on lines changed since REF (e.g. origin/main)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the review cache (.fba_cache/)."),
+    static_only: bool = typer.Option(False, "--static-only", help="Never call a model, even with ANTHROPIC_API_KEY set."),
+    llm: bool = typer.Option(False, "--llm", help="Require the model pass (exit 2 when ANTHROPIC_API_KEY is not set)."),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="Model pass: also check the code against this spec (Markdown, Spec Kit folder or OpenAPI)."),
+    batch: bool = typer.Option(False, "--batch", help="Model pass through the Message Batches API: one request per file, half price, resumable."),
+    batch_wait: Optional[float] = typer.Option(None, "--batch-wait", metavar="SECONDS", min=0, help="With --batch: stop waiting after SECONDS; run again to collect."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Model pass: stop before a request would take the run past USD."),
 ) -> None:
     """Review FastAPI code against the checklist.
 
-    The static engine always runs (offline, no key needed). Findings are grouped by file; exit code
-    1 means findings at or above --fail-on, 2 means fba could not do its job.
+    The static engine always runs (offline, no key needed). With ANTHROPIC_API_KEY set (or --llm)
+    the agent reviews each file too, grounded in the checklist, the static facts and --spec; its
+    findings are marked as model findings. Findings are grouped by file; exit code 1 means findings
+    at or above --fail-on, 2 means fba could not do its job.
     """
     from agent.analysis.runner import ReviewOptions, check_selectors, review_paths
     from agent.report import FORMATS
@@ -96,9 +108,11 @@ def review(
 
     if output_format not in FORMATS:
         raise UsageError(f"unknown format '{output_format}' (choose from {', '.join(FORMATS)})")
-    config = _config({"fail-on": fail_on, "select": _split(select), "ignore": _split(ignore)})
+    config = _config({"fail-on": fail_on, "select": _split(select), "ignore": _split(ignore),
+                      "model": model, "agent": agent, "max-cost": max_cost})
     options = ReviewOptions.from_config(config)
     check_selectors(options)
+    use_model = _wants_model(static_only, llm, spec, batch, batch_wait, config)
     targets = list(paths) if paths else [Path(".")]
     term = _terminal(quiet)
     fix_flags = {"dry_run": dry_run, "yes": yes, "patch_out": patch_out, "allow_dirty": allow_dirty, "commit": commit}
@@ -108,6 +122,8 @@ def review(
     result = _scoped_review(term, targets, options, config, changed, diff_ref, not no_cache, progress)
     if fix and _review_fix(term, result, options, config, diff_to_stderr=output_format != "text", **fix_flags):
         result = _scoped_review(term, targets, options, config, changed, diff_ref, not no_cache, progress)
+    if use_model:
+        result = _model_review(term, result, targets, options, config, changed, diff_ref, spec, batch, batch_wait)
     _emit_review(term, result, output_format, output)
     explicit_failures = [s for s in result.skipped if any(_same(s.path, t) for t in targets if t.is_file())]
     from agent.console.review import print_skipped
@@ -116,6 +132,92 @@ def review(
     threshold = Severity.parse(config["fail-on"]).rank
     failing = any(f.severity.rank >= threshold for f in result.findings)
     raise typer.Exit(EXIT_ERROR if explicit_failures else EXIT_FINDINGS if failing else EXIT_OK)
+
+
+def _wants_model(static_only: bool, llm: bool, spec: Optional[Path], batch: bool,
+                 batch_wait: Optional[float], config) -> bool:
+    """Whether the model pass runs: asked for (--llm, --spec, --batch), or a key is set. Asking for
+    it without a key fails here, before the static review, with one line."""
+    import os
+
+    asked = llm or spec is not None or batch
+    if static_only and asked:
+        raise UsageError("--static-only cannot be combined with --llm, --spec or --batch")
+    if batch_wait is not None and not batch:
+        raise UsageError("--batch-wait needs --batch")
+    if asked:
+        from agent.llm.client import ModelClient
+
+        ModelClient.from_config(config)  # ModelError when ANTHROPIC_API_KEY is not set
+    return asked or (not static_only and bool(os.environ.get("ANTHROPIC_API_KEY", "").strip()))
+
+
+def _model_review(term, result, targets: list[Path], options, config, changed: bool, diff_ref: Optional[str],
+                  spec: Optional[Path], batch: bool, batch_wait: Optional[float]):
+    """The model pass over the reviewed (changed) files, merged into the static result."""
+    from agent.console.stream import StreamPrinter
+    from agent.store import SessionLog
+    from agent.workflows.review import PassOptions, Workspace, merge, model_targets, run_model_pass
+
+    spec_text = ""
+    if spec is not None:
+        from agent.context.specs import load_spec
+
+        spec_text = load_spec(spec).text
+    scope = None
+    if changed or diff_ref:
+        from agent.edits.git import changed_files, changed_lines
+
+        scope = changed_lines(Path.cwd(), diff_ref) if diff_ref else dict.fromkeys(changed_files(Path.cwd()))
+    workspace = Workspace.load(config.root, options.exclude)
+    review_targets, outside = model_targets(workspace, targets, options.exclude, scope)
+    printer = StreamPrinter(term, stream_text=False)
+    log = SessionLog.open(term.warn)
+    try:
+        outcome = run_model_pass(workspace, review_targets, result.findings, config, options, printer, log,
+                                 PassOptions(spec_text=spec_text, batch=batch, batch_wait=batch_wait),
+                                 on_batch=_batch_progress(term))
+    finally:
+        log.close()
+    _print_model_notes(term, outcome, outside)
+    printer.finish(outcome.model, outcome.usage, outcome.stop_reason)
+    return merge(result, outcome)
+
+
+def _print_model_notes(term, outcome, outside) -> None:
+    """What the model pass did not do or changed, on stderr: never silent."""
+    for skipped in (*outside, *outcome.not_reviewed):
+        term.warn(f"{skipped.path}: {skipped.reason}")
+    if outcome.pending_batch:
+        term.warn(f"batch {outcome.pending_batch} is still running; run the same command again to collect its results")
+    if outcome.dropped:
+        term.warn(f"dropped {len(outcome.dropped)} model finding(s) whose quoted code is not in the file: "
+                  + "; ".join(outcome.dropped))
+    if outcome.invalid_calls:
+        term.info(f"{outcome.invalid_calls} invalid report_findings call(s) were refused")
+    if outcome.reanchored:
+        term.info(f"moved {outcome.reanchored} model finding(s) to the lines their quoted code is on")
+    if outcome.below_confidence:
+        term.info(f"{outcome.below_confidence} model finding(s) below min-confidence not shown")
+    for verdict in outcome.verdicts:
+        if verdict.verdict == "reject":
+            term.warn(f"the model disputes {verdict.rule} at {verdict.path}:{verdict.line}: {verdict.reason} "
+                      "(the finding stays; suppress it with '# fba: ignore[...]' if you agree)")
+    for path, left_out in outcome.left_out.items():
+        term.info(f"{path}: not in the model's context: {'; '.join(left_out)}")
+
+
+def _batch_progress(term):
+    shown = {"last": None}
+
+    def show(status) -> None:
+        line = (f"batch {status.id}: {status.processing_status}, {status.succeeded + status.errored + status.lost} of "
+                f"{status.processing + status.succeeded + status.errored + status.lost} requests done")
+        if line != shown["last"]:
+            term.info(line)
+            shown["last"] = line
+
+    return show
 
 
 def _review_fix(term, result, options, config, diff_to_stderr: bool, dry_run: bool, yes: bool,
@@ -403,6 +505,125 @@ def _local_time(iso: str) -> str:
         return iso
 
 
+@app.command()
+def chat(
+    files: List[str] = typer.Argument(None, help="Files to keep in the conversation (as with /add)."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
+    continue_last: bool = typer.Option(False, "--continue", "-c", help="Resume the last chat session in this repository."),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="ID", help="Resume a stored chat session (see 'fba sessions')."),
+) -> None:
+    """Talk with the agent about this repository (needs ANTHROPIC_API_KEY).
+
+    Ask questions, review, ask for changes: the agent's edits collect in a pending change set shown
+    as a diff, and nothing is written until you apply it (/apply). /help lists the commands;
+    Ctrl-C cancels an answer, Ctrl-D leaves. Sessions are stored: see 'fba sessions'.
+    """
+    from agent.console.chat import ChatLoop, LineReader
+    from agent.store import SessionLog, Store, data_home
+    from agent.workflows.chat import ChatOptions, open_session
+
+    options = ChatOptions(agent=agent, model=model, resume=resume, continue_last=continue_last, files=tuple(files or ()))
+    config = _config()
+    term = _terminal()
+    store = Store.open() if (resume or continue_last) else None  # resuming needs the history: fail loudly
+    log = SessionLog(store, term.warn) if store is not None else SessionLog.open(term.warn)
+    try:
+        session = open_session(config, options, log, store)
+        ChatLoop(session, term, LineReader(term.interactive, data_home() / "chat-history")).run()
+    finally:
+        log.close()
+
+
+@app.command()
+def sessions(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many recent sessions to show."),
+    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    all_repos: bool = typer.Option(False, "--all", help="Sessions of every repository, not only this one."),
+) -> None:
+    """List stored chat sessions (resume one with: fba chat --resume ID)."""
+    import json
+
+    from agent.store import Store
+
+    if output_format not in ("text", "json"):
+        raise UsageError(f"unknown format '{output_format}' (choose from text, json)")
+    root = None if all_repos else str(_config().root)
+    store = Store.open()
+    try:
+        found = store.sessions("chat", repo_root=root, limit=limit)
+    finally:
+        store.close()
+    term = _terminal()
+    if output_format == "json":
+        term.write(json.dumps([s.to_dict() for s in found], indent=2) + "\n")
+        return
+    if not found:
+        term.out.print("no chat sessions yet" + ("" if all_repos else " in this repository (--all shows every repository)"))
+        return
+    term.table(["id", "title", "when", "turns", "cost"],
+               [[s.id, s.title[:60], _local_time(s.updated_at), str(s.turns),
+                 "unknown" if s.cost_usd is None else f"${s.cost_usd:.4f}"] for s in found])
+
+
+@eval_app.command("review")
+def eval_review(
+    cases: Path = typer.Option(..., "--cases", help="A folder of labelled cases (each with an expected.json), or one case."),
+    mode: str = typer.Option("static", "--mode", help="static (offline), llm (the model alone) or both (merged review)."),
+    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
+) -> None:
+    """Run the review on labelled cases and print recall and precision per category."""
+    import json
+
+    from agent.analysis.runner import ReviewOptions
+    from agent.eval import MODES, evaluate, load_cases, render_text
+
+    if output_format not in ("text", "json"):
+        raise UsageError(f"unknown format '{output_format}' (choose from text, json)")
+    if mode not in MODES:
+        raise UsageError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+    config = _config({"model": model, "agent": agent})
+    options = ReviewOptions.from_config(config)
+    term = _terminal()
+    loaded = load_cases(cases)
+    report = evaluate(loaded, mode, options, _case_reviewer(term, config, options) if mode != "static" else None)
+    if output_format == "json":
+        term.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        return
+    term.table(["category", "labels", "found", "findings", "recall", "precision"], render_text(report),
+               title=f"fba eval review --mode {mode} ({len(loaded)} case(s))")
+    for item in report.missed:
+        term.info(f"missed: {item}")
+    for item in report.extra:
+        term.info(f"not labelled: {item}")
+
+
+def _case_reviewer(term, config, options):
+    """The model pass of `fba eval review` over one case (its folder is the repository)."""
+    from agent.console.stream import StreamPrinter
+    from agent.llm.client import ModelClient
+    from agent.store import SessionLog
+    from agent.workflows.review import PassOptions, ReviewTarget, Workspace, merge_findings, run_model_pass
+
+    ModelClient.from_config(config)  # no key: one line, before any case runs
+    printer = StreamPrinter(term, stream_text=False)
+
+    def review_case(case, static, show_static):
+        workspace = Workspace(case.root.resolve(), case.sources)
+        log = SessionLog.open(term.warn)
+        try:
+            outcome = run_model_pass(workspace, [ReviewTarget(p) for p in sorted(case.sources)],
+                                     static if show_static else [], config, options, printer, log,
+                                     PassOptions(static_context=show_static))
+        finally:
+            log.close()
+        return outcome.findings, merge_findings(static, outcome.findings)[0]
+
+    return review_case
+
+
 @cache_app.command("clean")
 def cache_clean() -> None:
     """Delete the project's review cache (.fba_cache/ in the project root)."""
@@ -411,6 +632,87 @@ def cache_clean() -> None:
     cache = ReviewCache.for_root(_config().root)
     removed = cache.clean()
     _terminal().info(f"removed {cache.folder}" if removed else f"no cache at {cache.folder}")
+
+
+@app.command()
+def implement(
+    spec: Path = typer.Argument(..., help="A Markdown spec, a Spec Kit feature folder (specs/NNN-x/) or an OpenAPI 3.x file."),
+    task: Optional[str] = typer.Option(None, "--task", help="Implement one task of the task list (e.g. T012) and tick it."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff and write nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Apply a verified change without asking (never an unverified one)."),
+    commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="Commit the change (how: config key 'commit')."),
+    max_rounds: int = typer.Option(3, "--max-rounds", min=1, help="Verification rounds before giving up."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before a request would take this run past USD."),
+    patch_out: Optional[Path] = typer.Option(None, "--patch-out", help="Write a git-apply-able patch to FILE instead of applying."),
+    answers: Optional[Path] = typer.Option(None, "--answers", help="Answers to the agent's questions (YAML or JSON: question -> answer)."),
+    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Also change files with uncommitted changes."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No streamed text or tool lines; the report and the diff only."),
+) -> None:
+    """Implement a spec: the agent writes the code and tests, fba verifies them, shows the diff and applies it.
+
+    Verification: every touched file parses, no new static finding at or above medium, table-model
+    changes come with a migration (Alembic projects), and the project's tests pass in an isolated
+    copy. Exit 0 when the verified change was applied (or shown with --dry-run, saved with
+    --patch-out); 1 when nothing landed (not verified, questions to answer, declined); 2 on errors.
+    """
+    from agent.console.diff import ChangeConsole
+    from agent.console.implement import ImplementPrinter, UnverifiedChangeUI, ask_questions, print_report
+    from agent.context.specs import load_answers, load_spec
+    from agent.analysis.runner import ReviewOptions
+    from agent.store import SessionLog
+    from agent.workflows.changes import FlowOptions
+    from agent.workflows.implement import ImplementOptions, commit_info, implement as implement_spec, land_change
+
+    config = _config({"model": model, "agent": agent, "max-cost": max_cost})
+    loaded = load_spec(spec, task)
+    given = load_answers(answers) if answers else {}
+    term = _terminal(quiet)
+    ui = ChangeConsole(term)
+    ask = (lambda questions: ask_questions(term, questions)) if ui.interactive and not yes else None
+    printer = ImplementPrinter(term, stream_text=not quiet)
+    log = SessionLog.open(term.warn)
+    try:
+        result = implement_spec(loaded, config, ImplementOptions(max_rounds, config["max-cost"], given), printer, log, ask)
+    finally:
+        log.close()
+    printer.finish(result.model, result.usage, result.stop_reason)
+    print_report(term, result)
+    if result.questions:
+        _save_questions(term, result)
+        raise typer.Exit(EXIT_FINDINGS)
+    flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
+                       commit=_commit_mode(config["commit"], commit), review=ReviewOptions.from_config(config))
+    reasons = ", ".join(c.name for c in result.verification.failures()) if result.verification else result.stop_reason
+    status = land_change(result, config.root, commit_info(result, _spec_label(spec, config.root)), flow, ui,
+                         UnverifiedChangeUI(ui, f"failed: {reasons}"))
+    landed = result.verified and status in ("applied", "dry-run", "patch-written")
+    raise typer.Exit(EXIT_OK if landed else EXIT_FINDINGS)
+
+
+def _spec_label(spec: Path, root: Path) -> str:
+    try:
+        return spec.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return spec.name
+
+
+def _save_questions(term, result) -> None:
+    """Print the questions as an answers file to fill in (stdout) and save a copy in fba's data folder."""
+    from agent.console.implement import questions_template
+    from agent.store import data_home
+
+    template = questions_template(result.questions)
+    term.write(template)
+    target = data_home() / "questions" / f"{result.session_id or 'implement'}.yaml"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(template, encoding="utf-8")
+    except OSError as exc:
+        term.warn(f"cannot save the questions to {target}: {exc.strerror}")
+        return
+    term.info(f"questions saved to {target}; answer them and run again with --answers {target}")
 
 
 def main() -> None:

@@ -125,6 +125,31 @@ class RunSummary:
         }
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """One stored session as `fba sessions` shows it; `cost_usd` is None when a price was unknown."""
+
+    id: str
+    repo_root: str
+    agent: str
+    model: str
+    title: str
+    status: str
+    created_at: str
+    updated_at: str
+    turns: int
+    requests: int
+    cost_usd: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "repo_root": self.repo_root, "agent": self.agent,
+            "model": self.model, "status": self.status, "created_at": self.created_at,
+            "updated_at": self.updated_at, "turns": self.turns, "requests": self.requests,
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+        }
+
+
 class Store:
     """The SQLite store. Every method raises StoreError on failure."""
 
@@ -196,6 +221,26 @@ class Store:
              usage.cache_read_input_tokens, usage.cost_usd if usage.cost_known else None, _now()))
         self._write("UPDATE sessions SET updated_at = ? WHERE id = ?", (_now(), session_id))
 
+    def sessions(self, command: str, repo_root: str | None = None, id_prefix: str = "",
+                 limit: int = 20) -> list["SessionSummary"]:
+        """Sessions of `command` (in one repository, or whose id starts with `id_prefix`), most
+        recently active first. A turn is a user message with text (tool results are not turns)."""
+        rows = self._read(
+            """
+            SELECT s.id, s.repo_root, s.agent, s.model, s.title, s.status, s.created_at, s.updated_at,
+                   (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id AND m.role = 'user'
+                      AND m.content LIKE '%"type": "text"%'),
+                   (SELECT COUNT(*) FROM usage u WHERE u.session_id = s.id),
+                   (SELECT CASE WHEN COUNT(u.id) > COUNT(u.cost_usd) THEN NULL ELSE COALESCE(SUM(u.cost_usd), 0.0) END
+                      FROM usage u WHERE u.session_id = s.id)
+            FROM sessions s
+            WHERE s.command = ? AND (? IS NULL OR s.repo_root = ?) AND s.id LIKE ? || '%'
+            ORDER BY s.updated_at DESC, s.rowid DESC LIMIT ?
+            """,
+            (command, repo_root, repo_root, id_prefix, limit),
+        )
+        return [SessionSummary(*row) for row in rows]
+
     def recent_runs(self, limit: int = 20) -> list[RunSummary]:
         rows = self._read(
             """
@@ -266,6 +311,10 @@ class SessionLog:
 
     def start(self, command: str, repo_root: str, agent: str, model: str, title: str) -> None:
         self.session_id = self._safely(lambda s: s.start_session(command, repo_root, agent, model, title))
+
+    def resume(self, session_id: str) -> None:
+        """Record into an existing session (chat --continue / --resume)."""
+        self.session_id = session_id if self._store is not None else None
 
     def usage(self, model: str, usage: Usage) -> None:
         if self.session_id:

@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 
-from agent.analysis import parallel
+from agent.analysis import parallel, runner
 from agent.analysis.analyzer import Analyzer
 from agent.analysis.cache import ReviewCache
 from agent.analysis.parallel import WorkerError
-from agent.analysis.runner import MIN_PARALLEL_FILES, ReviewOptions, review_sources
+from agent.analysis.runner import ReviewOptions, review_sources
 from agent.console.progress import MIN_FILES as PROGRESS_MIN_FILES
 from agent.report.json_report import render_json
 
@@ -62,6 +62,12 @@ def generated_project(count: int) -> dict[str, str]:
     return sources
 
 
+@pytest.fixture(autouse=True)
+def small_parallel_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generated files are small: let ~25 of them count as big enough for workers."""
+    monkeypatch.setattr(runner, "MIN_PARALLEL_CHARS", 20_000)
+
+
 @pytest.fixture
 def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Worker counts of the pools the runner started."""
@@ -78,7 +84,7 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_one_and_many_workers_give_identical_json(pools):
-    sources = generated_project(MIN_PARALLEL_FILES + 10)
+    sources = generated_project(40)
     serial = review_sources(sources, ReviewOptions(), jobs=1)
     assert pools == []
     assert len({f.rule for f in serial.findings}) >= 2 and serial.skipped
@@ -94,7 +100,7 @@ def test_small_inputs_stay_in_process(pools):
 
 
 def test_parallel_run_fills_a_cache_a_serial_run_reads(tmp_path, pools):
-    sources = generated_project(MIN_PARALLEL_FILES + 5)
+    sources = generated_project(35)
     cache = ReviewCache(tmp_path / ".fba_cache")
     cold = review_sources(sources, ReviewOptions(), cache=cache, jobs=2)
     warm = review_sources(sources, ReviewOptions(), cache=cache, jobs=2)
@@ -108,11 +114,11 @@ def test_worker_crash_is_raised_not_hung(monkeypatch):
 
     monkeypatch.setattr(Analyzer, "findings", crash)  # forked workers inherit the patch
     with pytest.raises(WorkerError, match="ZeroDivisionError"):
-        review_sources(generated_project(MIN_PARALLEL_FILES + 2), ReviewOptions(), jobs=2)
+        review_sources(generated_project(32), ReviewOptions(), jobs=2)
 
 
 def test_progress_reports_every_file_of_both_passes():
-    sources = generated_project(MIN_PARALLEL_FILES + 4)
+    sources = generated_project(34)
     calls: list[tuple[str, int, int]] = []
     review_sources(sources, ReviewOptions(), jobs=2, progress=lambda stage, done, total: calls.append((stage, done, total)))
     for stage, expected_total in (("indexing", len(sources)), ("checking", len(sources))):

@@ -1,19 +1,21 @@
 """Run the two review passes in worker processes (the GIL rules out threads for `ast` work).
 
 Each worker owns an `Analyzer`, so the trees it parsed in the facts pass stay where the findings
-pass needs them: findings work goes back to the worker that holds the file's tree, and the
-project index is sent to every worker once, before its findings work. Facts work is handed out
-in chunks as workers become free (balances uneven files). Results are keyed by path; the caller
-sorts, so output does not depend on which worker finished first.
+pass needs them: findings work is queued on the worker that holds the file's tree, and the
+project index is sent to every worker once, before its findings work. Each worker's queue is
+handed out largest file first in shrinking chunks, and a worker that runs dry takes the smallest
+files of the fullest queue, so uneven files do not leave a core idle at the end. Results are
+keyed by path; the caller sorts, so output does not depend on which worker finished first.
 
-Workers are forked on Linux (no re-import, cheap start) and spawned elsewhere. The main process only ever sends to a worker that waits for a command, so the pipes
-cannot deadlock.
+Workers are forked on Linux (no re-import, cheap start) and spawned elsewhere. The main process
+only ever sends to a worker that waits for a command, so the pipes cannot deadlock.
 """
 
 from __future__ import annotations
 
 import gc
 import pickle
+import signal
 import sys
 import traceback
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
@@ -36,6 +38,7 @@ class WorkerError(RuntimeError):
 def _serve(conn: Connection) -> None:
     """Worker loop: answer commands until told to stop or the main process goes away."""
     gc.disable()  # short-lived process holding many AST nodes: collections only cost time
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     analyzer = Analyzer()
     while True:
         try:
@@ -77,22 +80,8 @@ class WorkerPool:
         self._holder: dict[str, int] = {}
 
     def facts(self, sources: Sequence[SourceFile], done: Done) -> dict[str, FactsEntry]:
-        size = max(1, len(sources) // (len(self._conns) * CHUNKS_PER_WORKER))
-        chunks = [list(sources[i : i + size]) for i in range(0, len(sources), size)]
-        chunks.reverse()
         results: dict[str, FactsEntry] = {}
-
-        def feed(worker: int) -> bool:
-            if not chunks:
-                return False
-            chunk = chunks.pop()
-            self._conns[worker].send(("facts", chunk))
-            for source in chunk:
-                self._holder[source.path] = worker
-            return True
-
-        busy = {worker for worker in range(len(self._conns)) if feed(worker)}
-        self._collect(busy, results, done, on_idle=feed)
+        self._run("facts", self._plan(sources, {}), results, done)
         return results
 
     def findings(
@@ -104,36 +93,49 @@ class WorkerPool:
         done: Done,
     ) -> dict[str, FindingsEntry]:
         shared = pickle.dumps((index, tuple(rules), dict(severity)), protocol=pickle.HIGHEST_PROTOCOL)
-        plan = self._plan(sources)
-        busy = set()
-        for worker, assigned in enumerate(plan):
-            self._conns[worker].send(("prepare", shared))
-            if assigned:
-                self._conns[worker].send(("findings", assigned))
-                busy.add(worker)
+        for conn in self._conns:
+            conn.send(("prepare", shared))
         results: dict[str, FindingsEntry] = {}
-        self._collect(busy, results, done, on_idle=lambda worker: False)
+        self._run("findings", self._plan(sources, self._holder), results, done)
         return results
 
-    def _plan(self, sources: Sequence[SourceFile]) -> list[list[SourceFile]]:
-        """Files to the worker holding their tree; the rest, largest first, to the least loaded."""
-        plan: list[list[SourceFile]] = [[] for _ in self._conns]
+    def _plan(self, sources: Sequence[SourceFile], holder: Mapping[str, int]) -> list[list[SourceFile]]:
+        """A queue per worker, largest file first: files go to the worker holding their tree,
+        the rest to the least loaded one (size stands in for cost)."""
+        queues: list[list[SourceFile]] = [[] for _ in self._conns]
         load = [0] * len(self._conns)
-        rest = []
-        for source in sources:
-            worker = self._holder.get(source.path)
-            if worker is None:
-                rest.append(source)
-            else:
-                plan[worker].append(source)
-                load[worker] += len(source.text)
-        for source in sorted(rest, key=lambda s: (-len(s.text), s.path)):
-            worker = load.index(min(load))
-            plan[worker].append(source)
+        for source in sorted(sources, key=lambda s: (s.path not in holder, -len(s.text), s.path)):
+            worker = holder.get(source.path, load.index(min(load)))
+            queues[worker].append(source)
             load[worker] += len(source.text)
-        return plan
+        for queue in queues:
+            queue.sort(key=lambda s: (-len(s.text), s.path))
+        return queues
 
-    def _collect(self, busy: set[int], results: dict, done: Done, on_idle: Callable[[int], bool]) -> None:
+    def _run(self, command: str, queues: list[list[SourceFile]], results: dict, done: Done) -> None:
+        """Hand out each worker's queue in shrinking chunks; an idle worker with an empty queue
+        takes the smallest files of the fullest one (re-parsing beats waiting)."""
+
+        def feed(worker: int) -> bool:
+            queue = queues[worker]
+            if queue:
+                size = max(1, len(queue) // CHUNKS_PER_WORKER)
+                chunk, queues[worker] = queue[:size], queue[size:]
+            else:
+                victim = max(range(len(queues)), key=lambda w: len(queues[w]))
+                stolen = len(queues[victim]) // 2
+                if not stolen:
+                    return False
+                chunk, queues[victim] = queues[victim][-stolen:], queues[victim][:-stolen]
+            self._conns[worker].send((command, chunk))
+            if command == "facts":
+                self._holder.update((source.path, worker) for source in chunk)
+            return True
+
+        self._collect({worker for worker in range(len(self._conns)) if feed(worker)}, results, done, feed)
+
+    def _collect(self, busy: set[int], results: dict, done: Done, feed: Callable[[int], bool]) -> None:
+        """Receive results until every worker is idle with nothing left to feed it."""
         from multiprocessing.connection import wait
 
         by_conn = {self._conns[worker]: worker for worker in busy}
@@ -149,11 +151,16 @@ class WorkerPool:
                 if kind == "result":
                     results[path] = value
                     done()
-                elif not on_idle(worker):
+                elif not feed(worker):
                     del by_conn[conn]
 
-    def close(self) -> None:
-        for conn in self._conns:
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers: politely after a finished review, at once after an error or Ctrl-C
+        (a busy worker would otherwise finish its whole batch first)."""
+        for process, conn in zip(self._processes, self._conns):
+            if abort:
+                process.terminate()
+                continue
             try:
                 conn.send(("stop", None))
             except OSError:

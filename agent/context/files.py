@@ -103,6 +103,11 @@ class RepoFiles:
                         return "\n".join(matches[:MAX_MATCHES]) + f"\n[more than {MAX_MATCHES} matches; narrow the pattern or path]"
         return "\n".join(matches) or "(no matches)"
 
+    def check_writable(self, relative: str) -> None:
+        """InputError when `relative` (a normalised repository path, existing or not) is denied or
+        ignored: files the model may not read, it may not write either."""
+        self._refuse_hidden(relative, False)
+
     # -- confinement -------------------------------------------------------------------------
 
     def _checked(self, path: str) -> tuple[str, Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from agent.analysis.runner import ReviewOptions, review_sources
 from agent.analysis.source import parse_python
@@ -21,17 +22,24 @@ class Validation:
     resolved: tuple[Finding, ...] = ()
 
 
-def validate_changeset(changeset: ChangeSet, root: Path, options: ReviewOptions = ReviewOptions()) -> Validation:
+def validate_changeset(changeset: ChangeSet, root: Path, options: ReviewOptions = ReviewOptions(),
+                       context: Mapping[str, str] | None = None) -> Validation:
     """Raise ChangeError for a path outside the repo or a Python file that does not parse;
-    otherwise return the findings the change adds and removes (the caller decides what to do)."""
+    otherwise return the findings the change adds and removes (the caller decides what to do).
+
+    `context` (path -> text) holds the project's other Python files: they feed the index (auth
+    dependencies and models defined elsewhere) but are not reported."""
     for change in changeset.files:
         if repo_path(root, change.path) != change.path:
             raise ChangeError(f"{change.path}: not a normalised repository path")
     python = [c for c in changeset.files if c.path.endswith(".py")]
     for change in python:
         _check_parses(change.path, change.before, change.after)
-    before = review_sources({c.path: c.before for c in python if c.before is not None}, options, jobs=1)
-    after = review_sources({c.path: c.after for c in python if c.after is not None}, options, jobs=1)
+    others = {p: t for p, t in (context or {}).items() if p not in {c.path for c in python}}
+    old = {c.path: c.before for c in python if c.before is not None}
+    new = {c.path: c.after for c in python if c.after is not None}
+    before = review_sources({**others, **old}, options, jobs=1, report=dict.fromkeys(old))
+    after = review_sources({**others, **new}, options, jobs=1, report=dict.fromkeys(new))
     old_sources = {c.path: c.before or "" for c in python}
     new_sources = {c.path: c.after or "" for c in python}
     return Validation(

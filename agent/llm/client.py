@@ -19,7 +19,7 @@ failure that is left becomes a `ModelError` with one clear line.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from agent.errors import ModelError
@@ -54,6 +54,25 @@ class Reply:
     @property
     def tool_uses(self) -> tuple[dict[str, Any], ...]:
         return tuple(b for b in self.content if b.get("type") == "tool_use")
+
+
+BATCH_DISCOUNT = 0.5  # Message Batches cost half the standard price
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """Where a Message Batch is: `processing_status` is in_progress, canceling or ended."""
+
+    id: str
+    processing_status: str
+    processing: int
+    succeeded: int
+    errored: int
+    lost: int  # canceled or expired
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
 
 
 class _BrokenStream(Exception):
@@ -110,6 +129,39 @@ class ModelClient:
                 on_event(StreamDiscarded(str(broken)))
             except anthropic.APIError as exc:
                 raise ModelError(describe_api_error(exc, request.get("model", "?"), self)) from None
+
+    # -- Message Batches: one request per item, half price, results when the whole batch ends --
+
+    def create_batch(self, requests: list[dict[str, Any]]) -> str:
+        """Submit `[{"custom_id": ..., "params": <messages.create kwargs>}]`; returns the batch id."""
+        return self._batch_call(lambda batches: batches.create(requests=requests)).id
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        batch = self._batch_call(lambda batches: batches.retrieve(batch_id))
+        counts = batch.request_counts
+        return BatchStatus(batch.id, str(batch.processing_status), counts.processing,
+                           counts.succeeded, counts.errored, counts.canceled + counts.expired)
+
+    def batch_results(self, batch_id: str) -> dict[str, Reply | str]:
+        """custom_id -> the Reply (priced at the batch discount), or why that request failed."""
+        results: dict[str, Reply | str] = {}
+        for item in self._batch_call(lambda batches: list(batches.results(batch_id))):
+            result = item.result
+            if result.type == "succeeded":
+                reply = _reply(result.message)
+                results[item.custom_id] = replace(reply, usage=replace(reply.usage, cost_usd=reply.usage.cost_usd * BATCH_DISCOUNT))
+            else:
+                error = getattr(getattr(result, "error", None), "error", None)
+                results[item.custom_id] = f"{result.type}: {getattr(error, 'message', '') or 'no answer'}"
+        return results
+
+    def _batch_call(self, call: Any) -> Any:
+        import anthropic
+
+        try:
+            return call(self._client().messages.batches)
+        except anthropic.APIError as exc:
+            raise ModelError(describe_api_error(exc, "batch", self)) from None
 
     def _stream_once(self, client: Any, request: Mapping[str, Any], on_event: EventSink) -> Reply:
         import anthropic

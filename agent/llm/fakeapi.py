@@ -13,8 +13,14 @@ answered as JSON or, when the request asks for it, as SSE with the real event se
 (message_start, content_block_start, text_delta / input_json_delta split over several deltas,
 content_block_stop, message_delta with stop_reason and usage, message_stop); or a fault
 (`status_fault` for 429/529/500/401 with headers such as `retry-after-ms`, `cut_stream` that drops
-the connection mid-answer, `error_event` that sends `event: error` mid-stream). With the script
+the connection mid-answer, `error_event` that sends `event: error` mid-stream). A reply's
+`delay` (seconds) is slept before each SSE event, for a slow answer a test can interrupt. With the script
 used up it answers 400, so a test never hangs on an unexpected extra request.
+
+Message Batches: `POST /v1/messages/batches` answers every request of the batch with the next
+scripted step (a reply succeeds, a status fault errors); `GET /v1/messages/batches/{id}` says
+`in_progress` for the first `batch_polls` retrievals, then `ended` with a `results_url`, and
+`GET .../results` serves the JSONL results. Every call is recorded in `requests`.
 
 Stdlib only; this module is for tests and never imported by the CLI.
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,6 +45,7 @@ class ReplyStep:
     content: tuple[dict[str, Any], ...]
     stop_reason: str
     usage: dict[str, int]
+    delay: float = 0.0  # seconds slept before each streamed event
 
 
 @dataclass(frozen=True)
@@ -67,9 +75,10 @@ def _usage(usage: dict[str, int] | None) -> dict[str, int]:
     return {**DEFAULT_USAGE, **(usage or {})}
 
 
-def text_reply(text: str, usage: dict[str, int] | None = None, stop_reason: str = "end_turn") -> ReplyStep:
-    """The model answers with text and stops."""
-    return ReplyStep(({"type": "text", "text": text},), stop_reason, _usage(usage))
+def text_reply(text: str, usage: dict[str, int] | None = None, stop_reason: str = "end_turn",
+               delay: float = 0.0) -> ReplyStep:
+    """The model answers with text and stops (streamed with `delay` seconds before each event)."""
+    return ReplyStep(({"type": "text", "text": text},), stop_reason, _usage(usage), delay)
 
 
 def tool_reply(*calls: tuple[str, dict[str, Any]], text: str = "", usage: dict[str, int] | None = None) -> ReplyStep:
@@ -167,6 +176,8 @@ class FakeAnthropic:
         self.requests: list[RecordedRequest] = []
         self._steps: list[Step] = []
         self._lock = threading.Lock()
+        self.batch_polls = 0  # retrievals of a batch that answer `in_progress` before it ends
+        self.batches: dict[str, dict[str, Any]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-anthropic", daemon=True)
@@ -194,6 +205,26 @@ class FakeAnthropic:
             self.requests.append(request)
             return len(self.requests), (self._steps.pop(0) if self._steps else None)
 
+    def _create_batch(self, request: RecordedRequest, base: str) -> dict[str, Any]:
+        """Answer every request of a new batch now with the next scripted steps."""
+        with self._lock:
+            self.requests.append(request)
+            batch_id = f"msgbatch_fake_{len(self.batches) + 1:03d}"
+            results = []
+            for number, item in enumerate(request.body.get("requests", []), start=1):
+                step = self._steps.pop(0) if self._steps else None
+                model = str(item.get("params", {}).get("model", "claude-fake"))
+                results.append({"custom_id": item.get("custom_id"), "result": _batch_result(step, model, f"{batch_id}_{number}")})
+            self.batches[batch_id] = {"results": results, "polls_left": self.batch_polls}
+            return _batch_json(batch_id, len(results), None, base)
+
+    def _poll_batch(self, batch_id: str, base: str) -> dict[str, Any]:
+        with self._lock:
+            batch = self.batches[batch_id]
+            ended = batch["polls_left"] <= 0
+            batch["polls_left"] -= 1
+            return _batch_json(batch_id, len(batch["results"]), batch["results"] if ended else None, base)
+
     def __enter__(self) -> "FakeAnthropic":
         self._thread.start()
         return self
@@ -219,6 +250,8 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 body = {"unparsable": raw.decode("utf-8", "replace")}
             headers = {k.lower(): v for k, v in self.headers.items()}
+            if self.path.split("?")[0].rstrip("/") == "/v1/messages/batches":
+                return self._send_json(200, fake._create_batch(RecordedRequest(self.path, headers, body), self._base()))
             number, step = fake._next(RecordedRequest(self.path, headers, body))
             model, message_id = str(body.get("model", "claude-fake")), f"msg_fake_{number:03d}"
             if step is None:
@@ -228,9 +261,32 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             elif isinstance(step, StreamFault):
                 self._stream(sse_events(step.reply, model, message_id), step)
             elif body.get("stream"):
-                self._stream(sse_events(step, model, message_id), None)
+                self._stream(sse_events(step, model, message_id), None, step.delay)
             else:
                 self._send_json(200, message_json(step, model, message_id))
+
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0].rstrip("/")
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            with fake._lock:
+                fake.requests.append(RecordedRequest(self.path, headers, {}))
+            batch_id = path.removeprefix("/v1/messages/batches/").removesuffix("/results")
+            batch = fake.batches.get(batch_id)
+            if batch is None:
+                return self._send_json(404, _error("not_found_error", f"no batch {batch_id}"))
+            if path.endswith("/results"):
+                data = "".join(json.dumps(line) + "\n" for line in batch["results"]).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/binary")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            self._send_json(200, fake._poll_batch(batch_id, self._base()))
+
+        def _base(self) -> str:
+            host, port = self.server.server_address[:2]
+            return f"http://{host}:{port}"
 
         def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
@@ -243,20 +299,25 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _stream(self, events: list[tuple[str, dict[str, Any]]], fault: StreamFault | None) -> None:
+        def _stream(self, events: list[tuple[str, dict[str, Any]]], fault: StreamFault | None,
+                    delay: float = 0.0) -> None:
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            for sent, (name, data) in enumerate(events):
-                if fault is not None and sent == fault.after_events:
-                    if not fault.error_type:
-                        return self._cut()
-                    self._chunk(f"event: error\ndata: {json.dumps(_error(fault.error_type, 'fake mid-stream error'))}\n\n")
-                    break
-                self._chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n")
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+            try:
+                for sent, (name, data) in enumerate(events):
+                    if fault is not None and sent == fault.after_events:
+                        if not fault.error_type:
+                            return self._cut()
+                        self._chunk(f"event: error\ndata: {json.dumps(_error(fault.error_type, 'fake mid-stream error'))}\n\n")
+                        break
+                    time.sleep(delay)
+                    self._chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client went away (an interrupted answer)
 
         def _chunk(self, text: str) -> None:
             data = text.encode()
@@ -273,6 +334,26 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                 pass
 
     return Handler
+
+
+def _batch_result(step: Step | None, model: str, message_id: str) -> dict[str, Any]:
+    if isinstance(step, ReplyStep):
+        return {"type": "succeeded", "message": message_json(step, model, message_id)}
+    if isinstance(step, StatusFault):
+        return {"type": "errored", "error": _error(step.error_type, step.message)}
+    return {"type": "errored", "error": _error("invalid_request_error", "fake API: no scripted reply left")}
+
+
+def _batch_json(batch_id: str, total: int, results: list[dict[str, Any]] | None, base: str) -> dict[str, Any]:
+    """A MessageBatch object: in progress (`results` None) or ended with its result counts."""
+    counts = {"processing": total if results is None else 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+    for line in results or ():
+        counts[line["result"]["type"]] += 1
+    stamp = "2026-01-01T00:00:00Z"
+    return {"id": batch_id, "type": "message_batch", "processing_status": "in_progress" if results is None else "ended",
+            "request_counts": counts, "created_at": stamp, "expires_at": "2026-01-02T00:00:00Z",
+            "ended_at": None if results is None else stamp, "archived_at": None, "cancel_initiated_at": None,
+            "results_url": None if results is None else f"{base}/v1/messages/batches/{batch_id}/results"}
 
 
 def _error(error_type: str, message: str) -> dict[str, Any]:

@@ -1,0 +1,109 @@
+"""The terminal side of `fba implement`: the model's run streamed (text, tools, rounds, each
+verification), the final report (what was verified and what was not), inline answers to the
+model's questions, and the confirmation of an unverified change."""
+
+from __future__ import annotations
+
+import json
+
+from agent.console import Terminal, escape
+from agent.console.stream import StreamPrinter
+
+MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "not run": "[yellow]–[/]", "warning": "[yellow]![/]"}
+
+
+class ImplementPrinter(StreamPrinter):
+    """StreamPrinter plus round and verification lines (on stderr)."""
+
+    def __call__(self, event) -> None:
+        from agent.workflows.implement import RoundStarted, Verified
+
+        if isinstance(event, RoundStarted):
+            self._end_line()
+            what = "implementing the spec" if event.number == 1 else "fixing what verification found"
+            self._note(f"[bold]round {event.number}:[/] {what}")
+        elif isinstance(event, Verified):
+            self._end_line()
+            self._note(f"[bold]verification after round {event.number}:[/] "
+                       + "  ".join(f"{MARKS[c.status]} {escape(c.name)}" for c in event.verification.checks))
+        else:
+            super().__call__(event)
+
+
+def print_report(term: Terminal, result) -> None:
+    """What was verified and what was not, with the evidence of failures (stderr)."""
+    verification = result.verification
+    if result.questions:
+        term.err.print(f"[yellow]stopped: the agent has {len(result.questions)} question(s) for you; nothing was written[/]")
+        return
+    if verification is None:
+        term.err.print(f"[yellow]not verified: the run stopped ({escape(result.stop_reason)}) before any verification[/]")
+        return
+    title = "[green]verified[/]" if result.verified else "[red]NOT verified[/]"
+    term.err.print(f"{title} after {result.rounds} round(s): {escape(verification.summary())}", soft_wrap=True)
+    for check in verification.checks:
+        if check.status in ("failed", "warning") or (check.status == "not run" and not result.verified):
+            term.err.print(f"  {MARKS[check.status]} {escape(check.name)}: {escape(_short(check.detail))}", soft_wrap=True)
+    if not result.verified and result.stop_reason == "max_cost":
+        term.warn("stopped by --max-cost before the change verified")
+    for note in result.notes:
+        term.warn(note)
+
+
+def _short(text: str, lines: int = 25) -> str:
+    kept = text.strip().splitlines()
+    return "\n".join(kept[-lines:]) if len(kept) > lines else text.strip()
+
+
+def questions_template(questions) -> str:
+    """An answers file to fill in (YAML; the questions are JSON-quoted keys)."""
+    lines = ["# Answers for fba implement --answers FILE: write each answer after its question."]
+    for question in questions:
+        lines.append(f"# why: {question['why']}" if question.get("why") else "#")
+        if question.get("options"):
+            lines.append(f"# options: {', '.join(question['options'])}")
+        lines.append(f"{json.dumps(question['question'], ensure_ascii=False)}: \"\"")
+    return "\n".join(lines) + "\n"
+
+
+def ask_questions(term: Terminal, questions) -> dict[str, str]:
+    """Ask each question on the terminal; returns question -> answer."""
+    from rich.prompt import Prompt
+
+    answers = {}
+    term.err.print(f"[bold]The agent has {len(questions)} question(s):[/]")
+    for question in questions:
+        term.err.print(f"\n[bold]{escape(question['question'])}[/]", soft_wrap=True)
+        if question.get("why"):
+            term.err.print(f"[dim]why: {escape(question['why'])}[/]", soft_wrap=True)
+        options = question.get("options") or []
+        for number, option in enumerate(options, start=1):
+            term.err.print(f"  {number}. {escape(option)}", soft_wrap=True)
+        reply = ""
+        while not reply.strip():
+            reply = Prompt.ask("answer" + (" (number or text)" if options else ""), console=term.err)
+        reply = reply.strip()
+        answers[question["question"]] = options[int(reply) - 1] if reply.isdigit() and 0 < int(reply) <= len(options) else reply
+    return answers
+
+
+class UnverifiedChangeUI:
+    """A ChangeConsole whose confirmation says plainly that the change is not verified."""
+
+    def __init__(self, console, reasons: str) -> None:
+        self.console = console
+        self.reasons = reasons
+
+    @property
+    def interactive(self) -> bool:
+        return self.console.interactive
+
+    def preview(self, diff, stats, validation) -> None:
+        self.console.preview(diff, stats, validation)
+
+    def confirm(self, question: str) -> bool:
+        self.console.term.warn(f"this change is NOT verified ({self.reasons})")
+        return self.console.confirm(f"Apply the unverified change anyway? {question}")
+
+    def note(self, message: str) -> None:
+        self.console.note(message)
