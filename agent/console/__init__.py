@@ -12,6 +12,14 @@ import sys
 from functools import cached_property
 
 
+PIPED_WIDTH = 200
+
+
+def _is_tty(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 class Terminal:
     """stdout/stderr consoles plus the run's verbosity."""
 
@@ -23,8 +31,10 @@ class Terminal:
         from rich.console import Console
 
         no_color = self._color is False or "NO_COLOR" in os.environ
+        # Piped output (CI logs, files) is not wrapped at rich's default 80 columns.
+        width = None if _is_tty(stream) or "COLUMNS" in os.environ else PIPED_WIDTH
         return Console(file=stream, no_color=no_color, highlight=False, soft_wrap=False,
-                       force_terminal=True if self._color else None)
+                       force_terminal=True if self._color else None, width=width)
 
     @cached_property
     def out(self):
