@@ -56,12 +56,21 @@ DECLARATIVE_ROOTS = frozenset({"DeclarativeBase", "DeclarativeBaseNoMeta", "Base
 
 # Words that make a route deliberately public, anywhere in its path or function name.
 PUBLIC_WORDS = frozenset({
-    "login", "signin", "signup", "register", "token", "refresh", "logout", "recover", "recovery", "forgot",
-    "reset", "health", "healthz", "healthcheck", "readiness", "readyz", "liveness", "livez", "webhook",
-    "webhooks", "openapi", "docs", "redoc", "callback", "verify", "verification", "confirm",
+    "login", "signin", "signup", "register", "logout", "recover", "recovery", "forgot", "health", "healthz",
+    "healthcheck", "readiness", "readyz", "liveness", "livez", "webhook", "webhooks", "openapi", "docs", "redoc",
+    "callback", "wellknown",
 })
-# Words that make a route public only when they are the route's whole path (`/ping`, `/status`).
-PUBLIC_ALONE = frozenset({"ping", "status", "metrics", "ready", "live", "alive", "version", "info"})
+# Words that make a route public only next to an authentication word (`/auth/refresh`,
+# `/password-reset`, `/email/verify`): `/orders/{id}/confirm` or `/reports/refresh` stay private.
+PUBLIC_IN_AUTH_CONTEXT = frozenset({"token", "refresh", "reset", "verify", "verification", "confirm", "activate"})
+AUTH_CONTEXT = frozenset({"auth", "oauth", "oauth2", "password", "email", "account", "session", "jwt", "sso",
+                          "oidc", "saml", "magic", "otp", "mfa", "2fa", "invite", "invitation"})
+# Words that make a route public only when they are the route's whole path (`/ping`, `/api/v1/version`).
+PUBLIC_ALONE = frozenset({
+    "ping", "status", "metrics", "ready", "live", "alive", "version", "info", "token", "changelog",
+    "manifest.json", "robots.txt", "favicon.ico", "opensearch.xml", "sitemap.xml", "security.txt",
+})
+MOUNT_SEGMENTS = re.compile(r"api|v\d+(\.\d+)?|public")
 MAX_CHAINS = 32
 
 
@@ -539,10 +548,12 @@ class ProjectIndex:
         for pattern in self.public_routes:
             if any(fnmatch.fnmatch(candidate, pattern) for candidate in (full_path, full_path.rstrip("/") or "/", route.path)):
                 return True
-        words = _words(full_path) | _words(route.function)
-        if words & PUBLIC_WORDS:
+        words = _words(full_path.replace(".well-known", "wellknown")) | _words(route.function)
+        if words & PUBLIC_WORDS or (words & PUBLIC_IN_AUTH_CONTEXT and words & AUTH_CONTEXT):
             return True
-        static = [s for s in route.path.strip("/").split("/") if s and not s.startswith("{")]
+        static = [s for s in full_path.strip("/").split("/") if s and not s.startswith("{")]
+        while len(static) > 1 and MOUNT_SEGMENTS.fullmatch(static[0].lower()):
+            static.pop(0)
         if len(static) == 1 and static[0].lower() in PUBLIC_ALONE:
             return True
         return full_path.rstrip("/") == "" and "GET" in route.methods

@@ -126,6 +126,31 @@ async def verify_otp(body: OtpIn):
 async def logout(body: LogoutIn):
     return {}
 """,
+        """
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.routing import APIRoute
+
+from app.limits import ip_limiter
+
+
+class MfaRoute(APIRoute):
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request):
+            if ip_limiter.is_limited(request.client.host):
+                raise HTTPException(status_code=429)
+            return await handler(request)
+
+        return guarded
+
+
+router = APIRouter(prefix="/mfa", route_class=MfaRoute)
+
+@router.post("/verify")
+async def verify_mfa(body: MfaIn):
+    return {}
+""",
     )
     INVALID = (
         """
@@ -155,7 +180,8 @@ async def create_account(body: UserRegister):
         if not candidates or _project_throttled(ctx):
             return
         for route, func in candidates:
-            if _throttled(route, func) or THROTTLE.search(_router_declaration(ctx, route.owner)):
+            router = _router_declaration(ctx, route.owner)
+            if _throttled(route, func) or THROTTLE.search(router) or _throttling_route_class(ctx, router):
                 continue
             yield self.finding(
                 ctx,
@@ -203,6 +229,17 @@ def _router_declaration(ctx: FileContext, owner: str) -> str:
             if any(dotted_name(target) == owner for target in node.targets):
                 return ast.unparse(node.value)
     return ""
+
+
+def _throttling_route_class(ctx: FileContext, router_source: str) -> bool:
+    """`APIRouter(route_class=GuardedRoute)` where this file's `GuardedRoute` throttles in its handler."""
+    match = re.search(r"route_class\s*=\s*([A-Za-z_]\w*)", router_source)
+    if match is None:
+        return False
+    for node in ctx.tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == match.group(1):
+            return any(THROTTLE_CALL.search(call_name(n) or "") for n in ast.walk(node) if isinstance(n, ast.Call))
+    return False
 
 
 def _imports_app_throttle(index) -> bool:

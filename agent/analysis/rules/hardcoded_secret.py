@@ -37,6 +37,8 @@ KNOWN_FORMATS = {
 }
 VALUE_WRAPPERS = frozenset({"Field", "SecretStr", "SecretBytes"})
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+DOTTED_PATH = re.compile(r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+")
+SNAKE_NAME = re.compile(r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)+")
 EXAMPLE_CONTAINERS = frozenset({"example", "examples", "openapi_examples", "json_schema_extra"})
 ENV_READERS = frozenset({"os.getenv", "os.environ.get", "os.environ.setdefault"})
 
@@ -126,6 +128,14 @@ import hashlib
 cache_key = "user:profile"
 CHECKSUM_SALT_NAME = "release"
 message = "Enter your password"
+""",
+        """
+# Settings names mapped to config paths and column names are labels, not secrets.
+CONFIG_PATHS = {
+    "EXA_API_KEY": "web.search.exa_api_key",
+    "OPENAI_API_KEY": "openai.api_key",
+}
+password_column = "user_password"
 """,
     )
     INVALID = (
@@ -275,6 +285,10 @@ def _real_value(value: str, name: str) -> bool:
         return False
     if re.fullmatch(r"[A-Z][A-Z0-9_]*", text) and "_" in text:  # the name of an environment variable
         return False
+    if DOTTED_PATH.fullmatch(text):  # a config path such as "web.search.exa_api_key"
+        return False
+    if SNAKE_NAME.fullmatch(text) and set(re.split(r"[_-]", text)) & (SECRET_WORDS | PASSWORD_LIKE | ENTROPY_WORDS):
+        return False  # the name of a field or column, e.g. "user_password", "api-key"
     if text.startswith("/") or "://" in text or re.search(r"\{[^}]*\}|%\(?\w*\)?s", text):
         return False
     if re.search(r"\\[wdsbWDSB]|\[\^|\(\?", text):  # a regular expression

@@ -15,8 +15,8 @@ class JwtDecodeUnverified(Rule):
 
     **What it does**
     Flags PyJWT / python-jose `jwt.decode(...)` with `options={"verify_signature": False}` (or
-    PyJWT 1.x `verify=False`), python-jose `jwt.get_unverified_claims(...)` in a function that
-    never verifies the token, and authlib `jwt.decode(...)` whose claims are never `.validate()`d.
+    PyJWT 1.x `verify=False`) and python-jose `jwt.get_unverified_claims(...)`, in a function that
+    never verifies the token (peeking at `iss`/`kid` to choose the key, then verifying, is fine), and authlib `jwt.decode(...)` whose claims are never `.validate()`d.
     `jwt` is resolved through the file's imports, so unrelated `decode` calls are ignored.
 
     **Why is this bad?**
@@ -83,6 +83,15 @@ def decode(data: str, options: dict) -> bytes:
 def check(token):
     return decode(token, options={"verify_signature": False})
 """,
+        """
+import jwt
+
+def verify_id_token(token: str, jwks_client, audience: str) -> dict:
+    # Peek at the issuer to pick the key set, then verify for real.
+    issuer = jwt.decode(token, options={"verify_signature": False})["iss"]
+    key = jwks_client(issuer).get_signing_key_from_jwt(token).key
+    return jwt.decode(token, key, algorithms=["RS256"], audience=audience)
+""",
     )
     INVALID = (
         """
@@ -127,7 +136,7 @@ def read(token: str, key: bytes) -> dict:
                 if library == JOSE and not _verifies_elsewhere(ctx, scope):
                     yield self.finding(ctx, call, "jwt.get_unverified_claims() trusts a token whose signature "
                                        "was never checked; decode it with the key and algorithms= instead")
-            elif library in (PYJWT, JOSE) and skips_signature(ctx, call, scope):
+            elif library in (PYJWT, JOSE) and skips_signature(ctx, call, scope) and not _verifies_elsewhere(ctx, scope):
                 yield self.finding(ctx, call, "jwt.decode() with signature verification turned off accepts "
                                    "forged tokens; verify with the key and algorithms=[...]")
             elif library == AUTHLIB and function == "decode" and not _validates(ctx, call, scope):

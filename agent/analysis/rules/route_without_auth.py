@@ -38,10 +38,12 @@ class RouteWithoutAuth(Rule):
     ```
 
     **Known problems**
-    Routes that are public on purpose are recognised by path and function name (login, token,
-    signup/register, password recovery/reset, health/readiness/liveness, ping/status, docs,
-    openapi, webhooks, callbacks, metrics, `GET /`); list others in `public-routes` (glob
-    patterns over the full path). A project with no authentication anywhere is treated as a
+    Routes that are public on purpose are recognised by path and function name: login, signup/
+    register, password recovery, health/readiness/liveness, docs, openapi, webhooks, callbacks and
+    `.well-known/` anywhere; token/refresh/reset/verify/confirm only next to an authentication word
+    (`/auth/refresh`, `/password-reset/confirm`, `/email/verify`); ping, status, metrics, version,
+    `/token`, `manifest.json`, `robots.txt` and similar as the whole path (after `/api/v1`); and
+    `GET /`. List others in `public-routes` (glob patterns over the full path). A project with no authentication anywhere is treated as a
     deliberately public API and not flagged at all. Authentication done by middleware or an API
     gateway is invisible to the index: name its dependency in `auth-dependencies` or suppress.
     WebSocket routes are not checked.
@@ -119,6 +121,37 @@ async def healthz() -> dict:
     return {"ok": True}
 """,
         },
+        # Conventional public endpoints: auth flows, metadata files, version probes.
+        """
+from fastapi import APIRouter, Depends
+from app.deps import get_current_user
+
+router = APIRouter()
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.post("/auth/refresh")
+def refresh_access_token(body: RefreshIn) -> dict:
+    return {}
+
+@router.post("/password-reset/confirm")
+def confirm_password_reset(body: NewPassword) -> dict:
+    return {}
+
+@router.get("/api/v1/version")
+def version() -> dict:
+    return {}
+
+@router.get("/manifest.json")
+def manifest() -> dict:
+    return {}
+
+@router.get("/.well-known/jwks.json")
+def jwks() -> dict:
+    return {}
+""",
         # Router-level dependencies and fastapi-users' current_user.
         """
 from fastapi import APIRouter, Depends
@@ -223,6 +256,25 @@ def refund_invoice(invoice_id: int) -> dict:
     return {}
 """,
         },
+        # "confirm" and "token" are public words only next to an authentication word.
+        """
+from fastapi import APIRouter, Depends
+from app.deps import get_current_user
+
+router = APIRouter(prefix="/orders")
+
+@router.get("/mine")
+def my_orders(user=Depends(get_current_user)) -> list[str]:
+    return []
+
+@router.post("/{order_id}/confirm")
+def confirm_order(order_id: int) -> dict:
+    return {}
+
+@router.get("/{order_id}/download-token")
+def download_token(order_id: int) -> dict:
+    return {}
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:

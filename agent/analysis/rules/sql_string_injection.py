@@ -17,6 +17,7 @@ SQL_WORDS = re.compile(r"\b(select|insert\s+into|update|delete\s+from|create\s+t
                        r"where|values|order\s+by|group\s+by|pragma)\b", re.IGNORECASE)
 # Interpolations that cannot carry client input: identifiers of tables and columns taken from the model.
 SAFE_ATTRIBUTES = frozenset({"__tablename__", "name", "fullname", "key"})
+BOUND_KEYWORDS = frozenset({"params", "parameters", "args", "bind", "vars"})
 
 
 class SqlStringInjection(Rule):
@@ -45,10 +46,13 @@ class SqlStringInjection(Rule):
     ```
 
     **Known problems**
-    Interpolations that are known to be safe are accepted: literals, module-level UPPER_CASE string
-    constants, `Model.__tablename__` / `table.name`, and names checked against an allow-list in
-    the same function (`if column not in ALLOWED_COLUMNS: raise ...`). Placeholder lists such as
-    `", ".join(":p%d" % i ...)` are not recognised and may be reported.
+    Interpolations that are known to be safe are accepted: literals, UPPER_CASE configuration
+    constants (`TIMEOUT`, `settings.DB_TIMEOUT`), `Model.__tablename__` / `table.name`, and names
+    checked against an allow-list in the same function (`if column not in ALLOWED_COLUMNS: raise`).
+    When the statement is executed with bound parameters (`execute(sql, params)`), interpolated
+    local variables are taken as SQL structure (placeholder or column lists) and only the
+    function's own parameters are reported; a value smuggled through a local variable is missed.
+    Alembic migrations are skipped: they run from operators, not requests.
     """
 
     code = "FBA303"
@@ -83,6 +87,32 @@ def count(session, model):
     return session.execute(text(f"SELECT count(*) FROM {model.__tablename__}")).scalar()
 """,
         """
+from app.core.config import DB_BUSY_TIMEOUT, settings
+
+def tune(conn, ids: list[int]):
+    conn.execute(f"PRAGMA busy_timeout = {DB_BUSY_TIMEOUT}")
+    conn.execute(f"PRAGMA cache_size = {settings.SQLITE_CACHE_SIZE}")
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = f"SELECT id FROM item WHERE id IN ({placeholders})"
+    return conn.execute(sql, ids).fetchall()
+""",
+        """
+from sqlalchemy import and_, text
+
+def with_tags(stmt, tag_ids: list[str]):
+    return stmt.filter(and_(*[
+        text(f"EXISTS (SELECT 1 FROM tag WHERE tag.value = :tag_{i})").bindparams(**{f"tag_{i}": tag})
+        for i, tag in enumerate(tag_ids)
+    ]))
+""",
+        """
+from alembic import op
+
+def upgrade():
+    for table in ("item", "user"):
+        op.execute(f"ALTER TABLE {table} ADD COLUMN created_at TIMESTAMP")
+""",
+        """
 import sqlite3
 
 def find(conn: sqlite3.Connection, email: str):
@@ -104,6 +134,11 @@ def find(cursor, email: str):
     query = "SELECT id FROM users WHERE email = '%s'" % email
     cursor.execute(query)
     return cursor.fetchone()
+""",
+        """
+def filtered(cursor, column: str, value: str):
+    cursor.execute(f"SELECT id FROM item WHERE {column} = %s", (value,))
+    return cursor.fetchall()
 """,
         """
 async def search(conn, term: str):
@@ -128,16 +163,19 @@ def report(engine, year: str):
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         imports = imports_of(ctx)
+        if any(target.split(".")[0] == "alembic" for target in imports.values()):
+            return  # migrations run by operators interpolate table and index names, not client input
         constants = module_constants(ctx.tree)
         for node in all_nodes(ctx):
             sql = _sink_argument(node, imports)
             if sql is None:
                 continue
             scope = ctx.enclosing_function(node)
+            trusted = _structural_names(scope) if _binds_parameters(ctx, node) else frozenset()
             values = _values(sql, scope)
             # A variable holds SQL when any of its pieces says so (`query += f" AND year = {year}"`).
             looks_like_sql = any(SQL_WORDS.search(text) for v in values for text in constant_strings(v))
-            if looks_like_sql and any(_unsafe_build(value, scope, constants) for value in values):
+            if looks_like_sql and any(_unsafe_build(value, scope, constants, trusted) for value in values):
                 yield self.finding(ctx, node, "SQL text is built from interpolated values; use bound parameters "
                                    "(text(\"... :name\"), {\"name\": value}) or ORM expressions")
 
@@ -159,9 +197,39 @@ def _values(sql: ast.expr, scope) -> list[ast.expr]:
     return [sql]
 
 
-def _unsafe_build(node: ast.expr, scope, constants: dict[str, ast.expr]) -> bool:
+def _unsafe_build(node: ast.expr, scope, constants: dict[str, ast.expr], trusted: frozenset[str]) -> bool:
     """A string build that interpolates at least one value not known to be safe."""
-    return any(not _safe(v, scope, constants) for v in _interpolations(node))
+    return any(not _safe(v, scope, constants, trusted) for v in _interpolations(node))
+
+
+def _binds_parameters(ctx: FileContext, sink: ast.Call) -> bool:
+    """The statement is executed with bound parameters: `execute(sql, params)` / `execute(text(sql), params)`."""
+    calls = [sink]
+    parent = ctx.parent(sink)
+    if isinstance(parent, ast.Attribute) and parent.attr in ("params", "bindparams"):
+        return True  # text(...).bindparams(...)
+    if isinstance(parent, ast.Call) and sink in parent.args:
+        calls.append(parent)
+    return any(len(c.args) >= 2 or any(k.arg in BOUND_KEYWORDS for k in c.keywords) for c in calls)
+
+
+def _structural_names(scope) -> frozenset[str]:
+    """Local variables of the function that are not its parameters: with bound parameters they
+    typically hold SQL structure (placeholder lists, column lists, WHERE clauses), not values."""
+    if scope is None:
+        return frozenset()
+    params = {a.arg for a in (*scope.args.posonlyargs, *scope.args.args, *scope.args.kwonlyargs)}
+    params |= {a.arg for a in (scope.args.vararg, scope.args.kwarg) if a is not None}
+    local: set[str] = set()
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.comprehension)):
+            targets = [node.target]
+        else:
+            continue
+        local |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return frozenset(local - params)
 
 
 def _interpolations(node: ast.expr) -> list[ast.expr]:
@@ -193,16 +261,22 @@ def _is_str(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
-def _safe(value: ast.expr, scope, constants: dict[str, ast.expr]) -> bool:
+def _safe(value: ast.expr, scope, constants: dict[str, ast.expr], trusted: frozenset[str] = frozenset()) -> bool:
     if isinstance(value, ast.Constant):
         return True
-    if isinstance(value, ast.Attribute) and value.attr in SAFE_ATTRIBUTES:
-        return True
+    if isinstance(value, ast.Attribute) and (value.attr in SAFE_ATTRIBUTES or _constant_name(value.attr)):
+        return True  # `Model.__tablename__`, `settings.DB_BUSY_TIMEOUT`
     if isinstance(value, ast.Name):
-        if value.id.isupper() and _is_str(constants.get(value.id, ast.Name())):
+        if _constant_name(value.id) and (value.id not in constants or not isinstance(constants[value.id], ast.JoinedStr)):
+            return True  # configuration constants, defined here or imported
+        if value.id in trusted:
             return True
         return scope is not None and _checked_against_allow_list(value.id, scope)
     return False
+
+
+def _constant_name(name: str) -> bool:
+    return name.isupper() and any(c.isalpha() for c in name)
 
 
 def _checked_against_allow_list(name: str, scope: ast.AST) -> bool:

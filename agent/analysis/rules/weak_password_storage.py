@@ -44,7 +44,9 @@ class WeakPasswordStorage(Rule):
 
     **Known problems**
     Passing the plain password to a request schema (`UserCreate(password=...)`) is fine and not
-    flagged; a plain password stored through a helper in another module is not seen.
+    flagged; a plain password stored through a helper in another module is not seen, and a
+    helper's own `password` parameter stored as is is given the benefit of the doubt (its callers
+    may pass the hash).
     """
 
     code = "FBA406"
@@ -92,6 +94,14 @@ def init_db(session, settings):
     user_in = UserCreate(email=settings.FIRST_SUPERUSER, password=settings.FIRST_SUPERUSER_PASSWORD)
     return create_user(session=session, user_create=user_in)
 """,
+        """
+# A data-layer helper: callers pass the hash (`insert_auth(email, get_password_hash(form.password))`).
+def insert_auth(db, email: str, password: str):
+    auth = Auth(email=email, password=password)
+    db.add(auth)
+    db.commit()
+    return auth
+""",
     )
     INVALID = (
         """
@@ -138,7 +148,7 @@ def hash_password(password: str, salt: bytes) -> str:
                                        "(pwdlib/passlib with bcrypt or argon2)")
                     continue
                 for kw in node.keywords:
-                    if kw.arg and _plaintext(kw.value) and _stores(kw.arg, ctx, node):
+                    if kw.arg and _plaintext(kw.value) and not _passed_in(ctx, kw.value) and _stores(kw.arg, ctx, node):
                         yield self.finding(ctx, kw.value, f"plain password stored in '{kw.arg}'; store "
                                            "get_password_hash(password) instead")
             elif isinstance(node, ast.Dict):
@@ -190,6 +200,18 @@ def _plaintext(node: ast.expr) -> bool:
         return isinstance(key, ast.Constant) and isinstance(key.value, str) and _password_named(key.value)
     name = dotted_name(node)
     return name is not None and _password_named(name.rsplit(".", 1)[-1])
+
+
+def _passed_in(ctx: FileContext, value: ast.expr) -> bool:
+    """A bare parameter of a helper that is not a route handler (`insert_user(email, password)`):
+    its callers may well pass the hash, so nothing is known about it here."""
+    if not isinstance(value, ast.Name):
+        return False
+    scope = ctx.enclosing_function(value)
+    if scope is None or ctx.route_of(scope) is not None:
+        return False
+    args = scope.args
+    return value.id in {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
 
 
 def _hash_field(name: str) -> bool:
