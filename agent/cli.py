@@ -25,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping source line breaks
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 cache_app = typer.Typer(help="Manage the review cache.", no_args_is_help=True)
@@ -34,6 +35,7 @@ app.add_typer(eval_app, name="eval")
 
 STATE = {"debug": False}
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 def _version(value: bool) -> None:
@@ -102,7 +104,7 @@ def review(
     findings are marked as model findings. Findings are grouped by file; exit code 1 means findings
     at or above --fail-on, 2 means fba could not do its job.
     """
-    from agent.analysis.runner import ReviewOptions, check_selectors, review_paths
+    from agent.analysis.runner import ReviewOptions, check_selectors
     from agent.report import FORMATS
     from agent.types import Severity
 
@@ -727,13 +729,16 @@ def main() -> None:
         _terminal().error(str(exc))
         code = EXIT_ERROR
     except (KeyboardInterrupt, typer.Abort):
-        sys.stderr.write("interrupted\n")
-        code = 130
+        code = EXIT_INTERRUPTED
     except Exception as exc:
         if not _is_usage_exception(exc):
             raise
         exc.show()  # click's own "Usage: ... Error: ..." message
         code = EXIT_ERROR
+    if code == EXIT_INTERRUPTED:
+        # typer turns Ctrl-C inside a command into a plain return of 130, not an exception,
+        # and no fba command exits with 130 itself.
+        sys.stderr.write("interrupted\n")
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

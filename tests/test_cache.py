@@ -185,11 +185,36 @@ def test_findings_follow_the_index_fingerprint(tmp_path, checks, monkeypatch):
     checks.clear()
     review(cache, edited)
     assert checks == ["app/users.py"]
-    fingerprints["app/routes.py"] = "r2"
-    edited["app/users.py"] += "# edited again\n"
+    fingerprints["app/routes.py"] = "r2"  # as if the edit below changed what routes.py depends on
+    edited["app/users.py"] += "\ndef helper():\n    return 1\n"
     checks.clear()
     review(cache, edited)
     assert checks == ["app/routes.py", "app/users.py"]
+
+
+def test_fingerprints_are_computed_once_per_project_index(tmp_path, monkeypatch):
+    """A comment edit changes a file's text, not its facts: the index is the same, so every
+    fingerprint is taken from the cache; a new definition changes the facts and they are recomputed."""
+    computed: list[str] = []
+    real = ProjectIndex.fingerprint_for
+
+    def spy(self, path):
+        computed.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(ProjectIndex, "fingerprint_for", spy)
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    first = review(cache, project())
+    assert sorted(computed) == ["app/deps.py", "app/routes.py", "app/users.py"]
+    computed.clear()
+    commented = project()
+    commented["app/users.py"] += "# a comment\n"
+    assert render_json(review(cache, commented)) == render_json(first)
+    assert computed == []
+    defined = project()
+    defined["app/users.py"] += "\ndef helper():\n    return 1\n"
+    review(cache, defined)
+    assert sorted(computed) == ["app/deps.py", "app/routes.py", "app/users.py"]
 
 
 def test_corrupt_entries_are_misses_not_crashes(tmp_path, parses):
@@ -250,3 +275,140 @@ def test_cli_no_cache_writes_nothing(tmp_path, run_fba):
     assert result.returncode in (0, 1), result.stderr
     assert json.loads(result.stdout)["summary"]["files"] == 3
     assert not (tmp_path / ".fba_cache").exists()
+
+
+def cached_and_fresh(cache: ReviewCache, sources: dict[str, str], options: ReviewOptions) -> tuple[list, list]:
+    """(findings through the cache, findings of a cache-less run) as (rule, path, line) lists."""
+    def rows(result):
+        return [(f.rule, f.path, f.line) for f in result.findings]
+
+    return rows(review(cache, sources, options)), rows(review_sources(sources, options, jobs=1))
+
+
+LOGIN = '''
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/login/access-token")
+def login_access_token(form: dict):
+    return {}
+'''
+MAIN = '''
+from fastapi import FastAPI
+from app.routes import router
+
+app = FastAPI()
+app.include_router(router)
+'''
+
+
+def test_project_wide_rate_limit_middleware_rechecks_other_files(tmp_path):
+    """FBA407 reads every file's imports: adding SlowAPIMiddleware to main.py must re-check
+    routes.py, whose own text did not change."""
+    only_407 = ReviewOptions(select=("FBA407",))
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    sources = {"app/main.py": textwrap.dedent(MAIN), "app/routes.py": textwrap.dedent(LOGIN)}
+    cached, fresh = cached_and_fresh(cache, sources, only_407)
+    assert cached == fresh == [("FBA407", "app/routes.py", 5)]
+    throttled = dict(sources)
+    throttled["app/main.py"] = sources["app/main.py"].replace(
+        "from app.routes import router",
+        "from app.routes import router\nfrom slowapi.middleware import SlowAPIMiddleware",
+    ) + "app.add_middleware(SlowAPIMiddleware)\n"
+    assert cached_and_fresh(cache, throttled, only_407) == ([], [])
+    assert cached_and_fresh(cache, sources, only_407) == (fresh, fresh)
+
+
+PAGINATION = '''
+class Pagination:
+    def __init__(self, skip: int = 0, limit: int = 100):
+        self.skip, self.limit = skip, limit
+'''
+LISTING = '''
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/items")
+def read_items(skip: int = 0):
+    return []
+'''
+
+
+def test_a_route_starting_to_use_a_dependency_class_rechecks_its_file(tmp_path):
+    """FBA211 checks dependency classes that any route of the project uses: a route in items.py
+    taking `Pagination` must re-check deps.py, whose own text did not change."""
+    only_211 = ReviewOptions(select=("FBA211",))
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    sources = {"app/deps.py": textwrap.dedent(PAGINATION), "app/items.py": textwrap.dedent(LISTING)}
+    assert cached_and_fresh(cache, sources, only_211) == ([], [])
+    using = dict(sources)
+    using["app/items.py"] = sources["app/items.py"].replace(
+        "from fastapi import APIRouter", "from fastapi import APIRouter, Depends\nfrom app.deps import Pagination",
+    ).replace("def read_items(skip: int = 0):", "def read_items(page: Pagination = Depends()):")
+    cached, fresh = cached_and_fresh(cache, using, only_211)
+    assert cached == fresh == [("FBA211", "app/deps.py", 3)]
+    assert cached_and_fresh(cache, sources, only_211) == ([], [])
+
+
+ITEMS = '''
+from fastapi import APIRouter, Depends
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column
+from app.base import Entity
+from app.deps import get_current_user, get_session
+
+router = APIRouter()
+
+class Item(Entity):
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+
+@router.get("/items/{item_id}")
+def read_item(item_id: int, user=Depends(get_current_user), session=Depends(get_session)):
+    return session.get(Item, item_id)
+'''
+AUTH_DEPS = '''
+import jwt
+
+def get_current_user(token: str):
+    return jwt.decode(token, "k", algorithms=["HS256"])
+
+def get_session():
+    return None
+'''
+
+
+def test_a_base_class_change_elsewhere_rechecks_files_defining_models_on_it(tmp_path):
+    """Whether this file's own `Item` is a table depends on its base class in base.py (whose own
+    summary does not change): the fingerprint covers the file's own symbols too."""
+    only_102 = ReviewOptions(select=("FBA102",))
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    declarative = "from sqlalchemy.orm import DeclarativeBase\n\nclass Entity(DeclarativeBase):\n    pass\n"
+    sources = {"app/base.py": declarative, "app/items.py": textwrap.dedent(ITEMS), "app/deps.py": textwrap.dedent(AUTH_DEPS)}
+    cached, fresh = cached_and_fresh(cache, sources, only_102)
+    assert cached == fresh == [("FBA102", "app/items.py", 17)]
+    plain = {**sources, "app/base.py": "class Entity:\n    pass\n"}
+    assert cached_and_fresh(cache, plain, only_102) == ([], [])
+
+
+def test_moving_code_in_an_imported_module_rechecks_only_that_module(tmp_path, checks):
+    """Summaries of imported symbols carry no line numbers: blank lines added above a model do
+    not re-check the files that import it, a new field does."""
+    models = textwrap.dedent('''
+        from sqlmodel import Field, SQLModel
+
+        class Item(SQLModel, table=True):
+            id: int = Field(primary_key=True)
+            title: str
+    ''')
+    sources = {**project(), "app/models.py": models}
+    sources["app/routes.py"] = "from app.models import Item\n" + sources["app/routes.py"]
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    review(cache, sources)
+    checks.clear()
+    review(cache, {**sources, "app/models.py": "\n\n\n" + models})
+    assert checks == ["app/models.py"]
+    checks.clear()
+    review(cache, {**sources, "app/models.py": models + "    owner_id: int = Field(foreign_key='user.id')\n"})
+    assert "app/routes.py" in checks

@@ -148,3 +148,37 @@ def test_progress_is_drawn_on_a_terminal_only(tmp_path, run_fba, fba_home):
                           env=env, encoding="utf-8", timeout=120)
     quiet.expect(pexpect.EOF)
     assert "indexing" not in quiet.before
+
+
+def test_ctrl_c_ends_the_review_with_a_message_and_130(tmp_path, fba_home):
+    """A FIFO named like a module blocks the review while it reads the sources; Ctrl-C then
+    interrupts it at a known point: one line on stderr, exit code 130, no traceback."""
+    import signal
+    import subprocess
+    import time
+
+    write_tree(tmp_path, generated_project(3))
+    fifo = tmp_path / "app" / "zz_blocking.py"
+    os.mkfifo(fifo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "FBA_"))}
+    env["FBA_HOME"] = str(fba_home)
+    process = subprocess.Popen([sys.executable, "-m", "agent", "review", ".", "--no-cache"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    writer = None
+    try:
+        deadline = time.monotonic() + 30
+        while writer is None:  # opening the write end succeeds once fba holds the read end
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "fba never read the FIFO"
+                time.sleep(0.02)
+        process.send_signal(signal.SIGINT)  # fba now waits for data that never comes
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if writer is not None:
+            os.close(writer)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert stderr.decode() == "interrupted\n"

@@ -8,7 +8,6 @@ picklable and cacheable data.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -17,6 +16,7 @@ from agent.analysis.index import ProjectIndex
 from agent.analysis.rules.base import FileContext, Rule
 from agent.analysis.source import parse_python
 from agent.analysis.suppressions import is_suppressed, suppressions
+from agent.analysis.walk import TreeWalk, activate
 from agent.errors import InputError
 from agent.types import Finding, Severity
 
@@ -50,10 +50,11 @@ class FindingsEntry:
 
 
 class Analyzer:
-    """Runs both passes file by file; keeps trees from the facts pass for the findings pass."""
+    """Runs both passes file by file; keeps each file's tree walk from the facts pass for the
+    findings pass (one traversal per file for the whole review)."""
 
     def __init__(self) -> None:
-        self._trees: dict[str, ast.Module] = {}
+        self._walks: dict[str, TreeWalk] = {}
         self._index: ProjectIndex | None = None
         self._rules: Sequence[Rule] = ()
         self._severity: Mapping[str, str] = {}
@@ -63,8 +64,9 @@ class Analyzer:
             parsed = parse_python(source.text, source.path)
         except InputError as exc:
             return FactsEntry(None, error=str(exc))
-        self._trees[source.path] = parsed.tree
-        facts = extract_facts(parsed.tree, source.path, source.module)
+        walk = self._walks[source.path] = TreeWalk(parsed.tree)
+        facts = extract_facts(parsed.tree, source.path, source.module, walk)
+        walk.release_lookups()
         return FactsEntry(facts, parsed.notes, parsed.partial)
 
     def prepare(self, index: ProjectIndex, rules: Sequence[Rule], severity: Mapping[str, str]) -> None:
@@ -74,10 +76,9 @@ class Analyzer:
     def findings(self, source: SourceFile) -> FindingsEntry:
         if self._index is None:
             raise RuntimeError("Analyzer.prepare() must run before findings()")
-        tree = self._trees.pop(source.path, None)
-        if tree is None:
-            tree = parse_python(source.text, source.path).tree
-        ctx = FileContext(source.path, source.text, tree, self._index)
+        walk = self._walks.pop(source.path, None)
+        tree = walk.tree if walk is not None else parse_python(source.text, source.path).tree
+        ctx = FileContext(source.path, source.text, tree, self._index, walk)
         table = suppressions(source.text)
         findings: list[Finding] = []
         suppressed: list[int] = []
@@ -87,12 +88,13 @@ class Analyzer:
                     suppressed.append(finding.line)
                 else:
                     findings.append(apply_severity(finding, self._severity))
+        activate(None)  # the file is done: do not keep its walk alive
         findings.sort(key=Finding.sort_key)
         return FindingsEntry(tuple(findings), tuple(suppressed))
 
     def release(self) -> None:
         """Drop trees no findings pass asked for (their files' findings came from the cache)."""
-        self._trees.clear()
+        self._walks.clear()
 
 
 def apply_severity(finding: Finding, overrides: Mapping[str, str]) -> Finding:

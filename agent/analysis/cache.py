@@ -24,7 +24,7 @@ from typing import Any
 from agent import __version__
 
 CACHE_DIR = ".fba_cache"
-FORMAT = "1"
+FORMAT = "2"
 
 
 class CacheEntryError(ValueError):
@@ -67,8 +67,9 @@ def encode(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return {"__enum__": _class_name(type(value)), "v": encode(value.value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = [[f.name, encode(getattr(value, f.name))] for f in dataclasses.fields(value)]
-        return {"__dc__": _class_name(type(value)), "f": fields}
+        # Field values in declaration order: a changed class changes the engine digest, and so
+        # every key, before an entry could be read with the wrong fields.
+        return {"__dc__": _class_name(type(value)), "f": [encode(getattr(value, name)) for name in _field_names(type(value))]}
     if isinstance(value, tuple):
         return {"__tuple__": [encode(v) for v in value]}
     if isinstance(value, (set, frozenset)):
@@ -91,7 +92,7 @@ def _tagged(data: dict) -> Any:
     if "__tuple__" in data:
         return tuple(data["__tuple__"])
     if "__dc__" in data:
-        return _rebuild_dataclass(_our_class(data["__dc__"]), dict(data["f"]))
+        return _rebuild_dataclass(_our_class(data["__dc__"]), data["f"])
     if "__map__" in data:
         return {key: value for key, value in data["__map__"]}
     if "__set__" in data:
@@ -106,21 +107,22 @@ def _tagged(data: dict) -> Any:
     raise CacheEntryError("untagged object in cache entry")
 
 
-def _rebuild_dataclass(cls: type, fields: Any) -> Any:
-    if not isinstance(fields, dict) or fields.keys() != _field_names(cls):
+def _rebuild_dataclass(cls: type, values: Any) -> Any:
+    names = _field_names(cls)
+    if not isinstance(values, list) or len(values) != len(names):
         raise CacheEntryError(f"{cls.__name__}: fields differ from the cached ones")
     # Set fields directly: works for frozen classes and init=False fields alike.
     instance = object.__new__(cls)
-    for name, value in fields.items():
+    for name, value in zip(names, values):
         object.__setattr__(instance, name, value)
     return instance
 
 
 @lru_cache(maxsize=None)
-def _field_names(cls: type) -> frozenset[str]:
+def _field_names(cls: type) -> tuple[str, ...]:
     if not dataclasses.is_dataclass(cls):
         raise CacheEntryError(f"{cls.__name__} is not a dataclass")
-    return frozenset(f.name for f in dataclasses.fields(cls))
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _class_name(cls: type) -> str:
@@ -129,6 +131,16 @@ def _class_name(cls: type) -> str:
 
 def _our_class(name: Any) -> type:
     """Only classes of already imported `agent.*` modules: a cache entry never imports code."""
+    found = _known_classes.get(name) if isinstance(name, str) else None
+    if found is None:
+        found = _known_classes[name] = _find_our_class(name)
+    return found
+
+
+_known_classes: dict[str, type] = {}  # only classes found in loaded modules; misses are not kept
+
+
+def _find_our_class(name: Any) -> type:
     if not isinstance(name, str) or ":" not in name:
         raise CacheEntryError(f"bad class name {name!r}")
     module_name, _, qualname = name.partition(":")
@@ -159,19 +171,29 @@ class ReviewCache:
 
     def get(self, kind: str, path: str, key: str) -> Any | None:
         """The value stored for (`kind`, `path`) under exactly `key`, else None."""
+        found = self.get_with_digest(kind, path, key)
+        return found[0] if found is not None else None
+
+    def get_with_digest(self, kind: str, path: str, key: str) -> tuple[Any, str] | None:
+        """(value, digest of the value's content) stored under exactly `key`, else None. Equal
+        digests mean equal values, whatever their keys (a comment edit changes a file's key, not
+        necessarily its facts)."""
         try:
             data = loads(self._entry(kind, path).read_bytes())
-            if not isinstance(data, dict) or data.get("__entry__") != key:
+            if not isinstance(data, dict) or data.get("__entry__") != key or not isinstance(data["digest"], str):
                 return None
-            return data["value"]
+            return data["value"], data["digest"]
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
 
-    def put(self, kind: str, path: str, key: str, value: Any) -> None:
+    def put(self, kind: str, path: str, key: str, value: Any) -> str:
+        """Store `value` under `key` (best effort); returns the digest of the value's content."""
+        value_text = json.dumps(encode(value), separators=(",", ":"))
+        value_digest = digest(value_text)
         if not self._writable:
-            return
+            return value_digest
         target = self._entry(kind, path)
-        text = json.dumps({"__entry__": key, "path": path, "value": encode(value)}, separators=(",", ":"))
+        text = '{"__entry__":%s,"path":%s,"digest":"%s","value":%s}' % (json.dumps(key), json.dumps(path), value_digest, value_text)
         try:
             self._ensure_folder(target.parent)
             temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -179,6 +201,7 @@ class ReviewCache:
             os.replace(temporary, target)
         except OSError:
             self._writable = False  # read-only checkout, full disk: review on without the cache
+        return value_digest
 
     def _ensure_folder(self, folder: Path) -> None:
         if folder.is_dir():

@@ -1,14 +1,17 @@
 """Per-file facts: what one module declares that other files and rules need to know.
 
-Facts are plain frozen dataclasses (picklable, cacheable); `extract_facts` makes one walk over a
-module. Names in facts are written as in the source (`items.router`, `CurrentUser`); the project
-index (`index.py`) resolves them through each file's imports and merges the facts of all files.
+Facts are plain frozen dataclasses (picklable, cacheable); `extract_facts` reads a module through
+its one shared walk (`walk.TreeWalk`). Names in facts are written as in the source
+(`items.router`, `CurrentUser`); the project index (`index.py`) resolves them through each file's
+imports and merges the facts of all files.
 """
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+
+from agent.analysis.walk import TreeWalk
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
 ROUTE_DECORATORS = frozenset(HTTP_METHODS) | {"api_route", "websocket"}
@@ -426,12 +429,12 @@ ADMIN_ATTRIBUTES = frozenset({"is_superuser", "is_admin", "is_staff", "superuser
                               "scopes", "permissions", "is_owner"})
 
 
-def _body_evidence(func: ast.AST) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    """(calls, auth signals, admin check) found in a function body."""
+def _body_evidence(func: ast.AST, walk: TreeWalk) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """(calls, auth signals, admin check) found in a function body; calls in `ast.walk` order."""
     calls: list[str] = []
     signals: set[str] = set()
     admin = False
-    for node in ast.walk(func):
+    for node in walk.subtree_bfs(func):
         if isinstance(node, ast.Call):
             name = call_name(node)
             if name:
@@ -441,13 +444,13 @@ def _body_evidence(func: ast.AST) -> tuple[tuple[str, ...], tuple[str, ...], boo
             code = http_exception_status(node)
             if code in (401, 403):
                 signals.add(f"http-{code}")
-        elif isinstance(node, ast.If) and _tests_admin(node.test) and any(isinstance(n, ast.Raise) for n in ast.walk(node)):
+        elif isinstance(node, ast.If) and _tests_admin(node.test, walk) and any(isinstance(n, ast.Raise) for n in walk.subtree(node)):
             admin = True
     return tuple(dict.fromkeys(calls)), tuple(sorted(signals)), admin
 
 
-def _tests_admin(test: ast.AST) -> bool:
-    for node in ast.walk(test):
+def _tests_admin(test: ast.AST, walk: TreeWalk) -> bool:
+    for node in walk.subtree(test):
         if isinstance(node, ast.Attribute) and node.attr in ADMIN_ATTRIBUTES:
             return True
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() in {"admin", "superuser", "staff"}:
@@ -455,8 +458,11 @@ def _tests_admin(test: ast.AST) -> bool:
     return False
 
 
-def function_facts(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str | None = None) -> FunctionFacts:
-    calls, signals, admin = _body_evidence(node)
+def function_facts(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, name: str | None = None, walk: TreeWalk | None = None
+) -> FunctionFacts:
+    """Facts of one function; `walk` is its module's walk when the caller has one."""
+    calls, signals, admin = _body_evidence(node, walk if walk is not None else TreeWalk(node))
     for decorator_or_default in [*node.args.defaults, *node.args.kw_defaults]:
         marker = _marker_call(decorator_or_default)
         if marker is not None and _admin_scopes(marker):
@@ -609,11 +615,12 @@ def _assignment(stmt: ast.stmt) -> tuple[str, ast.expr] | None:
     return None
 
 
-def extract_facts(tree: ast.Module, path: str, module: str | None = None) -> FileFacts:
-    """Facts of one module; `module` defaults to the dotted name derived from `path`."""
+def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: TreeWalk | None = None) -> FileFacts:
+    """Facts of one module; `module` defaults to the dotted name derived from `path`, `walk` is
+    the tree's `TreeWalk` (built here when not given; the runner keeps it for the rules)."""
     module = module if module is not None else module_name(path)
+    walk = walk if walk is not None else TreeWalk(tree)
     is_package = path.endswith("__init__.py")
-    top_level = set(map(id, tree.body))
     imports: dict[str, str] = {}
     routes: list[Route] = []
     routers: list[RouterDef] = []
@@ -623,23 +630,20 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None) -> Fil
     aliases: dict[str, str] = {}
     instances: dict[str, str] = {}
     constants: dict[str, str] = {}
-    pending_includes: list[ast.Call] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            imports.update(import_bindings(node, module, is_package))
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            routes.extend(route_of_function(node, path))
-            if id(node) in top_level:
-                functions.append(function_facts(node))
-        elif isinstance(node, ast.ClassDef) and id(node) in top_level:
+    for node in walk.of_type(ast.Import, ast.ImportFrom):
+        imports.update(import_bindings(node, module, is_package))
+    for node in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef):
+        routes.extend(route_of_function(node, path))
+    for node in tree.body:  # the module's own definitions, in source order
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.append(function_facts(node, walk=walk))
+        elif isinstance(node, ast.ClassDef):
             classes.append(class_facts(node))
             constants.update(_class_constants(node))
             call = _call_method(node)
             if call is not None:
-                functions.append(function_facts(call, f"{node.name}.__call__"))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "include_router":
-            pending_includes.append(node)
-        if id(node) in top_level and (assigned := _assignment(node)) is not None:
+                functions.append(function_facts(call, f"{node.name}.__call__", walk))
+        elif (assigned := _assignment(node)) is not None:
             name, value = assigned
             if (text := literal_str(value)) is not None:
                 constants[name] = text
@@ -650,6 +654,8 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None) -> Fil
                 router = _router_def(name, value, constants)
                 if router is not None:
                     routers.append(router)
+    pending_includes = [call for call in walk.of_type(ast.Call)
+                        if isinstance(call.func, ast.Attribute) and call.func.attr == "include_router"]
     includes = [inc for inc in (_include(call, constants) for call in pending_includes) if inc is not None]
     return FileFacts(
         path=path,

@@ -24,7 +24,6 @@ from agent.analysis.facts import (
     FunctionFacts,
     Include,
     Param,
-    RouterDef,
     Route,
     dotted_name,
 )
@@ -128,6 +127,12 @@ class ProjectIndex:
     _auth_memo: dict[str, str | None] = field(default_factory=dict, repr=False)
     _admin_memo: dict[str, bool] = field(default_factory=dict, repr=False)
     _model_memo: dict[str, ModelInfo | None] = field(default_factory=dict, repr=False)
+    _by_file: dict[str, list[Route]] | None = field(default=None, repr=False)
+    _fingerprints: "_FingerprintMemo | None" = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict:
+        # Fingerprints are computed by the main process only: do not ship their memo to workers.
+        return {**self.__dict__, "_fingerprints": None}
 
     @classmethod
     def build(
@@ -152,11 +157,15 @@ class ProjectIndex:
     # --- queries used by rules -------------------------------------------------------------
 
     def routes_in(self, path: str) -> list[Route]:
-        return [r for r in self.routes if r.file == path]
+        if self._by_file is None:
+            self._by_file = {}
+            for route in self.routes:
+                self._by_file.setdefault(route.file, []).append(route)
+        return list(self._by_file.get(path, ()))
 
     def route_for(self, path: str, line: int) -> Route | None:
         """The route whose handler `def` is at `line` in `path`."""
-        return next((r for r in self.routes if r.file == path and r.line == line), None)
+        return next((r for r in self.routes_in(path) if r.line == line), None)
 
     def resolve(self, path: str, name: str) -> str:
         """Qualified name of `name` as written in `path` (the name itself when unknown)."""
@@ -229,19 +238,27 @@ class ProjectIndex:
     def fingerprint_for(self, path: str) -> str:
         """A hash of the cross-file facts that findings in `path` can depend on (cache key part).
 
-        It covers the resolved routes of `path` (auth level, include chains, full paths, admin),
-        the resolved status (auth, admin, model shape) of every symbol `path` imports, and the
-        project-wide settings; a change elsewhere that alters none of these leaves it unchanged.
+        It covers the project-wide settings, the resolved routes of `path` (auth level, include
+        chains, full paths, admin), and the resolved status (auth, admin, model shape) of every
+        symbol `path` defines or imports (directly, through a module, or re-exported by a
+        package); a change elsewhere that alters none of these leaves it unchanged. Project-wide
+        values that rules compute from the whole index (`PerIndex`) are added by the runner.
         """
+        memo = self._fingerprints = self._fingerprints or _FingerprintMemo()
         digest = hashlib.sha256()
         digest.update(repr((sorted(self.extra_auth_dependencies), self.public_routes, self.has_auth)).encode())
         for route in self.routes_in(path):
             digest.update(repr(route).encode())
         facts = self.files.get(path)
-        if facts is not None:
-            for local in sorted(facts.imports):
-                for qual in self._imported_symbols(facts.imports[local]):
-                    digest.update(repr((local, qual, self._summary(qual))).encode())
+        if facts is None:
+            return digest.hexdigest()
+        for local in sorted(facts.imports):
+            digest.update(local.encode())
+            for qual in self._import_quals(facts, local):
+                digest.update(self._summary_digest(qual))
+        digest.update(b"\x00")
+        for qual in memo.defined_in(self).get(path, ()):
+            digest.update(self._summary_digest(qual))
         return digest.hexdigest()
 
     # --- symbols and name resolution ---------------------------------------------------------
@@ -308,23 +325,60 @@ class ProjectIndex:
         # The closest match shares the most trailing components with the candidate.
         return max(matches, key=lambda q: (_shared_tail(q, candidate), -len(q)))
 
-    def _imported_symbols(self, target: str) -> list[str]:
-        """Known symbols an import target names: the symbol itself, or a module's symbols."""
+    def _import_quals(self, facts: FileFacts, local: str) -> list[str]:
+        """The symbols an import binding can reach: what its target names (`_imported_symbols`)
+        and what `_lookup` resolves it to (through re-exports). Both depend on the target only,
+        so they are memoised per target."""
+        memo = self._fingerprints = self._fingerprints or _FingerprintMemo()
+        target = facts.imports[local]
+        found = memo.targets.get(target)
+        if found is None:
+            found = self._imported_symbols(target, memo)
+            resolved = self._lookup(facts, local)
+            if resolved is not None:
+                found = [*found, resolved]
+            memo.targets[target] = found
+        return found
+
+    def _imported_symbols(self, target: str, memo: "_FingerprintMemo") -> list[str]:
+        """Known symbols an import target names: the symbol itself, or a module's symbols (and
+        what a package `__init__` re-exports)."""
         if target in self.symbols:
             return [target]
         match = self._suffix_match(target)
         if match is not None:
             return [match]
-        module = next((m for m in self._modules if m == target or m.endswith("." + target) or target.endswith("." + m)), None)
+        module = memo.module_for(self, target)
         if module is None:
             return []
-        return sorted(q for q in self.symbols if q.startswith(module + ".") and q.count(".") == module.count(".") + 1)
+        members = memo.members(self).get(module, [])
+        exporter = self._modules[module]
+        if not exporter.path.endswith("__init__.py"):
+            return members
+        exported = (self._lookup(exporter, name) for name in sorted(exporter.imports))
+        return [*members, *(q for q in exported if q is not None)]
+
+    def _summary_digest(self, qual: str) -> bytes:
+        """A short digest of `qual` and its summary (memoised: many files import the same symbols)."""
+        memo = self._fingerprints = self._fingerprints or _FingerprintMemo()
+        found = memo.summaries.get(qual)
+        if found is None:
+            text = repr((qual, self._summary(qual))).encode()
+            found = memo.summaries[qual] = hashlib.blake2b(text, digest_size=16).digest()
+        return found
 
     def _summary(self, qual: str) -> tuple:
+        """What other files' findings can depend on: no line numbers (an edit that only moves
+        code in `deps.py` or `models.py` does not re-check their importers)."""
         symbol = self.symbols[qual]
         if symbol.kind == "class":
-            return ("class", self._model(qual), self._symbol_auth(qual), self._symbol_admin(qual))
-        if symbol.kind in {"function", "alias", "instance"}:
+            model = self._model(qual)
+            shape = model and (model.name, model.table, model.schema, model.tablename, model.owner_column,
+                               tuple((f.name, f.annotation, f.foreign_key, f.column) for f in model.fields))
+            return ("class", shape, self._symbol_auth(qual), self._symbol_admin(qual))
+        if symbol.kind == "instance":  # the callee decides auth and declarative bases
+            return (symbol.kind, symbol.value, self._symbol_auth(qual), self._symbol_admin(qual))
+        if symbol.kind in {"function", "alias"}:
             return (symbol.kind, self._symbol_auth(qual), self._symbol_admin(qual))
         return (symbol.kind, symbol.value if symbol.kind == "constant" else None)
 
@@ -605,6 +659,55 @@ class ProjectIndex:
                 declarative = True
         fields.extend(cls.fields)
         return roots, fields, declarative
+
+
+class _FingerprintMemo:
+    """What `fingerprint_for` computes once per index instead of once per file: symbols by file
+    and by module, the module an import target names, each target's symbols, each summary."""
+
+    def __init__(self) -> None:
+        self.targets: dict[str, list[str]] = {}
+        self.summaries: dict[str, bytes] = {}
+        self._defined_in: dict[str, list[str]] | None = None
+        self._members: dict[str, list[str]] | None = None
+        self._suffixes: dict[str, int] | None = None
+        self._order: dict[str, int] = {}
+        self._modules: list[str] = []
+
+    def defined_in(self, index: ProjectIndex) -> dict[str, list[str]]:
+        """path -> qualified names of the symbols that file defines, sorted."""
+        if self._defined_in is None:
+            self._defined_in = {}
+            for qual in sorted(index.symbols):
+                self._defined_in.setdefault(index.symbols[qual].path, []).append(qual)
+        return self._defined_in
+
+    def members(self, index: ProjectIndex) -> dict[str, list[str]]:
+        """module -> its direct symbols (`app.models` -> `app.models.Item`, not `...Item.__call__`), sorted."""
+        if self._members is None:
+            self._members = {}
+            for qual in sorted(index.symbols):
+                parent, dot, _ = qual.rpartition(".")
+                if dot:
+                    self._members.setdefault(parent, []).append(qual)
+        return self._members
+
+    def module_for(self, index: ProjectIndex, target: str) -> str | None:
+        """The first module (in index order) that `target` names, or whose name ends `target`, or
+        that ends `target`: absolute imports rooted above or below the review root."""
+        if self._suffixes is None:
+            self._modules = list(index._modules)
+            self._order = {module: i for i, module in enumerate(self._modules)}
+            self._suffixes = {}
+            for module, position in self._order.items():
+                parts = module.split(".")
+                for start in range(len(parts)):
+                    self._suffixes.setdefault(".".join(parts[start:]), position)
+        parts = target.split(".")
+        candidates = [self._suffixes.get(target)]
+        candidates += [self._order.get(".".join(parts[start:])) for start in range(1, len(parts))]
+        found = [c for c in candidates if c is not None]
+        return self._modules[min(found)] if found else None
 
 
 def _shared_tail(a: str, b: str) -> int:

@@ -3,7 +3,8 @@
 `review_sources` is the core (text in, findings out); `review_paths` adds the disk edge. Both
 passes (facts per file -> project index -> rules per file) run in parallel worker processes for
 big inputs, read and fill an optional persistent cache, and can limit what is reported to some
-files or lines (`--changed`, `--diff`) while the index still covers every file.
+files or lines (the named files, `--changed`, `--diff`) while the index covers the whole
+project (the import roots of the named files).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from agent.analysis.cache import ReviewCache, digest, engine_digest
 from agent.analysis.facts import module_name
 from agent.analysis.index import ProjectIndex
 from agent.analysis.rules import all_rules
-from agent.analysis.rules.base import Rule
+from agent.analysis.rules.base import PerIndex, Rule
 from agent.analysis.source import decode_source
 from agent.errors import InputError, UsageError
 from agent.types import Finding, ReviewResult, Skipped
@@ -81,9 +82,11 @@ def check_selectors(options: ReviewOptions) -> None:
 
 
 # Measured on open-webui files (2 cores): workers break even around 1.5k lines of source (fork,
-# shipping the index and results ~30 ms) and halve the time from ~5k lines; below this, one process.
+# shipping the index and results ~30 ms) and halve the time from ~5k lines; below this (not
+# counting the largest file, which one worker takes alone), one process.
 MIN_PARALLEL_CHARS = 150_000
 PROJECT_ENTRY = "<project>"
+FINGERPRINTS_ENTRY = "<fingerprints>"
 CLEAN = FactsEntry(None)
 Progress = Callable[[str, int, int], None]
 ReportScope = Mapping[str, "frozenset[int] | None"]
@@ -134,7 +137,12 @@ def review_sources(
             checkable = [f for f in reported if facts[f.path].facts is not None]
             entries = _findings_pass(checkable, index, rules, options, keys, cache, passes)
     if cache is not None:
-        cache.put("project", PROJECT_ENTRY, keys.project, _snapshot(reported, facts, keys))
+        snapshot = _snapshot(reported, facts, keys)
+        earlier = cache.get("project", PROJECT_ENTRY, keys.project)
+        if isinstance(earlier, ProjectSnapshot):  # the same project reviewed with another report scope
+            snapshot = ProjectSnapshot({**earlier.fingerprints, **snapshot.fingerprints},
+                                       {**earlier.problems, **snapshot.problems})
+        cache.put("project", PROJECT_ENTRY, keys.project, snapshot)
     return _result(reported, facts, entries, report)
 
 
@@ -158,6 +166,11 @@ class _Keys:
         self.facts = {f.path: digest(engine, f.path, f.module, f.digest) for f in files}
         self.project = digest(self.settings, *(f"{path}:{key}" for path, key in self.facts.items()))
         self.fingerprints: dict[str, str] = {}
+        self.facts_content: dict[str, str] = {}  # path -> digest of its facts entry's content
+
+    def index_identity(self) -> str:
+        """What the project index is built from: settings and every file's facts (not texts)."""
+        return digest(self.settings, *(f"{path}:{self.facts_content[path]}" for path in self.facts))
 
     def findings(self, path: str, fingerprint: str) -> str:
         self.fingerprints[path] = fingerprint
@@ -200,14 +213,14 @@ def _facts_pass(
     entries: dict[str, FactsEntry] = {}
     if cache is not None:
         for file in files:
-            hit = cache.get("facts", file.path, keys.facts[file.path])
-            if isinstance(hit, FactsEntry):
-                entries[file.path] = hit
+            hit = cache.get_with_digest("facts", file.path, keys.facts[file.path])
+            if hit is not None and isinstance(hit[0], FactsEntry):
+                entries[file.path], keys.facts_content[file.path] = hit
     missing = [f for f in files if f.path not in entries]
     computed = passes.facts(missing)
     if cache is not None:
         for path, entry in computed.items():
-            cache.put("facts", path, keys.facts[path], entry)
+            keys.facts_content[path] = cache.put("facts", path, keys.facts[path], entry)
     return {**entries, **computed}
 
 
@@ -223,8 +236,9 @@ def _findings_pass(
     entries: dict[str, FindingsEntry] = {}
     findings_keys: dict[str, str] = {}
     if cache is not None:
+        fingerprints = _fingerprints(files, index, keys, cache)
         for file in files:
-            findings_keys[file.path] = keys.findings(file.path, index.fingerprint_for(file.path))
+            findings_keys[file.path] = keys.findings(file.path, fingerprints[file.path])
             hit = cache.get("findings", file.path, findings_keys[file.path])
             if isinstance(hit, FindingsEntry):
                 entries[file.path] = hit
@@ -234,6 +248,21 @@ def _findings_pass(
         for path, entry in computed.items():
             cache.put("findings", path, findings_keys[path], entry)
     return {**entries, **computed}
+
+
+def _fingerprints(files: Sequence[SourceFile], index: ProjectIndex, keys: _Keys, cache: ReviewCache) -> dict[str, str]:
+    """Each file's cross-file fingerprint (`fingerprint_for` plus the project-wide `PerIndex`
+    values), remembered per project index: an edit that changes no file's facts (a comment, a
+    fix inside a function that moves no definition) cannot change any fingerprint."""
+    identity = keys.index_identity()
+    known = cache.get("project", FINGERPRINTS_ENTRY, identity)
+    known = dict(known) if isinstance(known, dict) else {}
+    missing = [f.path for f in files if f.path not in known]
+    if missing:
+        project = PerIndex.digest_all(index)
+        known.update((path, digest(project, index.fingerprint_for(path))) for path in missing)
+        cache.put("project", FINGERPRINTS_ENTRY, identity, known)
+    return known
 
 
 def _settings_digest(rules: Sequence[Rule], options: ReviewOptions) -> str:
@@ -305,7 +334,10 @@ class _Passes:
         self._local.release()
 
     def _use_pool(self, files: Sequence[SourceFile]) -> bool:
-        big = len(files) > 1 and sum(len(f.text) for f in files) >= MIN_PARALLEL_CHARS
+        # What can run beside the largest file: one big file plus a small one (a touched module
+        # and the big `main.py` importing it) gains nothing from workers that must parse again.
+        sizes = [len(f.text) for f in files]
+        big = len(sizes) > 1 and sum(sizes) - max(sizes) >= MIN_PARALLEL_CHARS
         if self._pool is None and self.jobs > 1 and big:
             from agent.analysis import parallel
 
@@ -361,64 +393,112 @@ def _excluded(rel: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(rel, p.rstrip("/") + "/*") for p in patterns)
 
 
-def collect_files(paths: Sequence[Path], root: Path, exclude: Sequence[str] = ()) -> list[Path]:
+def collect_files(
+    paths: Sequence[Path], root: Path, exclude: Sequence[str] = (), walk: Callable[[Path], list[Path]] | None = None
+) -> list[Path]:
     """Python files under `paths`; a missing path or a folder without Python is a UsageError.
 
-    Explicitly named files are always kept; files found by walking honour `exclude` (globs
-    relative to `root`) and skip virtualenvs, caches and hidden folders.
+    Explicitly named files are always kept; files found by walking (`python_files`, or `walk`
+    when the caller shares walks) honour `exclude` (globs relative to `root`) and skip
+    virtualenvs, caches and hidden folders.
     """
-    found: list[Path] = []
+    return list(_collect(paths, root, exclude, walk).values())
+
+
+def _collect(
+    paths: Sequence[Path], root: Path, exclude: Sequence[str], walk: Callable[[Path], list[Path]] | None
+) -> dict[Path, Path]:
+    """`collect_files` keyed by resolved path (each file resolved once: it costs a syscall per part)."""
+    found: dict[Path, Path] = {}
     for path in paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or directory")
         if path.is_file():
-            found.append(path)
+            found.setdefault(path.resolve(), path)
             continue
-        before = len(found)
-        for folder, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-            for name in sorted(files):
-                if name.endswith(".py"):
-                    file = Path(folder) / name
-                    if not _excluded(_relative(file, root), exclude):
-                        found.append(file)
-        if len(found) == before:
+        walked = walk(path) if walk is not None else python_files(path, root, exclude)
+        if not walked:
             raise UsageError(f"{path}: no Python files to review")
-    unique: dict[Path, Path] = {}  # the same file reached through two paths counts once
-    for file in found:
-        unique.setdefault(file.resolve(), file)
-    return list(unique.values())
+        _add_walked(found, walked)
+    return found
 
 
-def _relative(path: Path, base: Path) -> str:
-    absolute = path.resolve()
+def _add_walked(found: dict[Path, Path], walked: Iterable[Path]) -> None:
+    """Add `python_files` results: already absolute, so only file symlinks need resolving."""
+    for file in walked:
+        if file not in found:
+            found.setdefault(file.resolve() if file.is_symlink() else file, file)
+
+
+def python_files(folder: Path, root: Path, exclude: Sequence[str] = ()) -> list[Path]:
+    """The Python files under `folder` (as absolute paths), honouring `exclude` and skipping
+    SKIP_DIRS and hidden folders."""
+    base = str(root.resolve())
+    found: list[Path] = []
+    for current, dirs, files in os.walk(folder.resolve()):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith(".py"):
+                file = os.path.join(current, name)
+                if not exclude or not _excluded(os.path.relpath(file, base).replace(os.sep, "/"), exclude):
+                    found.append(Path(file))
+    return found
+
+
+def import_root(target: Path, root: Path) -> Path:
+    """The folder `target` is imported from: climbing from `target` (a file's folder, or a folder)
+    while the folder is a package (has `__init__.py`), the parent of the topmost package.
+
+    Climbing stops at `root` (the project root) and at a git work tree's top, so it never leaves
+    the project or the repository.
+    """
+    folder = (target if target.is_dir() else target.parent).resolve()
+    stops = {root.resolve()}
+    while (folder / "__init__.py").is_file() and folder not in stops and not (folder / ".git").exists():
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return folder
+
+
+def _relative_to(absolute: Path, base: Path) -> str:
+    """POSIX path of `absolute` relative to `base` (both resolved), with `..` when outside it."""
     try:
-        return absolute.relative_to(base.resolve()).as_posix()
+        return absolute.relative_to(base).as_posix()
     except ValueError:
-        return os.path.relpath(absolute, base.resolve()).replace(os.sep, "/")
+        return os.path.relpath(absolute, base).replace(os.sep, "/")
 
 
-def display_path(path: Path) -> str:
-    """Paths in output are relative to the current directory (the JSON contract)."""
-    return _relative(path, Path.cwd())
-
-
-def read_sources(files: Sequence[Path], root: Path) -> tuple[dict[str, str], dict[str, str], list[Skipped]]:
-    """Read files as text: (display path -> text, display path -> module, unreadable files)."""
+def read_sources(
+    files: Iterable[Path], root: Path, roots: Sequence[Path] = ()
+) -> tuple[dict[str, str], dict[str, str], list[Skipped]]:
+    """Read files (resolved absolute paths) as text: (display path -> text, display path ->
+    module, unreadable files). Display paths are relative to the current directory (the JSON
+    contract). A module inside a package is named from its own import root (`backend/app/x.py`
+    is `app.x` whatever was named on the command line); any other from the deepest of `roots`
+    (the targets' import roots, default `root`) that holds it.
+    """
+    roots = sorted({r.resolve() for r in (roots or [root])}, key=lambda r: len(r.parts), reverse=True)
+    package_roots: dict[Path, Path | None] = {}
+    cwd = Path.cwd().resolve()
     sources: dict[str, str] = {}
     modules: dict[str, str] = {}
     skipped: list[Skipped] = []
-    for file in files:
-        shown = display_path(file)
+    for absolute in files:
+        shown = _relative_to(absolute, cwd)
         try:
-            sources[shown] = decode_source(file.read_bytes(), shown)
+            sources[shown] = decode_source(absolute.read_bytes(), shown)
         except InputError as exc:
             skipped.append(Skipped(shown, str(exc)))
             continue
         except OSError as exc:
             skipped.append(Skipped(shown, f"{shown}: cannot read: {exc.strerror}"))
             continue
-        modules[shown] = module_name(_relative(file, root))
+        folder = absolute.parent
+        if folder not in package_roots:
+            package_roots[folder] = import_root(folder, root) if (folder / "__init__.py").is_file() else None
+        base = package_roots[folder] or next((r for r in roots if r == folder or r in folder.parents), roots[-1])
+        modules[shown] = module_name(_relative_to(absolute, base))
     return sources, modules, skipped
 
 
@@ -434,20 +514,38 @@ def review_paths(
 ) -> ReviewResult:
     """Review files and folders on disk (the disk edge around `review_sources`).
 
-    `report` (absolute file -> changed lines, or None for all lines) limits what is reported
-    while every collected file still feeds the index; see `review_sources` for the rest.
+    Without `report`, the files named in `paths` and the Python files under its folders are
+    reported, while the index covers every Python file of their import roots (`import_root`),
+    so auth added by an `include_router` in another file is seen. With `report` (absolute file
+    -> changed lines, or None for all lines: `--changed`, `--diff`), that is what is reported,
+    and every file under `paths` feeds the index. Module names: see `read_sources`; the rest:
+    see `review_sources`.
     """
-    files = collect_files(paths, root, options.exclude)
-    sources, modules, unreadable = read_sources(files, root)
-    scope = None
-    if report is not None:
+    walks: dict[Path, list[Path]] = {}
+
+    def walk(folder: Path) -> list[Path]:  # `fba review .` walks its import root only once
+        key = folder.resolve()
+        if key not in walks:
+            walks[key] = python_files(key, root, options.exclude)
+        return walks[key]
+
+    files = _collect(paths, root, options.exclude, walk)
+    if report is None:
+        wanted: Mapping[Path, frozenset[int] | None] = dict.fromkeys(files)
+        roots = sorted({import_root(path, root) for path in paths})
+        for folder in roots:
+            _add_walked(files, walk(folder))
+    else:
         wanted = {path.resolve(): lines for path, lines in report.items()}
-        scope = {display_path(f): wanted[f.resolve()] for f in files if f.resolve() in wanted}
-        unreadable = [s for s in unreadable if s.path in scope]
+        roots = [root]
+    sources, modules, unreadable = read_sources(files, root, roots)
+    cwd = Path.cwd().resolve()
+    scope = {_relative_to(absolute, cwd): lines for absolute, lines in wanted.items() if absolute in files}
+    unreadable = [s for s in unreadable if s.path in scope]
     result = review_sources(sources, options, modules, cache=cache, jobs=jobs, report=scope, progress=progress)
     return ReviewResult(
         result.findings,
-        files=len(files) if scope is None else len(scope),
+        files=len(scope),
         skipped=tuple(unreadable) + result.skipped,
         suppressed=result.suppressed,
     )

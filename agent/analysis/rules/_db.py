@@ -8,12 +8,13 @@ read method called on it, a write is `add/delete/merge/...` or an executed inser
 from __future__ import annotations
 
 import ast
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Iterator
 
 from agent.analysis.facts import Route, call_name, dotted_name
-from agent.analysis.rules.base import FileContext, FunctionNode
+from agent.analysis.rules.base import FileContext, FunctionNode, PerIndex  # noqa: F401 - PerIndex re-exported
+# `walk_body(node)`: the nodes of a function or statement without nested scopes (see walk.py).
+from agent.analysis.walk import subtree_nodes, walk_body, walk_nodes  # walk_body is re-exported for the rules
 
-T = TypeVar("T")
 
 SESSION_NAMES = frozenset({"session", "db", "sess", "conn", "connection", "database", "tx", "uow"})
 # Roots whose `.session` is something else (Starlette's cookie session dict, a client session).
@@ -29,20 +30,6 @@ WRITE_STATEMENTS = frozenset({"insert", "update", "delete", "upsert"})
 # Objects whose attributes handlers set without touching the database.
 NON_ROW_ROOTS = frozenset({"self", "cls", "response", "request", "app", "settings", "state", "logger"})
 
-class PerIndex(Generic[T]):
-    """A project-wide value computed once per project index, not once per file."""
-
-    def __init__(self, compute: Callable[[object], T]) -> None:
-        self._compute = compute
-        self._index: object = None
-        self._value: T | None = None
-
-    def __call__(self, index: object) -> T:
-        if self._index is not index:
-            self._index, self._value = index, self._compute(index)
-        return self._value  # type: ignore[return-value]
-
-
 def unique_handlers(ctx: FileContext) -> Iterator[tuple[Route, FunctionNode]]:
     """Each route handler once, with its first route (a handler may serve several paths)."""
     seen: set[int] = set()
@@ -57,20 +44,6 @@ def is_migration(ctx: FileContext) -> bool:
     facts = ctx.index.files.get(ctx.path)
     imports = facts.imports.values() if facts is not None else ()
     return any(name == "alembic" or name.startswith("alembic.") for name in imports)
-
-
-SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-
-
-def walk_body(node: ast.AST) -> Iterator[ast.AST]:
-    """Every node inside `node` (a function or statement), not descending into nested functions,
-    lambdas or classes: their code runs elsewhere (a thread pool, a callback)."""
-    stack = list(reversed(list(ast.iter_child_nodes(node))))
-    while stack:
-        current = stack.pop()
-        yield current
-        if not isinstance(current, SCOPE_NODES):
-            stack.extend(reversed(list(ast.iter_child_nodes(current))))
 
 
 def in_order(nodes: Iterator[ast.AST]) -> list[ast.AST]:
@@ -109,7 +82,7 @@ def is_write_statement(call: ast.Call) -> bool:
     """`session.execute(update(...))`, `db.exec(delete(Item).where(...))`, `session.execute(insert(T).values(...))`."""
     if not call.args:
         return False
-    for node in ast.walk(call.args[0]):
+    for node in subtree_nodes(call.args[0]):
         name = call_name(node)
         if name and name.rsplit(".", 1)[-1] in WRITE_STATEMENTS:
             return True
@@ -155,7 +128,7 @@ def _row_attribute(target: ast.AST) -> bool:
 
 
 def names_in(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in subtree_nodes(node) if isinstance(n, ast.Name)}
 
 
 def assigned_names(stmt: ast.AST) -> list[str]:
@@ -167,7 +140,7 @@ def assigned_names(stmt: ast.AST) -> list[str]:
         targets = [stmt.target]
     elif isinstance(stmt, ast.NamedExpr):
         targets = [stmt.target]
-    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return [n.id for t in targets for n in walk_nodes(t) if isinstance(n, ast.Name)]
 
 
 def assignment_value(stmt: ast.AST) -> ast.AST | None:
@@ -185,7 +158,7 @@ def tainted_names(func: ast.AST, is_source) -> set[str]:
         before = len(tainted)
         for stmt in assignments:
             value = assignment_value(stmt)
-            if any(is_source(n) for n in ast.walk(value)) or names_in(value) & tainted:
+            if any(is_source(n) for n in subtree_nodes(value)) or names_in(value) & tainted:
                 tainted.update(assigned_names(stmt))
         if len(tainted) == before:
             break
@@ -235,7 +208,7 @@ def _markers(annotation: ast.expr | None, default: ast.expr | None) -> set[str]:
     for node in (annotation, default):
         if node is None:
             continue
-        for inner in ast.walk(node):
+        for inner in subtree_nodes(node):
             name = call_name(inner) if isinstance(inner, ast.Call) else None
             if name:
                 found.add(name.rsplit(".", 1)[-1])

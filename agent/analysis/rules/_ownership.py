@@ -16,6 +16,7 @@ from agent.analysis.facts import ADMIN_ATTRIBUTES, Route, call_name, dotted_name
 from agent.analysis.index import ModelInfo
 from agent.analysis.rules._db import callee_attr, is_session, session_method, walk_body
 from agent.analysis.rules.base import FileContext, FunctionNode
+from agent.analysis.walk import subtree_nodes
 
 CLIENT_SOURCES = frozenset({"path", "query", "body", "form", "header", "cookie"})
 FILTER_METHODS = frozenset({"where", "filter", "filter_by", "having"})
@@ -39,7 +40,7 @@ def client_names(route: Route) -> set[str]:
 
 
 def mentions(node: ast.AST, names: set[str]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+    return any(isinstance(n, ast.Name) and n.id in names for n in subtree_nodes(node))
 
 
 def fetches(ctx: FileContext, func: ast.AST) -> Iterator[Fetch]:
@@ -99,7 +100,7 @@ def owner_scoped(func: ast.AST, model: ModelInfo) -> bool:
             continue
         if any(kw.arg == column for kw in node.keywords):
             return True
-        if any(isinstance(n, ast.Attribute) and n.attr == column for arg in node.args for n in ast.walk(arg)):
+        if any(isinstance(n, ast.Attribute) and n.attr == column for arg in node.args for n in subtree_nodes(arg)):
             return True
     return False
 
@@ -111,7 +112,7 @@ def owner_checked(func: ast.AST, model: ModelInfo, user_param: str | None) -> bo
         if isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
             if any(isinstance(o, ast.Attribute) and o.attr in owner_attrs and not _is_class_attr(o, model)
-                   for operand in operands for o in ast.walk(operand)):
+                   for operand in operands for o in subtree_nodes(operand)):
                 return True
             if user_param and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops) and mentions(node, {user_param}):
                 return True

@@ -12,6 +12,7 @@ from typing import Iterator
 
 from agent.analysis.facts import collect_imports, dotted_name, keyword, module_name
 from agent.analysis.rules.base import FileContext, FunctionNode
+from agent.analysis.walk import walk_nodes
 
 # Fully qualified module prefixes of JWT libraries whose `decode`/`encode` we understand.
 PYJWT = "jwt"
@@ -19,8 +20,8 @@ JOSE = "jose.jwt"
 AUTHLIB = "authlib.jose.jwt"
 JWT_MODULES = (PYJWT, JOSE, AUTHLIB)
 
+_JWT_ROOTS = frozenset(library.split(".", 1)[0] for library in JWT_MODULES)
 _TEST_DIRS = frozenset({"tests", "test", "testing"})
-_last_walk: tuple[ast.AST | None, list[ast.AST]] = (None, [])
 
 
 def imports_of(ctx: FileContext) -> dict[str, str]:
@@ -31,13 +32,14 @@ def imports_of(ctx: FileContext) -> dict[str, str]:
 
 def resolve(node: ast.AST, imports: dict[str, str]) -> str | None:
     """Qualified dotted name of `node` when its head is an imported name, else None."""
-    name = dotted_name(node)
-    if name is None:
-        return None
-    head, _, rest = name.partition(".")
-    base = imports.get(head)
+    root = node
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    # Most names are local: look the head up before building the dotted text.
+    base = imports.get(root.id) if isinstance(root, ast.Name) else None
     if base is None:
         return None
+    rest = dotted_name(node).partition(".")[2]  # type: ignore[union-attr]
     return f"{base}.{rest}" if rest else base
 
 
@@ -56,26 +58,20 @@ def jwt_call(call: ast.Call, imports: dict[str, str]) -> tuple[str, str] | None:
 
 
 def all_nodes(ctx: FileContext) -> list[ast.AST]:
-    """Every node of the file, walked once and shared by the security rules.
-
-    The runner runs all rules on one file before the next, so remembering the last tree is enough.
-    """
-    global _last_walk
-    tree, nodes = _last_walk
-    if tree is not ctx.tree:
-        nodes = list(ast.walk(ctx.tree))
-        _last_walk = (ctx.tree, nodes)
-    return nodes
+    """Every node of the file in `ast.walk` order, from the walk all rules share."""
+    return ctx.walk.nodes
 
 
 def jwt_calls(ctx: FileContext, *functions: str) -> Iterator[tuple[ast.Call, str, str]]:
     """Every call of `library.function` for the given JWT functions: (call, library, function)."""
     imports = imports_of(ctx)
-    for node in all_nodes(ctx):
-        if isinstance(node, ast.Call):
-            found = jwt_call(node, imports)
-            if found is not None and found[1] in functions:
-                yield node, found[0], found[1]
+    # A call resolves into a JWT library only through an import rooted at one.
+    if not any(target.split(".", 1)[0] in _JWT_ROOTS for target in imports.values()):
+        return
+    for node in ctx.nodes_of(ast.Call):
+        found = jwt_call(node, imports)
+        if found is not None and found[1] in functions:
+            yield node, found[0], found[1]
 
 
 def argument(call: ast.Call, position: int, name: str) -> ast.expr | None:
@@ -121,7 +117,7 @@ def module_constants(tree: ast.Module) -> dict[str, ast.expr]:
 def local_values(scope: ast.AST, name: str) -> list[ast.expr]:
     """Values assigned to `name` inside `scope` (plain, annotated, augmented and walrus assignments)."""
     values: list[ast.expr] = []
-    for node in ast.walk(scope):
+    for node in walk_nodes(scope):
         if isinstance(node, ast.Assign):
             if any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
                 values.append(node.value)
@@ -147,7 +143,7 @@ def resolve_value(ctx: FileContext, node: ast.expr, scope: FunctionNode | None) 
 
 
 def constant_strings(node: ast.AST) -> list[str]:
-    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return [n.value for n in walk_nodes(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
 
 def is_true(node: ast.AST | None) -> bool:

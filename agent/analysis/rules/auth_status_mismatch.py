@@ -125,8 +125,8 @@ def get_current_active_superuser(current_user):
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        for node in ast.walk(ctx.tree):
-            code = http_exception_status(node) if isinstance(node, ast.Call) else None
+        for node in ctx.nodes_of(ast.Call):
+            code = http_exception_status(node)
             if code not in (401, 403):
                 continue
             detail = literal_str(keyword(node, "detail") or (node.args[1] if len(node.args) > 1 else None)) or ""
@@ -144,7 +144,8 @@ def get_current_active_superuser(current_user):
         if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
             name = parent.targets[0].id
             scope = ctx.enclosing_function(node) or ctx.tree
-            return [n for n in ast.walk(scope) if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Name) and n.exc.id == name]
+            return [n for n in ctx.walk.subtree_bfs(scope)
+                    if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Name) and n.exc.id == name]
         return [node]
 
     def _credential_failure(self, ctx: FileContext, site: ast.AST) -> bool:

@@ -9,36 +9,47 @@ source string (reviewed as `app/main.py`) or a dict of path -> source for cross-
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import ClassVar, Iterator, Mapping, Union
+from typing import Callable, ClassVar, Generic, Iterator, Mapping, TypeVar, Union
 
 from agent.analysis.facts import Route
 from agent.analysis.index import ProjectIndex
+from agent.analysis.walk import TreeWalk, activate
 from agent.types import Finding, Fix, Severity
 
 Example = Union[str, Mapping[str, str]]
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+T = TypeVar("T")
+_SOURCE_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 @dataclass
 class FileContext:
-    """One parsed file plus the project index: what a rule's `check` receives."""
+    """One parsed file plus the project index: what a rule's `check` receives.
+
+    Its `walk` (one traversal of the tree, see `agent.analysis.walk`) is shared by every rule;
+    creating a context makes it the active walk for node-only helpers such as `walk_body`.
+    """
 
     path: str
     text: str
     tree: ast.Module
     index: ProjectIndex
-    _parents: dict[ast.AST, ast.AST] | None = field(default=None, repr=False)
+    walk: TreeWalk | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.walk is None or self.walk.tree is not self.tree:
+            self.walk = TreeWalk(self.tree)
+        activate(self.walk)
 
     @cached_property
     def lines(self) -> list[str]:
         return self.text.splitlines()
 
     def parent(self, node: ast.AST) -> ast.AST | None:
-        if self._parents is None:
-            self._parents = {child: parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
-        return self._parents.get(node)
+        return self.walk.parent(node)
 
     def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
         current = self.parent(node)
@@ -49,28 +60,80 @@ class FileContext:
     def enclosing_function(self, node: ast.AST) -> FunctionNode | None:
         return next((a for a in self.ancestors(node) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
 
-    @cached_property
+    def nodes_of(self, *types: type) -> list[ast.AST]:
+        """Every node of these types in the file, in `ast.walk` order (shared: do not modify)."""
+        return self.walk.of_type(*types)
+
+    @property
     def functions(self) -> list[FunctionNode]:
-        return [n for n in ast.walk(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        return self.walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef)  # type: ignore[return-value]
 
     @cached_property
     def routes(self) -> list[Route]:
         return self.index.routes_in(self.path)
 
+    @cached_property
+    def _handlers(self) -> list[tuple[Route, FunctionNode]]:
+        by_line = {f.lineno: f for f in self.functions}
+        return [(route, by_line[route.line]) for route in self.routes if route.line in by_line]
+
     def route_handlers(self) -> Iterator[tuple[Route, FunctionNode]]:
         """Each route of this file with its handler's function node."""
-        by_line = {f.lineno: f for f in self.functions}
-        for route in self.routes:
-            node = by_line.get(route.line)
-            if node is not None:
-                yield route, node
+        return iter(self._handlers)
 
     def route_of(self, func: ast.AST) -> Route | None:
         line = getattr(func, "lineno", None)
         return self.index.route_for(self.path, line) if line is not None else None
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ast.unparse(node)
+        """The source text of `node` (as `ast.get_source_segment`), else its unparsed form."""
+        return self._source_segment(node) or ast.unparse(node)
+
+    @cached_property
+    def _source_lines(self) -> list[str]:
+        # The parser's line split (\r\n, \r or \n; not form feeds), once per file:
+        # `ast.get_source_segment` splits the whole file, character by character, on every call.
+        return _SOURCE_LINE.findall(self.text)
+
+    def _source_segment(self, node: ast.AST) -> str | None:
+        end_line, end_column = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end_line is None or end_column is None:
+            return None
+        lines, first, last = self._source_lines, node.lineno - 1, end_line - 1
+        if first == last:
+            return lines[first].encode()[node.col_offset:end_column].decode()
+        head = lines[first].encode()[node.col_offset:].decode()
+        return "".join([head, *lines[first + 1:last], lines[last].encode()[:end_column].decode()])
+
+
+class PerIndex(Generic[T]):
+    """A project-wide value computed once per project index, not once per file.
+
+    A rule that reads facts of other files beyond what the index answers per file (every file's
+    imports, every route's parameters) computes them through a `PerIndex`: every instance is
+    registered, and `digest_all` folds their values into each file's cache key, so a change to
+    such a fact anywhere re-checks the files whose findings depend on it.
+    """
+
+    registry: ClassVar[list["PerIndex"]] = []
+
+    def __init__(self, compute: Callable[[ProjectIndex], T]) -> None:
+        self._compute = compute
+        self._index: object = None
+        self._value: T | None = None
+        PerIndex.registry.append(self)
+
+    def __call__(self, index: ProjectIndex) -> T:
+        if self._index is not index:
+            self._index, self._value = index, self._compute(index)
+        return self._value  # type: ignore[return-value]
+
+    @classmethod
+    def digest_all(cls, index: ProjectIndex) -> str:
+        """Every registered project-wide value for `index`, as stable text (by name, sets sorted)."""
+        values = {f"{p._compute.__module__}.{p._compute.__qualname__}": p(index) for p in cls.registry}
+        return repr([(name, sorted(map(repr, v)) if isinstance(v, (set, frozenset)) else v)
+                     for name, v in sorted(values.items())])
 
 
 class Rule:

@@ -5,7 +5,7 @@ import re
 from typing import Iterator
 
 from agent.analysis.facts import keyword
-from agent.analysis.rules._security import all_nodes, imports_of, is_true, resolve, resolve_value
+from agent.analysis.rules._security import imports_of, is_true, resolve, resolve_value
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
 
@@ -106,8 +106,8 @@ app.add_middleware(CORSMiddleware, allow_origin_regex="https://.*", allow_creden
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         imports = imports_of(ctx)
-        for node in all_nodes(ctx):
-            if isinstance(node, ast.Call) and _configures_cors(node, imports):
+        for node in ctx.nodes_of(ast.Call):
+            if _configures_cors(node, imports):
                 if is_true(keyword(node, "allow_credentials")) and _any_origin(ctx, node):
                     yield self.finding(ctx, node, "CORS allows every origin with allow_credentials=True: any site "
                                        "can make authenticated requests; list the allowed origins explicitly")

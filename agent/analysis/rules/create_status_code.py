@@ -4,6 +4,7 @@ import ast
 from typing import Iterator
 
 from agent.analysis.rules.base import FileContext, Rule
+from agent.analysis.walk import subtree_nodes
 from agent.types import Finding, Severity
 
 CREATE_VERBS = ("create", "add", "register", "new", "insert", "upload", "post_")
@@ -122,5 +123,5 @@ def _creates(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "add"
         and isinstance(n.func.value, (ast.Name, ast.Attribute))
         and (getattr(n.func.value, "id", "") or getattr(n.func.value, "attr", "")) in {"session", "db", "s"}
-        for n in ast.walk(func)
+        for n in subtree_nodes(func)
     )

@@ -4,7 +4,7 @@ import ast
 import re
 from typing import Iterator
 
-from agent.analysis.rules._security import all_nodes, is_test_file
+from agent.analysis.rules._security import is_test_file
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
 
@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         if is_test_file(ctx.path):
             return
-        for node in all_nodes(ctx):
+        for node in ctx.nodes_of(ast.JoinedStr, ast.Constant):
             if isinstance(node, ast.JoinedStr):
                 text = "".join(v.value if isinstance(v, ast.Constant) else HOLE for v in node.values)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and not _in_fstring_or_docstring(ctx, node):

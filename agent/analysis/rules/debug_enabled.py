@@ -5,7 +5,7 @@ from typing import Iterator
 
 from agent.analysis.facts import keyword
 from agent.analysis.rules._security import (
-    all_nodes, imports_of, is_test_file, is_true, module_constants, resolve,
+    imports_of, is_test_file, is_true, module_constants, resolve,
 )
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
@@ -98,10 +98,10 @@ application.debug = True
         imports = imports_of(ctx)
         constants = module_constants(ctx.tree)
         apps: set[str] = set()
-        for node in all_nodes(ctx):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and resolve(node.value.func, imports) in APP_CLASSES:
+        for node in ctx.nodes_of(ast.Assign):
+            if isinstance(node.value, ast.Call) and resolve(node.value.func, imports) in APP_CLASSES:
                 apps.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        for node in all_nodes(ctx):
+        for node in ctx.nodes_of(ast.Call, ast.Assign):
             if isinstance(node, ast.Call) and resolve(node.func, imports) in APP_CLASSES | SERVERS:
                 if _true(keyword(node, "debug"), constants):
                     yield self.finding(ctx, node, "debug=True serves tracebacks and source to clients; "

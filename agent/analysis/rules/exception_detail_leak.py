@@ -4,8 +4,9 @@ import ast
 from typing import Iterator
 
 from agent.analysis.facts import call_name, dotted_name
-from agent.analysis.rules._security import all_nodes, argument, imports_of, resolve
+from agent.analysis.rules._security import argument, imports_of, resolve
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.analysis.walk import walk_nodes
 from agent.types import Finding, Severity
 
 # Exceptions whose text is about the client's own input: showing it is the point.
@@ -158,7 +159,7 @@ app.add_exception_handler(Exception, on_db_error)
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         imports = imports_of(ctx)
         handlers = _exception_handler_functions(ctx)
-        for node in all_nodes(ctx):
+        for node in ctx.nodes_of(ast.Call, ast.Return):  # what `_response_payload` accepts
             payload = _response_payload(ctx, node, handlers)
             if payload is None:
                 continue
@@ -173,7 +174,7 @@ app.add_exception_handler(Exception, on_db_error)
 def _exception_handler_functions(ctx: FileContext) -> dict[str, set[str]]:
     """Function name -> exception class names it handles (decorator or add_exception_handler)."""
     handlers: dict[str, set[str]] = {}
-    for node in all_nodes(ctx):
+    for node in ctx.nodes_of(ast.FunctionDef, ast.AsyncFunctionDef, ast.Call):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for decorator in node.decorator_list:
                 if isinstance(decorator, ast.Call) and (call_name(decorator) or "").endswith("exception_handler"):
@@ -236,7 +237,7 @@ def _leaked(payload: ast.expr, exceptions: dict[str, set[str]], imports: dict[st
     def is_exc(node: ast.AST) -> bool:
         return isinstance(node, ast.Name) and node.id in exceptions
 
-    for node in ast.walk(payload):
+    for node in walk_nodes(payload):
         if isinstance(node, ast.Call):
             if resolve(node.func, imports) in TRACEBACK_FUNCTIONS:
                 return "traceback"

@@ -140,6 +140,14 @@ password_column = "user_password"
     )
     INVALID = (
         """
+from fastapi_users.authentication import JWTStrategy
+
+SECRET = "SECRET"
+
+def get_jwt_strategy() -> JWTStrategy:
+    return JWTStrategy(secret=SECRET, lifetime_seconds=3600)
+""",
+        """
 SECRET_KEY = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
 """,
         """
@@ -281,7 +289,10 @@ def _real_value(value: str, name: str) -> bool:
     lowered = text.lower()
     if len(text) < 3 or any(marker in lowered for marker in PLACEHOLDER_MARKERS):
         return False
-    if lowered in SECRET_WORDS or lowered in LABEL_VALUES or lowered.replace("-", "_") == name.lower():
+    if lowered.replace("-", "_") == name.lower():
+        # `password_field = "password"` labels a field; `SECRET = "SECRET"` is a constant used as a key.
+        return name.isupper() and "_" not in name
+    if lowered in SECRET_WORDS or lowered in LABEL_VALUES:
         return False
     if re.fullmatch(r"[A-Z][A-Z0-9_]*", text) and "_" in text:  # the name of an environment variable
         return False

@@ -147,12 +147,12 @@ def _message(func: FunctionNode, commit: ast.Call, earlier: int) -> str:
 
 
 def _commits(func: FunctionNode) -> bool:
-    return any(session_method(n) == "commit" for n in walk_body(func))
+    return any(session_method(n) == "commit" for n in walk_body(func) if isinstance(n, ast.Call))
 
 
 def _protected(func: FunctionNode) -> bool:
     """The function manages its transaction explicitly (begin / begin_nested / rollback)."""
-    return any(session_method(n) in SAFE_METHODS for n in walk_body(func))
+    return any(session_method(n) in SAFE_METHODS for n in walk_body(func) if isinstance(n, ast.Call))
 
 
 @dataclass

@@ -110,7 +110,7 @@ def tags_of(db, user_id):
             return
         for func in ctx.functions:
             body = list(walk_body(func))
-            if not any(isinstance(n, LOOPS) for n in body) or sum(map(is_query, body)) < 2:
+            if not any(isinstance(n, LOOPS) for n in body) or sum(1 for n in body if isinstance(n, ast.Call) and is_query(n)) < 2:
                 continue
             reported: set[int] = set()
             results = tainted_names(func, is_query)

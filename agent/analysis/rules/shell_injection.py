@@ -5,7 +5,7 @@ from typing import Iterator
 
 from agent.analysis.facts import keyword
 from agent.analysis.rules._security import (
-    all_nodes, argument, imports_of, is_true, module_constants, resolve, resolve_value,
+    argument, imports_of, is_true, module_constants, resolve, resolve_value,
 )
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
@@ -102,9 +102,7 @@ async def grep(term: str):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         imports = imports_of(ctx)
         constants = module_constants(ctx.tree)
-        for node in all_nodes(ctx):
-            if not isinstance(node, ast.Call):
-                continue
+        for node in ctx.nodes_of(ast.Call):
             callee = resolve(node.func, imports)
             if callee in ALWAYS_SHELL or (callee in SHELL_WHEN_ASKED and is_true(keyword(node, "shell"))):
                 command = argument(node, 0, "args") if callee in SHELL_WHEN_ASKED else argument(node, 0, "cmd")
