@@ -99,6 +99,13 @@ def test_folder_without_python(project):
     one_error_line(proc, "docs", "no Python files")
 
 
+def test_folder_whose_files_are_all_excluded_says_so(project):
+    (project / "pyproject.toml").write_text(PYPROJECT + 'exclude = ["app/**"]\n', encoding="utf-8")
+    proc = fba(project, "review", "app")
+    assert proc.returncode == 2
+    one_error_line(proc, "app", "excluded by the 'exclude' setting")
+
+
 @pytest.mark.parametrize(("content", "words"), [
     (b"\x00\x01\x02binary\x00", ("blob.py", "binary")),
     (b"name = '\xe9t\xe9'\n", ("blob.py", "UTF-8")),

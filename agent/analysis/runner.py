@@ -418,7 +418,9 @@ def _collect(
             continue
         walked = walk(path) if walk is not None else python_files(path, root, exclude)
         if not walked:
-            raise UsageError(f"{path}: no Python files to review")
+            hidden = bool(exclude) and bool(python_files(path, root))
+            reason = " (all excluded by the 'exclude' setting)" if hidden else ""
+            raise UsageError(f"{path}: no Python files to review{reason}")
         _add_walked(found, walked)
     return found
 

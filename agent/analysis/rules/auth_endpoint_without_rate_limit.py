@@ -6,7 +6,7 @@ from typing import Iterator
 
 from agent.analysis.facts import Route, call_name, dotted_name
 from agent.analysis.rules._db import PerIndex, walk_body
-from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule, route_label
 from agent.types import Finding
 
 AUTH_WORDS = frozenset({
@@ -186,7 +186,7 @@ async def create_account(body: UserRegister):
             yield self.finding(
                 ctx,
                 func,
-                f"{'/'.join(route.methods)} {route.path or func.name} takes credentials from anonymous clients "
+                f"{route_label(route)} is an authentication endpoint open to anonymous clients "
                 "with no rate limit; add @limiter.limit(...) (slowapi) or Depends(RateLimiter(...))",
                 line=route.decorator_line,
             )

@@ -106,6 +106,12 @@ class FileContext:
         return "".join([head, *lines[first + 1:last], lines[last].encode()[:end_column].decode()])
 
 
+def route_label(route: Route, methods: str | None = None) -> str:
+    """How messages name a route: methods and the full URL path (with router and include prefixes)."""
+    where = route.full_path or route.path or route.function
+    return f"{methods or '/'.join(route.methods)} {where}"
+
+
 class PerIndex(Generic[T]):
     """A project-wide value computed once per project index, not once per file.
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from agent.analysis.rules.base import FileContext, Rule
+from agent.analysis.rules.base import FileContext, Rule, route_label
 from agent.analysis.walk import subtree_nodes
 from agent.types import Finding, Severity
 
@@ -107,7 +107,7 @@ def save_note(note: dict, session):
                 yield self.finding(
                     ctx,
                     func,
-                    f"POST {route.path or func.name} creates a resource but answers 200; "
+                    f"{route_label(route, 'POST')} creates a resource but answers 200; "
                     "set status_code=status.HTTP_201_CREATED",
                     line=route.decorator_line,
                 )

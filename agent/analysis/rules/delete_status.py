@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from agent.analysis.rules._responses import returned_values, returns_response, status_value_of
-from agent.analysis.rules.base import FileContext, Rule
+from agent.analysis.rules.base import FileContext, Rule, route_label
 from agent.types import Finding, Severity
 
 
@@ -91,7 +91,7 @@ async def delete_item(id: int):
             yield self.finding(
                 ctx,
                 func,
-                f"DELETE {route.path} returns no body but answers 200; set "
+                f"{route_label(route, 'DELETE')} returns no body but answers 200; set "
                 "status_code=status.HTTP_204_NO_CONTENT",
                 line=route.decorator_line,
             )

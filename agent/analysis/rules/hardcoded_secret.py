@@ -8,7 +8,7 @@ from typing import Iterator
 
 from agent.analysis.facts import call_name
 from agent.analysis.rules._security import (
-    all_nodes, argument, imports_of, is_test_file, jwt_call, name_words, resolve, target_name,
+    argument, imports_of, is_test_file, jwt_call, name_words, resolve, target_name,
 )
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
@@ -41,6 +41,8 @@ DOTTED_PATH = re.compile(r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+")
 SNAKE_NAME = re.compile(r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)+")
 EXAMPLE_CONTAINERS = frozenset({"example", "examples", "openapi_examples", "json_schema_extra"})
 ENV_READERS = frozenset({"os.getenv", "os.environ.get", "os.environ.setdefault"})
+ENV_METHODS = frozenset(name.rsplit(".", 1)[-1] for name in ENV_READERS)
+JWT_METHODS = frozenset({"encode", "decode", "decode_complete"})
 
 
 class HardcodedSecret(Rule):
@@ -191,8 +193,8 @@ def setup(app):
                     reported.add(id(node))
                     yield self.finding(ctx, node, f"'{name}' is set to a literal secret; read it from settings or "
                                        "the environment instead")
-        for node in all_nodes(ctx):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in reported:
+        for node in ctx.nodes_of(ast.Constant):
+            if isinstance(node.value, str) and id(node) not in reported:
                 kind = _known_format(node.value)
                 if kind is not None:
                     reported.add(id(node))
@@ -203,7 +205,7 @@ def setup(app):
 def _named_literals(ctx: FileContext) -> Iterator[tuple[ast.Constant, str]]:
     """(string literal, the name it is bound to) for assignments, keywords, dict entries, defaults, jwt keys."""
     imports = imports_of(ctx)
-    for node in all_nodes(ctx):
+    for node in ctx.nodes_of(ast.Assign, ast.AnnAssign, ast.Call, ast.Dict, ast.arguments):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 yield from _bound(target, node.value)
@@ -240,15 +242,22 @@ def _call_literals(call: ast.Call, imports: dict[str, str]) -> Iterator[tuple[as
     for kw in call.keywords:
         if kw.arg is not None and _is_str(kw.value):
             yield kw.value, kw.arg
-    found = jwt_call(call, imports)
-    if found is not None and found[1] in ("encode", "decode", "decode_complete"):
+    found = jwt_call(call, imports) if _calls_method(call, JWT_METHODS) else None
+    if found is not None and found[1] in JWT_METHODS:
         key = argument(call, 2 if found[0].startswith("authlib") and found[1] == "encode" else 1, "key")
         if _is_str(key):
             yield key, "signing_key"
-    if resolve(call.func, imports) in ENV_READERS and len(call.args) >= 2:
+    if len(call.args) >= 2 and _calls_method(call, ENV_METHODS) and resolve(call.func, imports) in ENV_READERS:
         variable, fallback = call.args[0], call.args[1]
         if _is_str(variable) and _is_str(fallback):
             yield fallback, variable.value
+
+
+def _calls_method(call: ast.Call, names: frozenset[str]) -> bool:
+    """Cheap pre-check before resolving a call through the imports: `x.method(...)` with one of
+    `names`, or any bare-name call (it may be an aliased import such as `from jwt import decode as d`)."""
+    func = call.func
+    return func.attr in names if isinstance(func, ast.Attribute) else isinstance(func, ast.Name)
 
 
 def _in_examples(ctx: FileContext, node: ast.AST) -> bool:

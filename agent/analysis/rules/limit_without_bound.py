@@ -5,7 +5,7 @@ from typing import Iterator
 
 from agent.analysis.facts import call_name, keyword
 from agent.analysis.rules._db import PerIndex, unique_handlers, walk_body
-from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule, route_label
 from agent.types import Finding
 
 SIZE_NAMES = frozenset({
@@ -153,7 +153,7 @@ async def read_items(filter_query: Annotated[FilterParams, Query()]):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         dependency_names = _DEPENDENCY_NAMES(ctx.index)
         for route, func in unique_handlers(ctx):
-            yield from self._check_function(ctx, func, f"{'/'.join(route.methods)} {route.path or func.name}")
+            yield from self._check_function(ctx, func, route_label(route))
         for node in ctx.tree.body:
             if getattr(node, "name", None) not in dependency_names:
                 continue

@@ -5,9 +5,10 @@ import re
 from typing import Iterator
 
 from agent.analysis.rules._security import (
-    all_nodes, constant_strings, imports_of, local_values, module_constants, resolve,
+    constant_strings, imports_of, local_values, module_constants, resolve,
 )
 from agent.analysis.rules.base import FileContext, Rule
+from agent.analysis.walk import walk_nodes
 from agent.types import Finding, Severity
 
 TEXT_FUNCTIONS = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text", "sqlmodel.text"})
@@ -166,7 +167,7 @@ def report(engine, year: str):
         if any(target.split(".")[0] == "alembic" for target in imports.values()):
             return  # migrations run by operators interpolate table and index names, not client input
         constants = module_constants(ctx.tree)
-        for node in all_nodes(ctx):
+        for node in ctx.nodes_of(ast.Call):
             sql = _sink_argument(node, imports)
             if sql is None:
                 continue
@@ -221,7 +222,7 @@ def _structural_names(scope) -> frozenset[str]:
     params = {a.arg for a in (*scope.args.posonlyargs, *scope.args.args, *scope.args.kwonlyargs)}
     params |= {a.arg for a in (scope.args.vararg, scope.args.kwarg) if a is not None}
     local: set[str] = set()
-    for node in ast.walk(scope):
+    for node in walk_nodes(scope):
         if isinstance(node, ast.Assign):
             targets = node.targets
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.comprehension)):
@@ -281,7 +282,7 @@ def _constant_name(name: str) -> bool:
 
 def _checked_against_allow_list(name: str, scope: ast.AST) -> bool:
     """`if name not in ALLOWED: raise/return` or `assert name in ALLOWED` somewhere in the function."""
-    for node in ast.walk(scope):
+    for node in walk_nodes(scope):
         test = node.test if isinstance(node, (ast.If, ast.Assert)) else None
         if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == name
                 and len(test.ops) == 1):

@@ -14,7 +14,7 @@ from agent.analysis.rules._db import (
     unique_handlers,
     walk_body,
 )
-from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule, route_label
 from agent.types import Finding
 
 COLLECTION_METHODS = frozenset({"all", "fetchall", "fetch_all", "to_list"})
@@ -183,7 +183,7 @@ def read_users(db: Session = Depends(get_db)):
                     yield self.finding(
                         ctx,
                         call,
-                        f"GET {route.path or func.name} returns every row of the query; "
+                        f"{route_label(route, 'GET')} returns every row of the query; "
                         "add offset/limit (with a bounded limit) or a cursor",
                         line=call.lineno,
                     )

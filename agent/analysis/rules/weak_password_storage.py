@@ -5,9 +5,10 @@ from typing import Iterator
 
 from agent.analysis.facts import dotted_name
 from agent.analysis.rules._security import (
-    all_nodes, argument, imports_of, local_values, name_words, resolve, target_name,
+    argument, imports_of, local_values, name_words, resolve, target_name,
 )
 from agent.analysis.rules.base import FileContext, Rule
+from agent.analysis.walk import walk_nodes
 from agent.types import Finding, Severity
 
 FAST_HASHES = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256",
@@ -140,7 +141,7 @@ def hash_password(password: str, salt: bytes) -> str:
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         imports = imports_of(ctx)
-        for node in all_nodes(ctx):
+        for node in ctx.nodes_of(ast.Call, ast.Dict, ast.Assign):
             if isinstance(node, ast.Call):
                 hashed = _fast_hash_input(node, imports, ctx)
                 if hashed is not None and _mentions_password(hashed):
@@ -185,7 +186,7 @@ def _password_named(name: str) -> bool:
 
 def _mentions_password(node: ast.expr) -> bool:
     return any(_password_named(n.attr if isinstance(n, ast.Attribute) else n.id)
-               for n in ast.walk(node) if isinstance(n, (ast.Name, ast.Attribute)))
+               for n in walk_nodes(node) if isinstance(n, (ast.Name, ast.Attribute)))
 
 
 def _plaintext(node: ast.expr) -> bool:
@@ -242,7 +243,7 @@ def _added_to_session(ctx: FileContext, node: ast.AST) -> bool:
         return False
     scope = ctx.enclosing_function(node) or ctx.tree
     return any(isinstance(n, ast.Call) and _is_add(n) and any(isinstance(a, ast.Name) and a.id == name for a in n.args)
-               for n in ast.walk(scope))
+               for n in walk_nodes(scope))
 
 
 def _is_add(call: ast.Call) -> bool:
