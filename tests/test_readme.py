@@ -36,3 +36,13 @@ def test_every_config_key_is_documented():
     for key in KEYS:
         env = "FBA_" + key.name.upper().replace("-", "_")
         assert re.search(rf"^\| `{re.escape(key.name)}` \| .+ \| `{env}` \|", README, re.MULTILINE), key.name
+
+
+def test_quickstart_output_is_what_fba_prints(tmp_path):
+    section = README.split("<!-- quickstart-output:start -->", 1)[1].split("<!-- quickstart-output:end -->", 1)[0]
+    documented = re.search(r"```text\n(.*?)\n```", section, re.DOTALL).group(1)
+    env = {"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "agent", "review", "examples/", "--no-cache"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.rstrip("\n") == documented
