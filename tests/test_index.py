@@ -8,7 +8,7 @@ import pickle
 import textwrap
 from pathlib import Path
 
-from agent.analysis.facts import extract_facts, module_name
+from agent.analysis.facts import extract_facts, is_credential_name, module_name
 from agent.analysis.index import ProjectIndex
 
 APP = Path(__file__).parent / "fixtures" / "clean_app"
@@ -206,9 +206,9 @@ def test_config_auth_dependencies_and_public_route_patterns():
             """,
     }
     plain = build(sources)
-    assert route(plain, "orders").auth is None and not plain.has_auth
+    assert route(plain, "orders").auth is None and not route(plain, "orders").app_has_auth
     configured = build(sources, auth_dependencies=["gateway_user"], public_routes=["/catalog/*"])
-    assert route(configured, "orders").auth == "handler" and configured.has_auth
+    assert route(configured, "orders").auth == "handler" and route(configured, "catalog").app_has_auth
     assert route(configured, "catalog").public
 
 
@@ -308,3 +308,174 @@ def test_facts_and_index_are_picklable():
     copy = pickle.loads(pickle.dumps(index))
     assert copy.routes == index.routes
     assert copy.fingerprint_for("app/api/routes/items.py") == index.fingerprint_for("app/api/routes/items.py")
+
+
+def test_credential_checks_that_reject_with_a_4xx_authenticate():
+    index = build({
+        "app/deps.py": """
+            from typing import Annotated
+            from fastapi import Cookie, Header, HTTPException, Query
+
+            async def get_token_header(x_token: Annotated[str, Header()]):
+                if x_token != "fake-super-secret-token":
+                    raise HTTPException(status_code=400, detail="X-Token header invalid")
+
+            async def get_query_token(token: str):
+                if token != "jessica":
+                    raise HTTPException(status_code=400, detail="No Jessica token provided")
+
+            def session_user(session_id: str | None = Cookie(None)):
+                user = SESSIONS.get(session_id)
+                if user is None:
+                    raise HTTPException(status_code=419)
+                return user
+
+            def verified_key(apiKey: str = Header()):
+                invalid = HTTPException(status_code=400, detail="Bad key")
+                try:
+                    return KEYS.verify(apiKey)
+                except KeyError:
+                    raise invalid
+
+            def pagination(page_token: str | None = None, limit: int = 50):
+                return page_token, limit
+
+            def checked_page(page_token: str | None = Query(None)):
+                if page_token and not page_token.isalnum():
+                    raise HTTPException(status_code=400, detail="Bad page token")
+                return page_token
+
+            def valid_region(region: str):
+                if region not in {"eu", "us"}:
+                    raise HTTPException(status_code=400, detail="Unknown region")
+
+            def keyword_filter(keyword: str, token: str | None = None):
+                if len(keyword) < 3:
+                    raise HTTPException(status_code=400, detail="Too short")
+
+            def known_setting(key: str):
+                if key not in SETTINGS:
+                    raise HTTPException(status_code=404)
+            """,
+    })
+    for name in ("get_token_header", "get_query_token", "session_user", "verified_key"):
+        assert index.is_auth_dependency("app/deps.py", name), name
+    for name in ("pagination", "checked_page", "valid_region", "keyword_filter", "known_setting"):
+        assert not index.is_auth_dependency("app/deps.py", name), name
+
+
+def test_is_credential_name():
+    for name in ("x_token", "x_api_key", "token", "apiKey", "authorization", "session_id", "accesstoken", "password"):
+        assert is_credential_name(name), name
+    for name in ("page_token", "next_token", "sort_key", "keyword", "author", "new_password", "limit"):
+        assert not is_credential_name(name), name
+
+
+TUTORIAL_WITH_AUTH = """
+    from fastapi import Depends, FastAPI
+    from fastapi.security import OAuth2PasswordBearer
+    oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")
+    app = FastAPI()
+
+    @app.get("/users/me")
+    def read_me(token: str = Depends(oauth2_scheme)): ...
+    """
+TUTORIAL_PUBLIC = """
+    from fastapi import FastAPI
+    app = FastAPI()
+
+    @app.get("/heroes/")
+    def read_heroes(): ...
+    """
+
+
+def test_applications_are_fastapi_objects_and_top_packages_of_unmounted_routers():
+    index = build({
+        "security/tutorial.py": TUTORIAL_WITH_AUTH,
+        "sql/tutorial.py": TUTORIAL_PUBLIC,
+        "svc/routes/orders.py": """
+            from fastapi import APIRouter
+            router = APIRouter(prefix="/orders")
+            inner = APIRouter()
+            router.include_router(inner)
+
+            @inner.get("/")
+            def list_orders(): ...
+            """,
+        "svc/main.py": """
+            from fastapi import FastAPI
+            from svc.routes import orders
+            app = FastAPI()
+            admin_app = FastAPI()
+            app.include_router(orders.router)
+            admin_app.include_router(orders.router, prefix="/admin")
+            """,
+        "tools/routes.py": """
+            from fastapi import APIRouter
+            router = APIRouter()
+
+            @router.get("/ping-tools")
+            def ping(): ...
+            """,
+    })
+    assert route(index, "read_me").apps == ("security.tutorial.app",)
+    assert route(index, "read_heroes").apps == ("sql.tutorial.app",)
+    assert route(index, "list_orders").apps == ("svc.main.admin_app", "svc.main.app")
+    assert route(index, "ping").apps == ("tools.*",)
+    assert route(index, "read_me").app_has_auth
+    for public in ("read_heroes", "list_orders", "ping"):
+        assert not route(index, public).app_has_auth, public
+
+
+def test_an_application_has_auth_through_its_imports_or_a_stray_file_of_its_package():
+    sources = {
+        "app/main.py": """
+            from fastapi import FastAPI
+            from app.routes import router
+            app = FastAPI()
+            app.include_router(router)
+            """,
+        "app/routes.py": """
+            from fastapi import APIRouter, Depends
+            from app.deps import get_db
+            router = APIRouter()
+
+            @router.get("/items")
+            def items(db=Depends(get_db)): ...
+            """,
+        "app/deps.py": """
+            def get_db():
+                yield None
+            """,
+        "app/auth.py": """
+            import jwt
+
+            def get_current_user(token: str):
+                return jwt.decode(token, "k", algorithms=["HS256"])
+            """,
+        "other/main.py": TUTORIAL_PUBLIC,
+    }
+    # auth.py is imported by nobody: it still says the `app` package's application has auth.
+    index = build(sources)
+    assert route(index, "items").app_has_auth and not route(index, "read_heroes").app_has_auth
+    # Imported (even indirectly, through deps.py), it counts for the importing application only.
+    sources["app/deps.py"] = "            from app.auth import get_current_user" + sources["app/deps.py"]
+    sources["other/main.py"] = "    import app.deps" + TUTORIAL_PUBLIC
+    index = build(sources)
+    assert route(index, "items").app_has_auth and route(index, "read_heroes").app_has_auth
+    # Moved to another package and imported by no one, it says nothing about `app`.
+    moved = {k: v for k, v in sources.items() if k not in {"app/auth.py", "other/main.py"}}
+    moved["app/deps.py"] = "def get_db():\n    yield None\n"
+    moved["lib/auth.py"] = sources["app/auth.py"]
+    assert not route(build(moved), "items").app_has_auth
+
+
+def test_fingerprint_follows_the_auth_of_the_routes_own_application():
+    sources = {"security/tutorial.py": TUTORIAL_PUBLIC.replace("read_heroes", "read_me"),
+               "sql/tutorial.py": TUTORIAL_PUBLIC}
+    before = build(sources).fingerprint_for("sql/tutorial.py")
+    other_gains_auth = build({**sources, "security/tutorial.py": TUTORIAL_WITH_AUTH})
+    assert other_gains_auth.fingerprint_for("sql/tutorial.py") == before
+    assert other_gains_auth.fingerprint_for("security/tutorial.py") != build(sources).fingerprint_for("security/tutorial.py")
+    own_gains_auth = build({**sources, "sql/auth.py": "import jwt\n\ndef verify(token: str):\n    return jwt.decode(token)\n"})
+    assert own_gains_auth.fingerprint_for("sql/tutorial.py") != before

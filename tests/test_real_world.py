@@ -59,17 +59,9 @@ BIGGER_FINDINGS: set[Key] = {
     ("FBA201", "app/routers/users.py", 17),
 }
 # FastAPI(dependencies=[Depends(get_query_token)]) covers every route and the items router and the
-# admin include add get_token_header; both check a token and raise 400, which is not recognised as
-# authentication (the same dependencies raising 401 are), so each route is reported as unauthenticated.
-BIGGER_FALSE_POSITIVES: set[Key] = {
-    ("FBA101", "app/internal/admin.py", 7),
-    ("FBA101", "app/routers/items.py", 19),
-    ("FBA101", "app/routers/items.py", 24),
-    ("FBA101", "app/routers/items.py", 31),
-    ("FBA101", "app/routers/users.py", 7),
-    ("FBA101", "app/routers/users.py", 12),
-    ("FBA101", "app/routers/users.py", 17),
-}
+# admin include add get_token_header; both check a credential-like parameter (`token`, `x_token`)
+# and raise 400 when it is wrong, which counts as authentication, so no route is unauthenticated.
+BIGGER_FALSE_POSITIVES: set[Key] = set()
 
 TUTORIAL004 = "tutorial004_an_py310.py"
 TUTORIAL005 = "tutorial005_an_py310.py"
@@ -132,8 +124,6 @@ def test_bigger_applications_true_positives_are_reported():
     assert BIGGER_FINDINGS <= _review(_sources(BIGGER))
 
 
-@pytest.mark.xfail(strict=True, reason="FP: FBA101 x7, app-level and include-level token dependencies "
-                                       "that raise 400 are not recognised as authentication")
 def test_bigger_applications_gets_nothing_else():
     assert _review(_sources(BIGGER)) == BIGGER_FINDINGS
 
@@ -152,13 +142,16 @@ def test_sql_tutorial_without_auth_is_a_public_api():
     assert _review(_sources(SQL, (SQL_TUTORIAL,))) == SQL_FINDINGS
 
 
-@pytest.mark.xfail(strict=True, reason="FP: FBA101 x5, 'the project has authentication' is decided over "
-                                       "every file reviewed, so an auth-less app next to another app is flagged")
 def test_sql_tutorial_reviewed_with_other_apps_stays_a_public_api():
+    """'The project has authentication' is decided per application: the security tutorial's auth
+    does not make the SQL tutorial's routes unauthenticated."""
     sources = {f"sql_databases/{k}": v for k, v in _sources(SQL, (SQL_TUTORIAL,)).items()}
     sources |= {f"security/{k}": v for k, v in _sources(SECURITY, (TUTORIAL004,)).items()}
-    sql_findings = {k for k in _review(sources) if k[1].startswith("sql_databases/")}
-    assert sql_findings == {(rule, f"sql_databases/{path}", line) for rule, path, line in SQL_FINDINGS}
+    findings = _review(sources)
+    assert {k for k in findings if k[1].startswith("sql_databases/")} == {
+        (rule, f"sql_databases/{path}", line) for rule, path, line in SQL_FINDINGS}
+    assert {k for k in findings if k[1].startswith("security/")} == {
+        (rule, f"security/{path}", line) for rule, path, line in SECURITY_FINDINGS[TUTORIAL004]}
 
 
 def test_fastapi_users_example_gets_exactly_its_true_positives():

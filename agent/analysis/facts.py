@@ -9,6 +9,7 @@ imports and merges the facts of all files.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from agent.analysis.walk import TreeWalk
@@ -39,7 +40,9 @@ class Param:
 @dataclass(frozen=True)
 class Route:
     """One path operation. `auth` is filled by the index: where authentication comes from
-    ("handler", "router", "include", "app") or None when the route has none."""
+    ("handler", "router", "include", "app") or None when the route has none. `apps` are the
+    applications it belongs to (`ProjectIndex._route_apps`) and `app_has_auth` says whether one of
+    them authenticates anywhere (an application without any auth is a deliberately public API)."""
 
     file: str
     function: str
@@ -60,6 +63,8 @@ class Route:
     public: bool = False
     admin: bool = False
     user_param: str | None = None
+    apps: tuple[str, ...] = ()
+    app_has_auth: bool = False
 
     def path_params(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params if p.source == "path")
@@ -97,8 +102,9 @@ class Include:
 class FunctionFacts:
     """A module-level function (or a class's `__call__`, named `Class.__call__`) that may be a dependency.
 
-    `signals` are the auth evidence found in its body: "jwt-decode", "http-401", "http-403";
-    `admin_check` is True when it raises on a superuser/admin/role test.
+    `signals` are the auth evidence found in its body: "jwt-decode", "http-401", "http-403",
+    "credential-check" (a 4xx rejection that depends on a credential-like parameter, see
+    `credential_rejections`); `admin_check` is True when it raises on a superuser/admin/role test.
     """
 
     name: str
@@ -462,12 +468,98 @@ def function_facts(
     node: ast.FunctionDef | ast.AsyncFunctionDef, name: str | None = None, walk: TreeWalk | None = None
 ) -> FunctionFacts:
     """Facts of one function; `walk` is its module's walk when the caller has one."""
-    calls, signals, admin = _body_evidence(node, walk if walk is not None else TreeWalk(node))
+    walk = walk if walk is not None else TreeWalk(node)
+    calls, signals, admin = _body_evidence(node, walk)
     for decorator_or_default in [*node.args.defaults, *node.args.kw_defaults]:
         marker = _marker_call(decorator_or_default)
         if marker is not None and _admin_scopes(marker):
             admin = True
-    return FunctionFacts(name or node.name, node.lineno, function_params(node, set()), calls, signals, admin)
+    params = function_params(node, set())
+    if credential_rejections(node, params, walk):
+        signals = tuple(sorted({*signals, "credential-check"}))
+    return FunctionFacts(name or node.name, node.lineno, params, calls, signals, admin)
+
+
+# Words that make a header/query/cookie parameter a presented credential: `x_token`, `x_api_key`,
+# `authorization`, `session_id`, `apiKey`, `accesstoken`.
+CREDENTIAL_WORDS = frozenset({"token", "key", "apikey", "auth", "authorization", "secret", "session", "sessionid",
+                              "credential", "credentials", "password", "passwd"})
+# Words that make such a name something else: pagination cursors (`page_token`, `next_token`),
+# lookup keys (`sort_key`, `cache_key`, `idempotency_key`), values being chosen (`new_password`).
+NOT_CREDENTIAL_WORDS = frozenset({"page", "next", "prev", "previous", "cursor", "continuation", "sync", "sort", "order",
+                                  "cache", "idempotency", "partition", "group", "lookup", "search", "public", "new",
+                                  "confirm"})
+CREDENTIAL_SOURCES = frozenset({"header", "query", "cookie"})
+# A lookup miss (404) or a throttle (429) is an answer about the resource or the rate, not the credential.
+NOT_CREDENTIAL_STATUSES = frozenset({404, 429})
+
+
+def is_credential_name(name: str) -> bool:
+    """`x_token`, `x_api_key`, `authToken`, `session_id`: yes; `page_token`, `sort_key`, `keyword`: no."""
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
+    if NOT_CREDENTIAL_WORDS.intersection(words):
+        return False
+    return any(w in CREDENTIAL_WORDS or w.endswith(("token", "apikey")) for w in words)
+
+
+def credential_rejections(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, params: tuple[Param, ...], walk: TreeWalk
+) -> list[tuple[ast.Raise, int]]:
+    """(raise, status) of each `HTTPException` 4xx (not 404/429) that `func` raises in a branch
+    depending on a credential-like header/query/cookie parameter: under an `if` whose test reads
+    it (or a local computed from it), or in an `except` of a `try` whose body reads it.
+
+    FastAPI's docs check `x_token: Annotated[str, Header()]` this way (`raise HTTPException(400)`
+    when it is wrong); a dependency that only reads a `page_token`, or rejects a non-credential
+    parameter, has none.
+    """
+    tainted = {p.name for p in params if p.source in CREDENTIAL_SOURCES and is_credential_name(p.name)}
+    if not tainted:
+        return []
+    body = walk.body(func)
+    for node in body:  # pre-order is source order: `user = lookup(token)` taints `user`
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None \
+                and _reads(node.value, tainted, walk):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            tainted |= {n.id for t in targets for n in walk.subtree(t) if isinstance(n, ast.Name)}
+    bound = _bound_exceptions(body)
+    found: dict[ast.Raise, int] = {}
+    for node in body:
+        if isinstance(node, ast.If) and _reads(node.test, tainted, walk):
+            branches: list[ast.AST] = [*node.body, *node.orelse]
+        elif isinstance(node, ast.Try) and any(_reads(s, tainted, walk) for s in node.body):
+            branches = list(node.handlers)
+        else:
+            continue
+        for branch in branches:
+            for raised in walk.subtree(branch):
+                status = _rejection_status(raised, bound) if isinstance(raised, ast.Raise) else None
+                if status is not None:
+                    found[raised] = status
+    return sorted(found.items(), key=lambda pair: (pair[0].lineno, pair[0].col_offset))
+
+
+def _reads(node: ast.AST, names: set[str], walk: TreeWalk) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in walk.subtree(node))
+
+
+def _bound_exceptions(body: list[ast.AST]) -> dict[str, int]:
+    """`credentials_error = HTTPException(status_code=400, ...)` -> {"credentials_error": 400}."""
+    bound: dict[str, int] = {}
+    for node in body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            status = http_exception_status(node.value)
+            if status is not None:
+                bound[node.targets[0].id] = status
+    return bound
+
+
+def _rejection_status(node: ast.Raise, bound: dict[str, int]) -> int | None:
+    if isinstance(node.exc, ast.Name):
+        status = bound.get(node.exc.id)
+    else:
+        status = http_exception_status(node.exc) if node.exc is not None else None
+    return status if status is not None and 400 <= status < 500 and status not in NOT_CREDENTIAL_STATUSES else None
 
 
 def _admin_scopes(marker: ast.Call) -> bool:

@@ -2,9 +2,10 @@
 
 Built from `FileFacts` (plain data), so it can be built from cached facts and shipped to
 parallel workers. `build` resolves what no single file knows: which dependencies authenticate
-(transitively, through `Annotated` aliases, `Security(...)`, security scheme instances and JWT
-decoding), which routers are mounted where (`include_router` chains with their prefixes and
-`dependencies=`), each route's auth level and full URL path, and the table models and schemas.
+(transitively, through `Annotated` aliases, `Security(...)`, security scheme instances, JWT
+decoding and credential checks), which routers are mounted where (`include_router` chains with
+their prefixes and `dependencies=`), each route's auth level, full URL path and applications
+(and whether those authenticate anywhere), and the table models and schemas.
 """
 
 from __future__ import annotations
@@ -119,7 +120,6 @@ class ProjectIndex:
     routes: list[Route] = field(default_factory=list)
     extra_auth_dependencies: frozenset[str] = frozenset()
     public_routes: tuple[str, ...] = ()
-    has_auth: bool = False
     symbols: dict[str, Symbol] = field(default_factory=dict, repr=False)
     _modules: dict[str, FileFacts] = field(default_factory=dict, repr=False)
     _by_last: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -147,11 +147,10 @@ class ProjectIndex:
             public_routes=tuple(public_routes),
         )
         index._collect_symbols()
-        index.routes = [index._resolve_route(f, r) for f in sorted(index.files.values(), key=lambda f: f.path)
-                        for r in f.routes]
-        index.has_auth = bool(index.extra_auth_dependencies) or any(r.auth for r in index.routes) or any(
-            index._symbol_auth(q) for q, s in index.symbols.items() if s.kind in {"function", "alias", "instance"}
-        )
+        routes = [index._resolve_route(f, r) for f in sorted(index.files.values(), key=lambda f: f.path)
+                  for r in f.routes]
+        with_auth = index._apps_with_auth(routes)
+        index.routes = [replace(r, app_has_auth=bool(with_auth.intersection(r.apps))) for r in routes]
         return index
 
     # --- queries used by rules -------------------------------------------------------------
@@ -239,14 +238,15 @@ class ProjectIndex:
         """A hash of the cross-file facts that findings in `path` can depend on (cache key part).
 
         It covers the project-wide settings, the resolved routes of `path` (auth level, include
-        chains, full paths, admin), and the resolved status (auth, admin, model shape) of every
-        symbol `path` defines or imports (directly, through a module, or re-exported by a
-        package); a change elsewhere that alters none of these leaves it unchanged. Project-wide
-        values that rules compute from the whole index (`PerIndex`) are added by the runner.
+        chains, full paths, admin, their applications and whether those authenticate), and the
+        resolved status (auth, admin, model shape) of every symbol `path` defines or imports
+        (directly, through a module, or re-exported by a package); a change elsewhere that alters
+        none of these leaves it unchanged. Project-wide values that rules compute from the whole
+        index (`PerIndex`) are added by the runner.
         """
         memo = self._fingerprints = self._fingerprints or _FingerprintMemo()
         digest = hashlib.sha256()
-        digest.update(repr((sorted(self.extra_auth_dependencies), self.public_routes, self.has_auth)).encode())
+        digest.update(repr((sorted(self.extra_auth_dependencies), self.public_routes)).encode())
         for route in self.routes_in(path):
             digest.update(repr(route).encode())
         facts = self.files.get(path)
@@ -495,7 +495,69 @@ class ProjectIndex:
                            and p.annotation not in {"str", "TokenDep"}), None)
         public = any(self._is_public(route, full) for full in full_paths)
         return replace(route, auth=auth, auth_via=via, full_path=full_paths[0], public=public, admin=admin,
-                       user_param=user_param)
+                       user_param=user_param, apps=self._route_apps(facts, router_qual, chains))
+
+    # --- applications -------------------------------------------------------------------------------
+
+    def _route_apps(self, facts: FileFacts, router_qual: str | None,
+                    chains: list[list[tuple[str, Include, str]]]) -> tuple[str, ...]:
+        """The applications a route belongs to: the `FastAPI()` object at the root of each of its
+        mount chains (`app.main.app`), or, where a chain's root is a router no reviewed app
+        includes (or the route's owner is unknown), the top package of that root's file (`app.*`)."""
+        found: set[str] = set()
+        for chain in chains:
+            root = chain[0][2] if chain else router_qual
+            symbol = self.symbols[root] if root is not None else None
+            if symbol is not None and symbol.kind == "router" and symbol.value.kind == "FastAPI":
+                found.add(root)  # type: ignore[arg-type]
+            else:
+                home = self.files[symbol.path] if symbol is not None and symbol.kind == "router" else facts
+                found.add(_top_package(home.module) + ".*")
+        return tuple(sorted(found))
+
+    def _apps_with_auth(self, routes: list[Route]) -> set[str]:
+        """The applications that authenticate somewhere: the `auth-dependencies` setting names a
+        dependency, one of their routes has auth, or a file they reach defines an auth dependency.
+
+        An application reaches its route files, its `FastAPI()` file and what those import,
+        transitively; a file that no application reaches counts for every application reaching a
+        file of the same top package (a `deps.py` nobody imports yet still says the app has auth).
+        """
+        apps = {app for route in routes for app in route.apps}
+        if self.extra_auth_dependencies:
+            return apps
+        seeds: dict[str, set[str]] = {app: ({self.symbols[app].path} if app in self.symbols else set()) for app in apps}
+        with_auth: set[str] = set()
+        for route in routes:
+            for app in route.apps:
+                seeds[app].add(route.file)
+                if route.auth:
+                    with_auth.add(app)
+        auth_files = {s.path for q, s in self.symbols.items()
+                      if s.kind in {"function", "alias", "instance"} and self._symbol_auth(q)}
+        imported: dict[str, set[str]] = {}
+        reach = {app: self._import_closure(files, imported) for app, files in seeds.items()}
+        reached = set().union(*reach.values())
+        stray_packages = {_top_package(self.files[path].module) for path in auth_files - reached}
+        for app, files in reach.items():
+            packages = {_top_package(self.files[path].module) for path in files}
+            if files & auth_files or packages & stray_packages:
+                with_auth.add(app)
+        return with_auth
+
+    def _import_closure(self, files: set[str], imported: dict[str, set[str]]) -> set[str]:
+        """`files` and every reviewed file they import, transitively (`imported` memoises each file's imports)."""
+        seen = set(files)
+        pending = sorted(files)
+        while pending:
+            path = pending.pop()
+            if path not in imported:
+                facts = self.files[path]
+                imported[path] = {self.symbols[q].path for local in facts.imports for q in self._import_quals(facts, local)}
+            for target in imported[path] - seen:
+                seen.add(target)
+                pending.append(target)
+        return seen
 
     def _resolved_param(self, facts: FileFacts, param: Param) -> Param:
         if param.source == "depends":
@@ -717,6 +779,11 @@ def _shared_tail(a: str, b: str) -> int:
             break
         count += 1
     return count
+
+
+def _top_package(module: str) -> str:
+    """`app.api.routes.items` -> `app`: the import root that groups routers no app includes."""
+    return module.partition(".")[0]
 
 
 def _words(text: str) -> set[str]:

@@ -16,8 +16,10 @@ class RouteWithoutAuth(Rule):
     any `include_router(..., dependencies=[...])` chain that mounts the router, and not on
     `FastAPI(dependencies=[...])`. Auth dependencies are resolved across files and
     transitively: a dependency authenticates if it (or one it depends on) uses a
-    `fastapi.security` scheme, decodes a JWT, raises 401/403, is a fastapi-users
-    `current_user(...)`, or is named in the `auth-dependencies` setting.
+    `fastapi.security` scheme, decodes a JWT, raises 401/403, rejects a credential-like
+    header/query/cookie parameter (`x_token`, `x_api_key`, `authorization`, `session_id`) with any
+    4xx but 404/429 in a branch that tests it (FastAPI's docs answer 400 to a wrong `X-Token`), is
+    a fastapi-users `current_user(...)`, or is named in the `auth-dependencies` setting.
 
     **Why is this bad?**
     Anyone on the network can call the endpoint. Missing auth is the most common and most
@@ -43,10 +45,22 @@ class RouteWithoutAuth(Rule):
     `.well-known/` anywhere; token/refresh/reset/verify/confirm only next to an authentication word
     (`/auth/refresh`, `/password-reset/confirm`, `/email/verify`); ping, status, metrics, version,
     `/token`, `manifest.json`, `robots.txt` and similar as the whole path (after `/api/v1`); and
-    `GET /`. List others in `public-routes` (glob patterns over the full path). A project with no authentication anywhere is treated as a
-    deliberately public API and not flagged at all. Authentication done by middleware or an API
-    gateway is invisible to the index: name its dependency in `auth-dependencies` or suppress.
-    WebSocket routes are not checked.
+    `GET /`. List others in `public-routes` (glob patterns over the full path).
+
+    An application with no authentication anywhere is treated as a deliberately public API and
+    not flagged at all; this is decided per application, so a public app reviewed next to one
+    with auth (a monorepo, a folder of tutorials) stays clean. An application is the `FastAPI()`
+    object at the root of a route's `include_router` chains; routers that no reviewed app includes
+    are grouped by the top package of their file (`app.*`). It has authentication when one of its
+    routes does, or when a file it reaches (its route files, its app's file and their imports,
+    transitively) defines an auth dependency; a file no application reaches counts for the
+    applications of its top package. A router mounted in two apps is checked when either has auth.
+    A parameter named like a credential but used otherwise (`key` as a lookup name checked with
+    400) makes its dependency count as auth.
+
+    Authentication done by middleware or an API gateway is invisible to the index: name its
+    dependency in `auth-dependencies` (which also marks every application as authenticated) or
+    suppress. WebSocket routes are not checked.
     """
 
     code = "FBA101"
@@ -173,6 +187,67 @@ app = FastAPI()
 def read_quote(quote_id: int) -> dict:
     return {}
 """,
+        # FastAPI "Bigger Applications": token checks that answer 400, at app and router level.
+        {
+            "app/dependencies.py": """
+from typing import Annotated
+from fastapi import Header, HTTPException
+
+async def get_token_header(x_token: Annotated[str, Header()]):
+    if x_token != "fake-super-secret-token":
+        raise HTTPException(status_code=400, detail="X-Token header invalid")
+
+async def get_query_token(token: str):
+    if token != "jessica":
+        raise HTTPException(status_code=400, detail="No Jessica token provided")
+""",
+            "app/routers/items.py": """
+from fastapi import APIRouter, Depends, HTTPException
+from ..dependencies import get_token_header
+
+router = APIRouter(prefix="/items", dependencies=[Depends(get_token_header)])
+
+@router.put("/{item_id}")
+async def update_item(item_id: str) -> dict:
+    if item_id != "plumbus":
+        raise HTTPException(status_code=403, detail="You can only update the item: plumbus")
+    return {}
+""",
+            "app/main.py": """
+from fastapi import Depends, FastAPI
+from .dependencies import get_query_token
+from .routers import items
+
+app = FastAPI(dependencies=[Depends(get_query_token)])
+app.include_router(items.router)
+
+@app.get("/reports")
+async def reports() -> list[str]:
+    return []
+""",
+        },
+        # Two applications reviewed together: the public catalog is not judged by billing's auth.
+        {
+            "billing/main.py": """
+from fastapi import Depends, FastAPI
+from fastapi.security import OAuth2PasswordBearer
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")
+app = FastAPI(dependencies=[Depends(oauth2_scheme)])
+
+@app.get("/invoices")
+def invoices() -> list[str]:
+    return []
+""",
+            "catalog/main.py": """
+from fastapi import FastAPI
+app = FastAPI()
+
+@app.get("/products/{sku}")
+def product(sku: str) -> dict:
+    return {}
+""",
+        },
         # Security(...) with scopes and a class-based checker.
         """
 from fastapi import APIRouter, Depends, HTTPException, Security
@@ -200,6 +275,44 @@ def stats(key: str = Security(api_key_header)) -> dict:
 """,
     )
     INVALID = (
+        # A dependency that reads a pagination `page_token` does not authenticate.
+        """
+from fastapi import APIRouter, Depends
+from app.deps import get_current_user
+
+router = APIRouter()
+
+def pagination(page_token: str | None = None, limit: int = 50):
+    return page_token, limit
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.get("/orders")
+def list_orders(page=Depends(pagination)) -> list[str]:
+    return []
+""",
+        # Rejecting a non-credential parameter with 400 is validation, not authentication.
+        """
+from fastapi import APIRouter, Depends, HTTPException
+from app.deps import get_current_user
+
+router = APIRouter()
+
+def valid_region(region: str):
+    if region not in {"eu", "us"}:
+        raise HTTPException(status_code=400, detail="Unknown region")
+    return region
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.get("/prices", dependencies=[Depends(valid_region)])
+def list_prices() -> list[str]:
+    return []
+""",
         # One router forgets the dependency the other one has.
         {
             "app/api/deps.py": """
@@ -278,10 +391,8 @@ def download_token(order_id: int) -> dict:
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        if not ctx.index.has_auth:
-            return
         for route, func in ctx.route_handlers():
-            if route.auth or route.public or "WEBSOCKET" in route.methods:
+            if route.auth or route.public or not route.app_has_auth or "WEBSOCKET" in route.methods:
                 continue
             if ctx.index.authenticates_in_body(ctx.path, func.name):
                 continue
