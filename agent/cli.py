@@ -25,7 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping source line breaks
+    rich_markup_mode=None,  # plain click help: paragraphs reflow, and rich.markdown stays unimported
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 cache_app = typer.Typer(help="Manage the review cache.", no_args_is_help=True)
@@ -389,7 +389,7 @@ def _show(value) -> str:
 
 @app.command()
 def init(path: Path = typer.Option(Path("pyproject.toml"), "--path", help="The pyproject.toml to add the section to.")) -> None:
-    """Add a commented \\[tool.fba] section to pyproject.toml (created if missing)."""
+    """Add a commented [tool.fba] section to pyproject.toml (created if missing)."""
     from agent.config import render_init_section
 
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
