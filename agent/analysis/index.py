@@ -533,6 +533,8 @@ class ProjectIndex:
                 seeds[app].add(route.file)
                 if route.auth:
                     with_auth.add(app)
+        if with_auth == apps:
+            return with_auth  # the usual case: no import closure needed
         auth_files = {s.path for q, s in self.symbols.items()
                       if s.kind in {"function", "alias", "instance"} and self._symbol_auth(q)}
         imported: dict[str, set[str]] = {}
