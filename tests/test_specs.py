@@ -149,6 +149,9 @@ def test_load_spec_from_disk(tmp_path):
     (tmp_path / "bad.md").write_bytes(b"\xff\xfe")
     with pytest.raises(InputError, match="not UTF-8"):
         load_spec(tmp_path / "bad.md")
+    (tmp_path / "blob.md").write_bytes(b"# Spec\n\x00\x01 binary")
+    with pytest.raises(InputError, match="binary file"):
+        load_spec(tmp_path / "blob.md")
     with pytest.raises(InputError, match="no such spec"):
         load_spec(tmp_path / "missing.md")
 

@@ -84,6 +84,8 @@ def _read(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read the spec: {exc.strerror}") from None
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{path}: binary file, not a spec")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
