@@ -88,7 +88,7 @@ def test_unparsable_file_is_an_input_error_with_the_line():
         _parse("def (:\n" * 30)
 
 
-@pytest.mark.parametrize(("data", "message"), [(b"\x00\x01binary", "binary file"), (b"x = '\xff'", "not valid UTF-8")])
+@pytest.mark.parametrize(("data", "message"), [(b"\x00\x01binary", "binary file"), (b"x = '\xff'", "not UTF-8 text")])
 def test_undecodable_files_are_input_errors(data, message):
     with pytest.raises(InputError, match=message):
         decode_source(data, "app/x.py")

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from agent.errors import InputError
+from agent.textformats import decode_text
 
 # PEP 758 (3.14): `except A, B:` / `except* A, B:` without parentheses.
 _UNPARENTHESISED_EXCEPT = re.compile(
@@ -46,13 +47,7 @@ class ParsedFile:
 
 def decode_source(data: bytes, path: str) -> str:
     """Decode file bytes as UTF-8 source; binary or undecodable files raise InputError."""
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{path}: binary file, not Python source")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    return text
+    return decode_text(data, path, "Python source")
 
 
 def parse_python(text: str, path: str) -> ParsedFile:

@@ -25,6 +25,7 @@ from typing import Iterator, Sequence
 import pathspec
 
 from agent.errors import InputError
+from agent.textformats import decode_text
 
 DEFAULT_DENY: tuple[str, ...] = (
     ".env*", "*.pem", "*.key", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "secrets/",
@@ -222,12 +223,7 @@ def _text_of(full: Path, relative: str) -> str:
         data = full.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read '{relative}': {exc.strerror}") from None
-    if b"\x00" in data[:8192]:
-        raise InputError(f"'{relative}' is a binary file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"'{relative}' is not UTF-8 text") from None
+    return decode_text(data, f"'{relative}'", "a text file")
 
 
 def _clip(line: str, limit: int = MAX_LINE_CHARS) -> str:

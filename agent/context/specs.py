@@ -12,14 +12,13 @@ read, or that has nothing to implement (no body, no open task, no path operation
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.errors import InputError, UsageError
-from agent.textformats import load_yaml
+from agent.textformats import decode_text, load_json_or_yaml
 
 SPEC_KIT_FILES = ("spec.md", "plan.md", "tasks.md")
 OPENAPI_SUFFIXES = (".json", ".yaml", ".yml")
@@ -84,12 +83,7 @@ def _read(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read the spec: {exc.strerror}") from None
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{path}: binary file, not a spec")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: the spec is not UTF-8 text") from None
+    return decode_text(data, str(path), "a spec")
 
 
 # -- Markdown and Spec Kit ----------------------------------------------------------------------------
@@ -210,13 +204,7 @@ def parse_openapi(text: str, source: Path) -> Spec:
 
 
 def _load_document(text: str, source: Path) -> dict[str, Any]:
-    if source.suffix.lower() == ".json":
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{source}: invalid JSON (line {exc.lineno}): {exc.msg}") from None
-    else:
-        document = load_yaml(text, str(source))
+    document = load_json_or_yaml(text, str(source))
     if not isinstance(document, dict):
         raise InputError(f"{source}: not an OpenAPI document (expected a mapping at the top)")
     return document
@@ -342,13 +330,7 @@ def _ref_name(ref: str) -> str:
 def parse_answers(text: str, source: Path) -> dict[str, str]:
     """An answers file (`fba implement --answers FILE`): a JSON or YAML mapping question -> answer.
     Empty answers are left out (the question stays open)."""
-    if source.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{source}: invalid JSON (line {exc.lineno}): {exc.msg}") from None
-    else:
-        data = load_yaml(text, str(source))
+    data = load_json_or_yaml(text, str(source))
     if not isinstance(data, dict):
         raise InputError(f"{source}: an answers file must map each question to its answer")
     answers = {}
