@@ -101,6 +101,16 @@ def source_files(sources: Mapping[str, str], modules: Mapping[str, str] | None =
     ]
 
 
+def build_index(
+    sources: Mapping[str, str], auth_dependencies: Sequence[str] = (), public_routes: Sequence[str] = ()
+) -> ProjectIndex:
+    """The project index of in-memory sources (path -> text); files that do not parse are left out."""
+    analyzer = Analyzer()
+    facts = [entry.facts for file in source_files(sources) if (entry := analyzer.facts(file)).facts is not None]
+    analyzer.release()
+    return ProjectIndex.build(facts, auth_dependencies, public_routes)
+
+
 def review_sources(
     sources: Mapping[str, str],
     options: ReviewOptions = ReviewOptions(),

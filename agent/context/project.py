@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Iterable, Mapping, Sequence
 
-from agent.analysis.analyzer import Analyzer
 from agent.analysis.index import ProjectIndex
-from agent.analysis.runner import source_files
+from agent.analysis.runner import build_index
 
 MAX_ITEMS = 60  # per overview section; the model lists and reads the rest itself
 MIGRATION_ROOTS = ("alembic", "migrations")
@@ -56,14 +55,6 @@ def find_migrations(paths: Iterable[str]) -> Migrations:
         if any(root in PurePosixPath(folder).parts for root in MIGRATION_ROOTS):
             versions.add(f"{folder}/versions" if folder != "." else "versions")
     return Migrations(config, tuple(sorted(versions)))
-
-
-def build_index(sources: Mapping[str, str], auth_dependencies: Sequence[str] = ()) -> ProjectIndex:
-    """The static engine's project index of `sources` (files that do not parse are left out)."""
-    analyzer = Analyzer()
-    facts = [entry.facts for file in source_files(sources) if (entry := analyzer.facts(file)).facts is not None]
-    analyzer.release()
-    return ProjectIndex.build(facts, auth_dependencies)
 
 
 def project_overview(sources: Mapping[str, str], all_paths: Sequence[str] = (),

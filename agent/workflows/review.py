@@ -39,10 +39,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from agent.analysis.analyzer import Analyzer, apply_severity
-from agent.analysis.facts import module_name
+from agent.analysis.analyzer import apply_severity
 from agent.analysis.index import ProjectIndex
-from agent.analysis.runner import collect_files, source_files
+from agent.analysis.runner import build_index, collect_files
 from agent.analysis.source import decode_source
 from agent.analysis.suppressions import is_suppressed, suppressions
 from agent.config import Config
@@ -288,12 +287,7 @@ class Workspace:
 
     def index(self, auth_dependencies: Sequence[str] = (), public_routes: Sequence[str] = ()) -> ProjectIndex:
         """The static engine's index of every source (files that do not parse are left out)."""
-        analyzer = Analyzer()
-        modules = {path: module_name(path) for path in self.sources}
-        facts = [entry.facts for file in source_files(self.sources, modules)
-                 if (entry := analyzer.facts(file)).facts is not None]
-        analyzer.release()
-        return ProjectIndex.build(facts, auth_dependencies, public_routes)
+        return build_index(self.sources, auth_dependencies, public_routes)
 
 
 @dataclass(frozen=True)

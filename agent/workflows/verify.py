@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Mapping
 from agent.analysis.runner import ReviewOptions
-from agent.context.project import Migrations, build_index
+from agent.analysis.runner import build_index
+from agent.context.project import Migrations
 from agent.edits.testrun import run_tests
 from agent.edits.validate import Validation, validate_changeset
 from agent.errors import ChangeError
