@@ -173,6 +173,7 @@ def test_ctrl_c_ends_the_review_with_a_message_and_130(tmp_path, fba_home):
             except OSError:
                 assert process.poll() is None and time.monotonic() < deadline, "fba never read the FIFO"
                 time.sleep(0.02)
+        _wait_until_reading(process.pid)
         process.send_signal(signal.SIGINT)  # fba now waits for data that never comes
         _, stderr = process.communicate(timeout=30)
     finally:
@@ -182,3 +183,19 @@ def test_ctrl_c_ends_the_review_with_a_message_and_130(tmp_path, fba_home):
             process.kill()
     assert process.returncode == 130
     assert stderr.decode() == "interrupted\n"
+
+
+def _wait_until_reading(pid: int) -> None:
+    """Until the process sleeps in the FIFO's read (Linux /proc), so the signal lands at that
+    known point and not in the instant between the open returning and the read starting."""
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/wchan", encoding="ascii") as wchan:
+                if "pipe_read" in wchan.read():
+                    return
+        except OSError:
+            return  # no /proc here: the open having returned is the best we can see
+        time.sleep(0.01)
