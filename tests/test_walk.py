@@ -10,7 +10,38 @@ import pytest
 from agent.analysis.walk import SCOPE_NODES, SHARED_LEAVES, TreeWalk, activate, walk_body, walk_nodes
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = sorted((REPO / "agent" / "analysis").rglob("*.py"))[:12] + sorted((REPO / "examples").rglob("*.py"))
+STDLIB = Path(ast.__file__).parent
+# Every kind of node the walk must reach: `match` patterns, `global`/`nonlocal`, f-strings,
+# decorators, comprehensions, `async` forms, annotations, starred and keyword arguments.
+EVERY_SYNTAX = '''
+import os.path as p
+from . import x as y
+global_name = 1
+@deco(arg=1)
+async def f(a: int, /, b=2, *args: str, c: "T" = 3, **kw) -> list[int]:
+    global global_name
+    async with ctx() as (m, n):
+        async for i in aiter(): yield f"{i!r:>{width}}"
+    def g():
+        nonlocal a
+        return lambda q=1: q
+    match a:
+        case {"k": 1, **rest}: pass
+        case Point(x=0, y=[1, *others]) | None: pass
+        case str() as s if s: pass
+        case _: pass
+    try:
+        raise ValueError() from None
+    except* (KeyError, OSError) as error:
+        del a[1:2, ::3]
+    x = [i async for i in b if i] + {k: v for k, v in kw.items()} | {*args}
+    assert (walrus := 1) is not None, "msg"
+    return await x(*args, **kw)
+class C(Base, metaclass=M):
+    attr: int = 0
+'''
+SAMPLES = sorted((REPO / "agent" / "analysis").rglob("*.py"))[:12] + sorted((REPO / "examples").rglob("*.py")) + [
+    STDLIB / "ast.py", STDLIB / "dataclasses.py", STDLIB / "typing.py", STDLIB / "asyncio" / "tasks.py"]
 
 
 def reference_walk(node: ast.AST) -> list[ast.AST]:
@@ -33,7 +64,26 @@ def reference_body(node: ast.AST) -> list[ast.AST]:
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
 def test_walk_matches_ast_walk(path):
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    check_walk(ast.parse(path.read_text(encoding="utf-8")))
+
+
+def test_walk_reaches_every_kind_of_node():
+    check_walk(ast.parse(EVERY_SYNTAX))
+    if hasattr(ast, "TypeAlias"):  # Python 3.12+: `type X = ...` and type parameters
+        check_walk(ast.parse("type Pair[T: int] = tuple[T, T]\ndef f[U](u: U) -> U: return u\n"))
+
+
+def test_nodes_renumbered_by_a_walk_over_a_subtree_are_still_found():
+    tree = ast.parse("def f():\n    return g(1)\n")
+    module_walk = TreeWalk(tree)
+    call = module_walk.of_type(ast.Call)[0]
+    TreeWalk(tree.body[0])  # a second walk over a subtree re-numbers its nodes
+    assert module_walk.subtree(call) == reference_walk(call)
+    assert module_walk.parent(call) is tree.body[0].body[0]
+    assert module_walk.parent(ast.Name("elsewhere")) is None
+
+
+def check_walk(tree: ast.Module) -> None:
     walk = TreeWalk(tree)
     assert walk.nodes == reference_walk(tree)
     assert walk.of_type(ast.Call, ast.Return) == [n for n in reference_walk(tree) if isinstance(n, (ast.Call, ast.Return))]
@@ -43,7 +93,6 @@ def test_walk_matches_ast_walk(path):
         assert walk.subtree_bfs(node) == reference_walk(node)
         assert set(map(id, walk.subtree(node))) == set(map(id, reference_walk(node)))
         assert walk.parent(node) is parents.get(node)
-    walk.release_lookups()
     assert walk.body(tree) == reference_body(tree)
 
 

@@ -66,7 +66,6 @@ class Analyzer:
             return FactsEntry(None, error=str(exc))
         walk = self._walks[source.path] = TreeWalk(parsed.tree)
         facts = extract_facts(parsed.tree, source.path, source.module, walk)
-        walk.release_lookups()
         return FactsEntry(facts, parsed.notes, parsed.partial)
 
     def prepare(self, index: ProjectIndex, rules: Sequence[Rule], severity: Mapping[str, str]) -> None:

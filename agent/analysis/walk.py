@@ -4,14 +4,19 @@
 again per function body (the old engine walked each file some twenty times) spends most of its
 review time there. `TreeWalk` visits the tree once, in pre-order, and answers from arrays:
 
-* `nodes` — every node in `ast.walk` order (breadth first), `of_type(...)` a filtered copy;
-* `subtree(node)` — a node and all its descendants (pre-order: a slice of one list), and
-  `subtree_bfs(node)` the same in `ast.walk` order;
+* `nodes` — every node in `ast.walk` order (breadth first), `of_type(...)` the nodes of some
+  types in that order (from per-class buckets filled by the walk: no scan per question);
+* `subtree(node)` — a node and all its descendants (pre-order: a slice of one list),
+  `subtree_bfs(node)` the same in `ast.walk` order, `subtree_of_type(node, ...)` the ones of some
+  types (a range of each class's bucket);
 * `body(node)` — a node's descendants without the inside of nested functions, lambdas and
   classes (what `_db.walk_body` means), as slices around the nested scopes;
 * `parent(node)`.
 
 Unlike `ast.walk`, none of these include the `Load`/`Store` contexts and operators (`SHARED_LEAVES`).
+Each node remembers its pre-order position (`_fba_at`, checked against the walk's own list, so
+a node of another tree is never mistaken for one of this walk; a node re-numbered by a second
+walk over part of the tree is found through a position table).
 
 Rule helpers that only receive a node (`walk_body(func)`, `walk_nodes`, `subtree_nodes`) use the
 walk of the file being checked, made active by `activate` (the runner checks one file at a time
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import ast
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from typing import Iterable
 
 SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -30,18 +35,38 @@ SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 # for them by walking (they are read as `node.ctx` / `node.op`), so the walk leaves them out.
 SHARED_LEAVES = (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)
 _AST = ast.AST
+# Fields that never hold a node to walk: identifiers, strings, numbers, constants (the ASDL's
+# `identifier`, `string`, `int`, `constant` fields) and the shared leaves. Skipping them saves a
+# lookup per field of most nodes; tests/test_walk.py checks the result against `ast.walk`.
+_LEAF_FIELDS = frozenset({"id", "attr", "arg", "asname", "module", "level", "conversion", "is_async",
+                          "type_comment", "kind", "rest", "kwd_attrs", "ctx", "op", "ops"})
+_LEAF_FIELDS_OF = {"Constant": {"value"}, "MatchSingleton": {"value"}, "Global": {"names"}, "Nonlocal": {"names"}}
+_NAMED_BY_NODE = frozenset({"TypeAlias"})  # `name` is an identifier everywhere else
+
+
+class _ChildFields(dict):
+    """Node class -> the names of its fields that can hold child nodes (computed once per class)."""
+
+    def __missing__(self, cls: type) -> tuple[str, ...]:
+        skip = _LEAF_FIELDS | _LEAF_FIELDS_OF.get(cls.__name__, set())
+        if cls.__name__ not in _NAMED_BY_NODE:
+            skip = skip | {"name"}
+        names = self[cls] = tuple(f for f in cls._fields if f not in skip)
+        return names
+
+
+_CHILD_FIELDS = _ChildFields()
 
 
 def child_nodes(node: ast.AST) -> list[ast.AST]:
     """`list(ast.iter_child_nodes(node))` without the shared leaves (and without two generator layers)."""
     found = []
-    for name in node._fields:
+    for name in _CHILD_FIELDS[node.__class__]:
         value = getattr(node, name, None)
-        if isinstance(value, _AST):
-            if not isinstance(value, SHARED_LEAVES):
-                found.append(value)
-        elif isinstance(value, list) and name != "ops":  # `Compare.ops` holds only shared leaves
+        if value.__class__ is list:
             found.extend(item for item in value if isinstance(item, _AST))
+        elif isinstance(value, _AST):
+            found.append(value)
     return found
 
 
@@ -56,24 +81,38 @@ class TreeWalk:
         order: list[ast.AST] = []
         parent_at: list[int] = []
         depth_at: list[int] = []
+        by_class: dict[type, list[int]] = {}
+        add_node, add_parent, add_depth = order.append, parent_at.append, depth_at.append
+        fields_of = _CHILD_FIELDS
         stack: list[tuple[ast.AST, int, int]] = [(tree, -1, 0)]
         push, pop = stack.append, stack.pop
         while stack:  # `child_nodes` inlined: this loop runs once per node of every file
             node, parent, depth = pop()
             position = len(order)
-            order.append(node)
-            parent_at.append(parent)
-            depth_at.append(depth)
+            add_node(node)
+            add_parent(parent)
+            add_depth(depth)
+            node._fba_at = position
+            cls = node.__class__
+            bucket = by_class.get(cls)
+            if bucket is None:
+                by_class[cls] = [position]
+            else:
+                bucket.append(position)
+            names = fields_of[cls]
+            if not names:
+                continue
             children = []
-            for name in node._fields:
+            for name in names:
                 value = getattr(node, name, None)
-                if isinstance(value, _AST):
-                    if not isinstance(value, SHARED_LEAVES):
-                        children.append(value)
-                elif isinstance(value, list) and name != "ops":
+                if value is None:
+                    continue
+                if value.__class__ is list:
                     for item in value:
                         if isinstance(item, _AST):
                             children.append(item)
+                elif isinstance(value, _AST):
+                    children.append(value)
             depth += 1
             for child in reversed(children):
                 push((child, position, depth))
@@ -84,33 +123,45 @@ class TreeWalk:
                 end[parent] = end[position]
         self.tree = tree
         self._order = order
+        self._by_class = by_class
         self._parent_at = array("i", parent_at)
         self._depth_at = array("i", depth_at)
         self._end = array("i", end)
-        self._position: dict[ast.AST, int] | None = None
         self._nodes: list[ast.AST] | None = None
         self._by_type: dict[tuple[type, ...], list[ast.AST]] = {}
-        self._parents: dict[ast.AST, ast.AST] | None = None
+        self._buckets_of: dict[tuple[type, ...], list[list[int]]] = {}
         self._scopes: list[int] | None = None
+        self._position: dict[ast.AST, int] | None = None  # only for re-numbered nodes
 
     @property
     def nodes(self) -> list[ast.AST]:
-        """Every node in `ast.walk` order: breadth first is pre-order grouped by depth."""
+        """Every node in `ast.walk` order: breadth first is pre-order grouped by depth (a stable sort)."""
         if self._nodes is None:
-            levels: list[list[ast.AST]] = []
-            for node, depth in zip(self._order, self._depth_at):
-                if depth == len(levels):
-                    levels.append([])
-                levels[depth].append(node)
-            self._nodes = [node for level in levels for node in level]
+            order = self._order
+            self._nodes = [order[i] for i in sorted(range(len(order)), key=self._depth_at.__getitem__)]
         return self._nodes
 
     def of_type(self, *types: type) -> list[ast.AST]:
         """The nodes that are instances of `types`, in `nodes` order."""
         found = self._by_type.get(types)
         if found is None:
-            found = self._by_type[types] = [n for n in self.nodes if isinstance(n, types)]
+            buckets = self._buckets(types)
+            positions = buckets[0] if len(buckets) == 1 else sorted(p for bucket in buckets for p in bucket)
+            order = self._order
+            found = self._by_type[types] = [order[p] for p in sorted(positions, key=self._depth_at.__getitem__)]
         return found
+
+    def subtree_of_type(self, node: ast.AST, *types: type) -> list[ast.AST]:
+        """The nodes of `types` in `node`'s subtree (itself included), in `ast.walk` order."""
+        position = self._index_of(node)
+        if position is None:
+            return [n for n in _walk(node) if isinstance(n, types)]
+        stop = self._end[position]
+        found: list[int] = []
+        for positions in self._buckets(types):
+            found += positions[bisect_left(positions, position):bisect_left(positions, stop)]
+        order = self._order
+        return [order[p] for p in sorted(sorted(found), key=self._depth_at.__getitem__)]
 
     def subtree(self, node: ast.AST) -> list[ast.AST]:
         """`node` and all its descendants, in pre-order (same set as `ast.walk(node)`)."""
@@ -124,9 +175,9 @@ class TreeWalk:
         position = self._index_of(node)
         if position is None:
             return _walk(node)
-        depth = self._depth_at
+        order = self._order
         span = range(position, self._end[position])
-        return [self._order[i] for i in sorted(span, key=depth.__getitem__)]
+        return [order[i] for i in sorted(span, key=self._depth_at.__getitem__)]
 
     def body(self, node: ast.AST) -> list[ast.AST]:
         """The descendants of `node`, not descending into nested functions, lambdas or classes
@@ -147,25 +198,32 @@ class TreeWalk:
         return found
 
     def parent(self, node: ast.AST) -> ast.AST | None:
-        if self._parents is None:
-            order, parent_at = self._order, self._parent_at
-            self._parents = {order[i]: order[parent_at[i]] for i in range(1, len(order))}
-        return self._parents.get(node)
+        position = self._index_of(node)
+        if position is None or position == 0:
+            return None
+        return self._order[self._parent_at[position]]
 
-    def release_lookups(self) -> None:
-        """Drop the per-node dictionaries (positions, parents): cheap to rebuild, costly to hold
-        for every file between the facts pass and the findings pass."""
-        self._position = None
-        self._parents = None
+    def _buckets(self, types: tuple[type, ...]) -> list[list[int]]:
+        """The position lists (ascending) of the node classes that are `types`."""
+        found = self._buckets_of.get(types)
+        if found is None:
+            found = self._buckets_of[types] = [p for cls, p in self._by_class.items() if issubclass(cls, types)]
+        return found
 
     def _scope_positions(self) -> list[int]:
         if self._scopes is None:
-            self._scopes = [i for i, node in enumerate(self._order) if isinstance(node, SCOPE_NODES)]
+            by_class = self._by_class
+            self._scopes = sorted(p for cls in SCOPE_NODES for p in by_class.get(cls, ()))
         return self._scopes
 
     def _index_of(self, node: ast.AST) -> int | None:
+        position = getattr(node, "_fba_at", None)
+        order = self._order
+        if position is not None and position < len(order) and order[position] is node:
+            return position
+        # Re-numbered by another walk over part of this tree, or not a node of this walk at all.
         if self._position is None:
-            self._position = {node: i for i, node in enumerate(self._order)}
+            self._position = {n: i for i, n in enumerate(order)}
         return self._position.get(node)
 
 

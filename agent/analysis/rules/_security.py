@@ -32,14 +32,13 @@ def imports_of(ctx: FileContext) -> dict[str, str]:
 
 def resolve(node: ast.AST, imports: dict[str, str]) -> str | None:
     """Qualified dotted name of `node` when its head is an imported name, else None."""
-    root = node
-    while isinstance(root, ast.Attribute):
-        root = root.value
-    # Most names are local: look the head up before building the dotted text.
-    base = imports.get(root.id) if isinstance(root, ast.Name) else None
+    name = dotted_name(node)  # kept on the node: cheap to ask again
+    if name is None:
+        return None
+    head, _, rest = name.partition(".")
+    base = imports.get(head)
     if base is None:
         return None
-    rest = dotted_name(node).partition(".")[2]  # type: ignore[union-attr]
     return f"{base}.{rest}" if rest else base
 
 
