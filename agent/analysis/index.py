@@ -14,8 +14,8 @@ import ast
 import fnmatch
 import hashlib
 import re
-from dataclasses import dataclass, field, replace
-from typing import Iterable
+from dataclasses import dataclass, field
+from typing import Iterable, TypeVar
 
 from agent.analysis.facts import (
     JWT_DECODERS,
@@ -28,6 +28,8 @@ from agent.analysis.facts import (
     Route,
     dotted_name,
 )
+
+T = TypeVar("T")
 
 SECURITY_SCHEMES = frozenset({
     "OAuth2PasswordBearer", "OAuth2AuthorizationCodeBearer", "OAuth2", "HTTPBearer", "HTTPBasic",
@@ -150,7 +152,7 @@ class ProjectIndex:
         routes = [index._resolve_route(f, r) for f in sorted(index.files.values(), key=lambda f: f.path)
                   for r in f.routes]
         with_auth = index._apps_with_auth(routes)
-        index.routes = [replace(r, app_has_auth=bool(with_auth.intersection(r.apps))) for r in routes]
+        index.routes = [_replace(r, app_has_auth=bool(with_auth.intersection(r.apps))) for r in routes]
         return index
 
     # --- queries used by rules -------------------------------------------------------------
@@ -482,7 +484,7 @@ class ProjectIndex:
     def _resolve_route(self, facts: FileFacts, route: Route) -> Route:
         params = tuple(self._resolved_param(facts, p) for p in route.params)
         extra = tuple(p.dependency for p, old in zip(params, route.params) if p.dependency and not old.dependency)
-        route = replace(route, params=params, dependencies=route.dependencies + extra)
+        route = _replace(route, params=params, dependencies=route.dependencies + extra)
         router_qual = self._lookup(facts, route.owner)
         router = self.symbols[router_qual] if router_qual is not None else None
         chains = self._chains(router_qual) if router is not None and router.kind == "router" else [[]]
@@ -494,7 +496,7 @@ class ProjectIndex:
         user_param = next((p.name for p in params if p.dependency and self.is_auth_dependency(facts.path, p.dependency)
                            and p.annotation not in {"str", "TokenDep"}), None)
         public = any(self._is_public(route, full) for full in full_paths)
-        return replace(route, auth=auth, auth_via=via, full_path=full_paths[0], public=public, admin=admin,
+        return _replace(route, auth=auth, auth_via=via, full_path=full_paths[0], public=public, admin=admin,
                        user_param=user_param, apps=self._route_apps(facts, router_qual, chains))
 
     # --- applications -------------------------------------------------------------------------------
@@ -565,7 +567,7 @@ class ProjectIndex:
         if param.source == "depends":
             return param
         dependency = self._param_dependency(facts, param)
-        return replace(param, source="depends", dependency=dependency) if dependency else param
+        return _replace(param, source="depends", dependency=dependency) if dependency else param
 
     def _route_auth(self, facts: FileFacts, route: Route, router_qual: str | None,
                     chains: list[list[tuple[str, Include, str]]]) -> tuple[str | None, str | None]:
@@ -798,3 +800,13 @@ def _user_fk(foreign_key: str | None) -> bool:
         return True
     table = foreign_key.split(".", 1)[0].lower()
     return any(word in table for word in USER_TABLE_WORDS)
+
+
+def _replace(value: T, **changes: object) -> T:
+    """`dataclasses.replace` for our frozen fact classes (no `__post_init__`, no init-only fields)
+    without re-running `__init__`: the index copies every route three times while it resolves them."""
+    assert changes.keys() <= value.__dataclass_fields__.keys(), changes.keys()  # type: ignore[attr-defined]
+    copy = object.__new__(type(value))
+    copy.__dict__.update(value.__dict__)
+    copy.__dict__.update(changes)
+    return copy
