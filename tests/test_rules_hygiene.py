@@ -276,6 +276,19 @@ def test_non_atomic_negatives(source):
     assert findings("FBA301", source) == []
 
 
+def test_non_atomic_reads_identifiers_as_python_does():
+    # Python normalises identifiers (NFKC): `ｃommit` is `commit`, so the rule's text prefilter must be too.
+    found = findings("FBA301", """
+        def place_order(session, order, lines):
+            session.add(order)
+            session.ｃommit()
+            for line in lines:
+                session.add(line)
+            session.ｃommit()
+        """)
+    assert [f.line for f in found] == [7]
+
+
 def test_non_atomic_skips_alembic_migrations():
     assert findings("FBA301", """
         from alembic import op

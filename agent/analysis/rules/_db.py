@@ -8,12 +8,14 @@ read method called on it, a write is `add/delete/merge/...` or an executed inser
 from __future__ import annotations
 
 import ast
+import unicodedata
+from functools import lru_cache
 from typing import Iterator
 
 from agent.analysis.facts import Route, call_name, dotted_name
 from agent.analysis.rules.base import FileContext, FunctionNode, PerIndex  # noqa: F401 - PerIndex re-exported
 # `walk_body(node)`: the nodes of a function or statement without nested scopes (see walk.py).
-from agent.analysis.walk import subtree_nodes, walk_body, walk_nodes  # walk_body is re-exported for the rules
+from agent.analysis.walk import SCOPE_NODES, TreeWalk, subtree_nodes, walk_body  # walk_body is re-exported
 
 
 SESSION_NAMES = frozenset({"session", "db", "sess", "conn", "connection", "database", "tx", "uow"})
@@ -27,8 +29,41 @@ WRITE_METHODS = frozenset({
     "add", "add_all", "delete", "merge", "bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings",
 })
 WRITE_STATEMENTS = frozenset({"insert", "update", "delete", "upsert"})
+TRANSACTION_METHODS = frozenset({"commit", "begin", "begin_nested", "rollback"})
+# The session methods `session_calls` indexes (the method name is the cheap test, done first).
+SESSION_METHODS = QUERY_METHODS | WRITE_METHODS | TRANSACTION_METHODS
 # Objects whose attributes handlers set without touching the database.
 NON_ROW_ROOTS = frozenset({"self", "cls", "response", "request", "app", "settings", "state", "logger"})
+
+
+def may_name(ctx: FileContext, *words: str) -> bool:
+    """Can the file hold an identifier containing one of `words`? A cheap text prefilter for rules
+    that only fire on such a name (an attribute, a callee): an identifier is in the source text as
+    written, except that Python reads identifiers in NFKC form (`ｃommit` is `commit`), so a
+    non-ASCII file is also searched in that form."""
+    text = ctx.text
+    if any(word in text for word in words):
+        return True
+    return not text.isascii() and any(word in _nfkc(text) for word in words)
+
+
+@lru_cache(maxsize=1)  # the file being checked: several rules ask about the same text
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def enclosing_scope(ctx: FileContext, node: ast.AST) -> ast.AST | None:
+    """The innermost function, lambda or class around `node` (None at module level): the one
+    scope whose `walk_body` holds `node`."""
+    return _enclosing_scope(ctx.walk, node)
+
+
+def _enclosing_scope(walk: TreeWalk, node: ast.AST) -> ast.AST | None:
+    parent = walk.parent(node)
+    while parent is not None and not isinstance(parent, SCOPE_NODES):
+        parent = walk.parent(parent)
+    return parent
+
 
 def unique_handlers(ctx: FileContext) -> Iterator[tuple[Route, FunctionNode]]:
     """Each route handler once, with its first route (a handler may serve several paths)."""
@@ -61,14 +96,21 @@ def callee_attr(node: ast.AST) -> str | None:
 
 
 def is_session(expr: ast.AST) -> bool:
-    name = dotted_name(expr)
-    if name is None:
+    """`session`, `db`, `self.session`, `uow.conn`: a dotted name whose last part is named like a
+    session and whose root is not a request or HTTP client."""
+    # The last part first: it rejects almost every receiver without building the dotted name.
+    if isinstance(expr, ast.Attribute):
+        last = expr.attr.lower()
+    elif isinstance(expr, ast.Name):
+        last = expr.id.lower()
+    else:
         return False
-    parts = name.lower().split(".")
-    if parts[0] in NOT_SESSION_ROOTS:
+    if last not in SESSION_NAMES and not last.endswith(("session", "_db", "_conn")):
         return False
-    last = parts[-1]
-    return last in SESSION_NAMES or last.endswith(("session", "_db", "_conn"))
+    root = expr
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    return isinstance(root, ast.Name) and root.id.lower() not in NOT_SESSION_ROOTS
 
 
 def session_method(node: ast.AST) -> str | None:
@@ -78,26 +120,70 @@ def session_method(node: ast.AST) -> str | None:
     return None
 
 
+def session_calls(ctx: FileContext, method: str) -> list[ast.Call]:
+    """The file's `<session>.<method>(...)` calls (`session_method(call) == method`), in `ast.walk`
+    order, for a method of `SESSION_METHODS`."""
+    return _session_calls(ctx.walk).get(method, [])
+
+
+def query_calls(ctx: FileContext) -> set[ast.Call]:
+    """The file's read queries (`is_query`): rules test membership instead of calling `is_query`."""
+    return _query_calls(ctx.walk)
+
+
+# Cached for the file being checked (the runner checks one file at a time per process): the
+# rules that look for session calls share one pass over the file.
+@lru_cache(maxsize=1)
+def _session_calls(walk: TreeWalk) -> dict[str, list[ast.Call]]:
+    # From the attribute nodes, not the calls: one node read per candidate instead of two (a
+    # call and its callee), and the parent looked up only for a session method.
+    by_method: dict[str, list[ast.Call]] = {}
+    for callee in walk.of_type(ast.Attribute):
+        if callee.attr in SESSION_METHODS and is_session(callee.value):
+            call = walk.parent(callee)
+            if isinstance(call, ast.Call) and call.func is callee:
+                by_method.setdefault(callee.attr, []).append(call)
+    return by_method
+
+
+@lru_cache(maxsize=1)
+def _query_calls(walk: TreeWalk) -> set[ast.Call]:
+    calls = _session_calls(walk)
+    return {call for method in QUERY_METHODS for call in calls.get(method, ()) if _reads(call)}
+
+
 def is_write_statement(call: ast.Call) -> bool:
     """`session.execute(update(...))`, `db.exec(delete(Item).where(...))`, `session.execute(insert(T).values(...))`."""
     if not call.args:
         return False
     for node in subtree_nodes(call.args[0]):
-        name = call_name(node)
-        if name and name.rsplit(".", 1)[-1] in WRITE_STATEMENTS:
-            return True
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        if isinstance(node, ast.Call):
+            if _callee_last_name(node) in WRITE_STATEMENTS and call_name(node):
+                return True
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             if node.value.lstrip().split(" ", 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
                 return True
     return False
 
 
+def _callee_last_name(call: ast.Call) -> str | None:
+    """The last part of the callee's name (`insert` for `sa.insert(...)`), even when it has no dotted name."""
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
+
+
 def is_query(node: ast.AST) -> bool:
     """A read query on a session: `session.get(...)`, `db.query(...)`, `await session.execute(select(...))`."""
-    method = session_method(node)
-    if method == "get" and _string_key(node):
+    return session_method(node) in QUERY_METHODS and _reads(node)
+
+
+def _reads(call: ast.Call) -> bool:
+    """A session call with a query method reads, unless it is a dict-like `get` or executes a write."""
+    if call.func.attr == "get" and _string_key(call):
         return False
-    return method in QUERY_METHODS and not is_write_statement(node)
+    return not is_write_statement(call)
 
 
 def _string_key(call: ast.Call) -> bool:
@@ -107,13 +193,14 @@ def _string_key(call: ast.Call) -> bool:
 
 def is_write(node: ast.AST) -> bool:
     """A database write: session add/delete/merge, an executed DML statement, or a row's attribute set."""
-    method = session_method(node)
-    if method in WRITE_METHODS:
-        return True
-    if method in {"execute", "exec"} and is_write_statement(node):
-        return True
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sqlmodel_update":
-        return True
+    if isinstance(node, ast.Call):
+        # The method name first: only these few need the receiver (and the statement) examined.
+        method = node.func.attr if isinstance(node.func, ast.Attribute) else None
+        if method == "sqlmodel_update":
+            return True
+        if method in WRITE_METHODS:
+            return is_session(node.func.value)
+        return method in {"execute", "exec"} and is_session(node.func.value) and is_write_statement(node)
     if isinstance(node, (ast.Assign, ast.AugAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return any(_row_attribute(t) for t in targets)
@@ -140,26 +227,27 @@ def assigned_names(stmt: ast.AST) -> list[str]:
         targets = [stmt.target]
     elif isinstance(stmt, ast.NamedExpr):
         targets = [stmt.target]
-    return [n.id for t in targets for n in walk_nodes(t) if isinstance(n, ast.Name)]
+    return [n.id for t in targets for n in subtree_nodes(t) if isinstance(n, ast.Name)]
 
 
-def assignment_value(stmt: ast.AST) -> ast.AST | None:
-    if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
-        return stmt.value
-    return None
+ASSIGNMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)
 
 
 def tainted_names(func: ast.AST, is_source) -> set[str]:
     """Names in `func` whose value derives from an expression `is_source` accepts, through
     assignments (`rows = session.exec(q)`, `items = rows.all()`, `data = [x for x in items]`)."""
     tainted: set[str] = set()
-    assignments = [n for n in in_order(walk_body(func)) if assignment_value(n) is not None]
+    # Per assignment, once: does its value hold a source, which names does it read, which does it bind.
+    flows = []
+    for stmt in in_order(n for n in walk_body(func) if isinstance(n, ASSIGNMENTS) and n.value is not None):
+        nodes = subtree_nodes(stmt.value)
+        read = {n.id for n in nodes if isinstance(n, ast.Name)}
+        flows.append((any(is_source(n) for n in nodes), read, assigned_names(stmt)))
     for _ in range(3):  # a few passes reach names assigned before their sources in loops
         before = len(tainted)
-        for stmt in assignments:
-            value = assignment_value(stmt)
-            if any(is_source(n) for n in subtree_nodes(value)) or names_in(value) & tainted:
-                tainted.update(assigned_names(stmt))
+        for sourced, read, bound in flows:
+            if sourced or read & tainted:
+                tainted.update(bound)
         if len(tainted) == before:
             break
     return tainted
@@ -246,12 +334,29 @@ def request_names(func: FunctionNode) -> set[str]:
 
 def body_read(node: ast.AST, requests: set[str]) -> bool:
     """`await request.json()` (or `.body()` / `.form()`) on one of the `requests` parameter names."""
+    return _body_read_receiver(node) in requests
+
+
+def body_readers(ctx: FileContext, func: FunctionNode) -> set[str]:
+    """The names whose body `func`'s own body awaits (`request` for `await request.json()`): a
+    handler reads the raw body only if one of its request parameters is among them."""
+    return _body_readers_by_scope(ctx.walk).get(func, set())
+
+
+@lru_cache(maxsize=1)  # the file being checked, shared by the rules about raw request bodies
+def _body_readers_by_scope(walk: TreeWalk) -> dict[ast.AST, set[str]]:
+    readers: dict[ast.AST, set[str]] = {}
+    for node in walk.of_type(ast.Await):
+        receiver = _body_read_receiver(node)
+        if receiver is not None:
+            readers.setdefault(_enclosing_scope(walk, node), set()).add(receiver)
+    return readers
+
+
+def _body_read_receiver(node: ast.AST) -> str | None:
     if not isinstance(node, ast.Await) or not isinstance(node.value, ast.Call):
-        return False
+        return None
     callee = node.value.func
-    return (
-        isinstance(callee, ast.Attribute)
-        and callee.attr in BODY_READERS
-        and isinstance(callee.value, ast.Name)
-        and callee.value.id in requests
-    )
+    if isinstance(callee, ast.Attribute) and callee.attr in BODY_READERS and isinstance(callee.value, ast.Name):
+        return callee.value.id
+    return None

@@ -6,6 +6,7 @@ from typing import Iterator
 
 from agent.analysis.facts import ADMIN_ATTRIBUTES, call_name, http_exception_status, keyword, literal_str
 from agent.analysis.index import OWNER_COLUMNS
+from agent.analysis.rules._db import may_name
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
 
@@ -122,10 +123,23 @@ def get_current_active_superuser(current_user):
         raise HTTPException(status_code=401, detail="Admins only")
     return current_user
 """,
+        """
+import fastapi
+
+def get_token(token: str | None):
+    if token is None:
+        raise fastapi.HTTPException(status_code=fastapi.status.HTTP_403_FORBIDDEN, detail="Not authenticated")
+    return token
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
+        # Cheap text prefilter: every finding is at a call whose callee's name ends in `HTTPException`.
+        if not may_name(ctx, "HTTPException"):
+            return
         for node in ctx.nodes_of(ast.Call):
+            if not _names_http_exception(node.func):
+                continue
             code = http_exception_status(node)
             if code not in (401, 403):
                 continue
@@ -160,6 +174,14 @@ def get_current_active_superuser(current_user):
             if ancestor is func:
                 return False
         return False
+
+
+def _names_http_exception(callee: ast.expr) -> bool:
+    """The last part of the callee's name ends in `HTTPException` (what `http_exception_status`
+    requires), tested without building the dotted name."""
+    if isinstance(callee, ast.Attribute):
+        return callee.attr.endswith("HTTPException")
+    return isinstance(callee, ast.Name) and callee.id.endswith("HTTPException")
 
 
 def _missing_test(test: ast.AST) -> bool:

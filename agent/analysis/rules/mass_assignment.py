@@ -7,6 +7,7 @@ from typing import Callable, Iterator
 from agent.analysis.facts import call_name
 from agent.analysis.rules._db import (
     body_read,
+    body_readers,
     request_names,
     tainted_names,
     unique_handlers,
@@ -149,7 +150,7 @@ def patch_item(item_id: int, session: SessionDep, changes: dict[str, Any] = Body
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for route, func in unique_handlers(ctx):
-            raw = _raw_client_data(func, route.path)
+            raw = _raw_client_data(ctx, func, route.path)
             if not raw:
                 continue
             is_table = _table_test(ctx, func)
@@ -165,12 +166,14 @@ def patch_item(item_id: int, session: SessionDep, changes: dict[str, Any] = Body
                     )
 
 
-def _raw_client_data(func: FunctionNode, path: str) -> set[str]:
+def _raw_client_data(ctx: FileContext, func: FunctionNode, path: str) -> set[str]:
     """Names holding untyped client data: `dict`/`Any` body params and request.json() results."""
     params = {arg.arg for arg in untyped_body_args(func, path)}
-    requests = request_names(func)
-    direct = {n.id for n in walk_body(func) if isinstance(n, ast.Name) and n.id in params}
-    if not direct and not any(body_read(n, requests) for n in walk_body(func)):
+    readers = body_readers(ctx, func)
+    # Only the request parameters whose body the handler reads matter to `body_read` below.
+    requests = request_names(func) & readers if readers else set()
+    used = bool(params) and any(isinstance(n, ast.Name) and n.id in params for n in walk_body(func))
+    if not requests and not used:
         return set()
     derived = tainted_names(func, lambda n: body_read(n, requests) or (isinstance(n, ast.Name) and n.id in params))
     return params | _whole_copies(func, derived | params, requests)

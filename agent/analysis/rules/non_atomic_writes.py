@@ -2,9 +2,18 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from agent.analysis.rules._db import in_order, is_migration, is_session, is_write, session_method, walk_body
+from agent.analysis.rules._db import (
+    enclosing_scope,
+    in_order,
+    is_migration,
+    is_session,
+    is_write,
+    may_name,
+    session_calls,
+    walk_body,
+)
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
 from agent.types import Finding
 
@@ -13,6 +22,8 @@ from agent.types import Finding
 State = tuple[str, int]
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
 SAFE_METHODS = frozenset({"begin", "begin_nested", "rollback"})
+# What `_Flow.events` reacts to: commits and writes are calls or attribute assignments.
+EVENT_NODES = (ast.Call, ast.Assign, ast.AugAssign)
 
 
 class NonAtomicWrites(Rule):
@@ -123,12 +134,18 @@ async def import_items(items: list[ItemCreate], session: AsyncSessionDep):
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        if is_migration(ctx):
+        # Cheap text prefilter: every finding is at a `<session>.commit(...)` call, and `commit`
+        # is an attribute name written in the file.
+        if not may_name(ctx, "commit") or is_migration(ctx):
             return
+        commits = set(session_calls(ctx, "commit"))
+        committing = _scopes_of(ctx, commits)
+        protected = _scopes_of(ctx, [call for method in SAFE_METHODS for call in session_calls(ctx, method)])
         for func in ctx.functions:
-            if not _commits(func) or _protected(func):
+            if func not in committing or func in protected:
                 continue
-            flow = _Flow()
+            events, holders = _events_of(ctx, func, commits)
+            flow = _Flow(commits, events, holders)
             flow.run(func.body, {("clean", 0)})
             for commit, earlier in flow.violations.items():
                 yield self.finding(ctx, commit, _message(func, commit, earlier), line=commit.lineno)
@@ -146,13 +163,23 @@ def _message(func: FunctionNode, commit: ast.Call, earlier: int) -> str:
     )
 
 
-def _commits(func: FunctionNode) -> bool:
-    return any(session_method(n) == "commit" for n in walk_body(func) if isinstance(n, ast.Call))
+def _scopes_of(ctx: FileContext, calls: Iterable[ast.Call]) -> set[ast.AST]:
+    """The functions whose own body (nested scopes excluded) makes one of these calls: committing
+    ones, and protected ones that manage their transaction (begin / begin_nested / rollback)."""
+    return {enclosing_scope(ctx, call) for call in calls}
 
 
-def _protected(func: FunctionNode) -> bool:
-    """The function manages its transaction explicitly (begin / begin_nested / rollback)."""
-    return any(session_method(n) in SAFE_METHODS for n in walk_body(func) if isinstance(n, ast.Call))
+def _events_of(ctx: FileContext, func: FunctionNode, commits: set[ast.Call]) -> tuple[set[ast.AST], set[ast.AST]]:
+    """`func`'s commits and writes (its `_Flow` events), and the nodes at or above one of them:
+    an expression or statement outside that set changes no state, so the flow skips it unwalked."""
+    events = {n for n in walk_body(func) if isinstance(n, EVENT_NODES) and (n in commits or is_write(n))}
+    holders: set[ast.AST] = set()
+    for event in events:
+        node = event
+        while node is not func and node not in holders:
+            holders.add(node)
+            node = ctx.parent(node)
+    return events, holders
 
 
 @dataclass
@@ -160,6 +187,9 @@ class _Flow:
     """A small forward analysis over the statements of one function, path-sensitive enough to
     tell alternative branches from sequences."""
 
+    commits: set[ast.Call]  # the file's `<session>.commit()` calls
+    writes_and_commits: set[ast.AST]  # the function's events
+    holders: set[ast.AST]  # the nodes with an event at or below them
     violations: dict[ast.Call, int] = field(default_factory=dict)
     loop_exits: list[set[State]] = field(default_factory=list)
 
@@ -217,12 +247,14 @@ class _Flow:
 
     def events(self, node: ast.AST, states: set[State]) -> set[State]:
         """Apply the commits and writes of one simple statement or expression, in source order."""
-        for event in in_order(iter([node, *walk_body(node)])):
-            if session_method(event) == "commit":
+        if node not in self.holders:
+            return states
+        for event in in_order(n for n in [node, *walk_body(node)] if n in self.writes_and_commits):
+            if event in self.commits:
                 dirty = [line for tag, line in states if tag == "dirty"]
                 if dirty and event not in self.violations:
                     self.violations[event] = dirty[0]
                 states = {("committed", event.lineno)}
-            elif is_write(event):
+            else:
                 states = {("dirty", line) if tag != "clean" else (tag, line) for tag, line in states}
         return states

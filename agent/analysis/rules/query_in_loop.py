@@ -4,7 +4,14 @@ import ast
 from typing import Iterator
 
 from agent.analysis.facts import call_name, dotted_name
-from agent.analysis.rules._db import in_order, is_migration, is_query, tainted_names, walk_body
+from agent.analysis.rules._db import (
+    enclosing_scope,
+    in_order,
+    is_migration,
+    query_calls,
+    tainted_names,
+    walk_body,
+)
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding
 
@@ -108,14 +115,18 @@ def tags_of(db, user_id):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         if is_migration(ctx):
             return
+        queries = query_calls(ctx)
+        candidates = _functions_with_queries(ctx, queries, 2)  # the rows' query and one per row
         for func in ctx.functions:
-            body = list(walk_body(func))
-            if not any(isinstance(n, LOOPS) for n in body) or sum(1 for n in body if isinstance(n, ast.Call) and is_query(n)) < 2:
+            if func not in candidates:
+                continue
+            loops = [n for n in walk_body(func) if isinstance(n, LOOPS)]
+            if not loops:
                 continue
             reported: set[int] = set()
-            results = tainted_names(func, is_query)
-            for loop in in_order(iter(body)):
-                for query in _queries_per_row(loop, results):
+            results = tainted_names(func, queries.__contains__)
+            for loop in in_order(iter(loops)):
+                for query in _queries_per_row(loop, results, queries):
                     if id(query) not in reported:
                         reported.add(id(query))
                         yield self.finding(
@@ -128,20 +139,29 @@ def tags_of(db, user_id):
                         break
 
 
-def _queries_per_row(loop: ast.AST, results: set[str]) -> list[ast.Call]:
+def _functions_with_queries(ctx: FileContext, queries: set[ast.Call], at_least: int) -> set[ast.AST]:
+    """The functions whose own body (nested scopes excluded) runs `at_least` queries."""
+    counts: dict[ast.AST, int] = {}
+    for call in queries:
+        scope = enclosing_scope(ctx, call)
+        counts[scope] = counts.get(scope, 0) + 1
+    return {scope for scope, count in counts.items() if count >= at_least}
+
+
+def _queries_per_row(loop: ast.AST, results: set[str], queries: set[ast.Call]) -> list[ast.Call]:
     """Queries run per iteration of `loop` when it iterates over query results."""
-    if isinstance(loop, (ast.For, ast.AsyncFor)) and _over_query_results(loop.iter, results):
+    if isinstance(loop, (ast.For, ast.AsyncFor)) and _over_query_results(loop.iter, results, queries):
         inner = [n for stmt in loop.body for n in [stmt, *walk_body(stmt)]]
-    elif isinstance(loop, COMPREHENSIONS) and _over_query_results(loop.generators[0].iter, results):
+    elif isinstance(loop, COMPREHENSIONS) and _over_query_results(loop.generators[0].iter, results, queries):
         parts = [loop.key, loop.value] if isinstance(loop, ast.DictComp) else [loop.elt]
         parts += [cond for gen in loop.generators for cond in gen.ifs] + [gen.iter for gen in loop.generators[1:]]
         inner = [n for part in parts for n in [part, *walk_body(part)]]
     else:
         return []
-    return [n for n in in_order(iter(inner)) if is_query(n)]
+    return in_order(n for n in inner if n in queries)
 
 
-def _over_query_results(expr: ast.AST, results: set[str]) -> bool:
+def _over_query_results(expr: ast.AST, results: set[str], queries: set[ast.Call]) -> bool:
     """`rows`, `rows.items`, `enumerate(rows)`, `session.exec(q).all()`, `db.query(X).filter(...)`."""
     while isinstance(expr, ast.Call) and call_name(expr) in PASS_THROUGH and expr.args:
         expr = expr.args[0]
@@ -150,13 +170,13 @@ def _over_query_results(expr: ast.AST, results: set[str]) -> bool:
     name = dotted_name(expr)
     if name is not None:
         return name.split(".", 1)[0] in results
-    return _query_chain(expr)
+    return _query_chain(expr, queries)
 
 
-def _query_chain(expr: ast.AST) -> bool:
+def _query_chain(expr: ast.AST, queries: set[ast.Call]) -> bool:
     """A method chain that starts at a query: `session.scalars(q).all()`, `db.query(X).filter(...)`."""
     while True:
-        if is_query(expr):
+        if expr in queries:
             return True
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
             expr = expr.func.value

@@ -4,7 +4,14 @@ import ast
 from typing import Iterator
 
 from agent.analysis.facts import call_name, dotted_name
-from agent.analysis.rules._db import body_read, request_names, tainted_names, unique_handlers, walk_body
+from agent.analysis.rules._db import (
+    body_read,
+    body_readers,
+    request_names,
+    tainted_names,
+    unique_handlers,
+    walk_body,
+)
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
 from agent.types import Finding
 
@@ -137,7 +144,11 @@ async def contact(request: Request):
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for route, func in unique_handlers(ctx):
-            requests = request_names(func)
+            readers = body_readers(ctx, func)
+            # `request_names` unparses annotations: asked only of handlers that await some body.
+            requests = request_names(func) & readers if readers else set()
+            if not requests:
+                continue
             reads = [n for n in walk_body(func) if body_read(n, requests)]
             if not reads or ":path}" in route.path or _verifies_signature(func):
                 continue

@@ -168,14 +168,17 @@ def read_users(db: Session = Depends(get_db)):
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        local = {f.name: f for f in ctx.functions}
+        local: dict[str, FunctionNode] | None = None
         for route, func in unique_handlers(ctx):
             if "GET" not in route.methods or _single_resource(route.path):
                 continue
             if _paginated_response(route.response_model, func):
                 continue
+            if local is None:
+                local = {f.name: f for f in ctx.functions}
             bodies = [func, *_local_callees(func, local)]
-            if any(_bounded(body) for body in bodies):
+            # Only a collection call can be reported: look for one before the costlier tests.
+            if not any(_collection_calls(body) for body in bodies) or any(_bounded(body) for body in bodies):
                 continue
             for body in bodies:
                 call = _returned_collection(body)
@@ -201,8 +204,9 @@ def _paginated_response(response_model: str | None, func: FunctionNode) -> bool:
 
 
 def _local_callees(func: FunctionNode, local: dict[str, FunctionNode]) -> list[FunctionNode]:
-    called = {call_name(n) for n in walk_body(func) if isinstance(n, ast.Call)}
-    return [local[name] for name in sorted(n for n in called if n) if name in local and local[name] is not func]
+    # A function of this file is called by its plain name (`get_users(db)`).
+    called = {n.func.id for n in walk_body(func) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    return [local[name] for name in sorted(called) if name in local and local[name] is not func]
 
 
 def _bounded(func: FunctionNode) -> bool:
@@ -219,14 +223,23 @@ def _from_query(expr: ast.AST, results: set[str]) -> bool:
     return any(is_query(n) for n in ast.walk(expr)) or bool(names_in(expr) & results)
 
 
+def _collection_calls(func: FunctionNode) -> list[ast.Call]:
+    """The calls that may read a whole collection (`.all()`, `.fetch_all(...)`): the method name only."""
+    return [
+        n for n in walk_body(func)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in COLLECTION_METHODS
+    ]
+
+
 def _returned_collection(func: FunctionNode) -> ast.Call | None:
     """The first collection call (`.all()` on a query result) whose value reaches a `return`."""
-    if _lookup_only(func):
+    candidates = _collection_calls(func)
+    if not candidates or _lookup_only(func):
         return None
     results = tainted_names(func, is_query)
     returned = _returned_names(func)
     returns = [n.value for n in walk_body(func) if isinstance(n, ast.Return) and n.value is not None]
-    for node in in_order(walk_body(func)):
+    for node in in_order(iter(candidates)):
         if _is_collection(node, results) and (
             any(_contains(r, node) for r in returns) or _assigned_to(func, node) & returned
         ):
