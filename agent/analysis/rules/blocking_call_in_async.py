@@ -4,7 +4,7 @@ import ast
 from typing import Iterator
 
 from agent.analysis.facts import call_name, collect_imports, module_name
-from agent.analysis.rules._db import NOT_SESSION_ROOTS, is_session, walk_body
+from agent.analysis.rules._db import NOT_SESSION_ROOTS, enclosing_scope, is_session, walk_body
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
 from agent.types import Finding
 
@@ -24,6 +24,11 @@ HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "reque
 BLOCKING.update({f"requests.{verb}": "httpx.AsyncClient" for verb in HTTP_VERBS})
 BLOCKING.update({f"httpx.{verb}": "httpx.AsyncClient" for verb in HTTP_VERBS})
 BLOCKING["requests.Session"] = "httpx.AsyncClient"
+# Each blocking callee with the module and function paths it is reached through (`urllib`,
+# `urllib.request`, `urllib.request.urlopen`): what an import must name for a call to resolve to it.
+_BLOCKING_PATHS = {
+    name: frozenset(name.rsplit(".", depth)[0] for depth in range(name.count(".") + 1)) for name in BLOCKING
+}
 # Session methods that do I/O: an AsyncSession must await them, so un-awaited they are a sync Session.
 SESSION_IO = frozenset({
     "exec", "execute", "get", "get_one", "query", "scalars", "scalar", "commit", "refresh", "flush", "merge",
@@ -160,34 +165,67 @@ async def notify(user):
     with SMTP("localhost") as smtp:
         smtp.sendmail("noreply@example.com", [user.email], "hi")
 """,
+        """
+from time import sleep as pause
+
+async def wait_for(job):
+    while not job.done():
+        pause(1)
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
+        if not any(isinstance(func, ast.AsyncFunctionDef) for func in ctx.functions):
+            return  # only calls whose own scope is an `async def` are reported
         facts = ctx.index.files.get(ctx.path)
         imports = facts.imports if facts is not None else collect_imports(ctx.tree, module_name(ctx.path))
-        for func in ctx.functions:
-            if isinstance(func, ast.AsyncFunctionDef):
-                yield from self._check_async(ctx, func, imports)
-
-    def _check_async(self, ctx: FileContext, func: FunctionNode, imports: dict[str, str]) -> Iterator[Finding]:
-        for node in walk_body(func):
-            if not isinstance(node, ast.Call):
+        direct, last_names = _blocking_names(imports)
+        methods = last_names | SESSION_IO
+        # One pass over the file's calls, the callee's own name tested first; the enclosing scope
+        # (an ancestor walk) is looked up only for a blocking or session call. A call is in
+        # `walk_body(f)` of exactly the function `f` that is its innermost scope.
+        for node in ctx.nodes_of(ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute):
+                if func.attr not in methods:
+                    continue
+                maybe_blocking = func.attr in last_names
+            elif isinstance(func, ast.Name) and func.id in direct:
+                maybe_blocking = True
+            else:
                 continue
-            qualified = _qualified(call_name(node), imports)
+            qualified = _qualified(call_name(node), imports) if maybe_blocking else None
+            if qualified not in BLOCKING and not _session_io_call(node):
+                continue
+            scope = enclosing_scope(ctx, node)
+            if not isinstance(scope, ast.AsyncFunctionDef):
+                continue
             if qualified in BLOCKING:
                 yield self.finding(
                     ctx, node,
-                    f"{qualified}() blocks the event loop inside async def {func.name}; "
+                    f"{qualified}() blocks the event loop inside async def {scope.name}; "
                     f"use {BLOCKING[qualified]}, or make it a plain def",
                     line=node.lineno,
                 )
-            elif _sync_session_call(ctx, node) and not _dict_session(func, node):
+            elif not _awaited_or_scheduled(ctx, node) and not _dict_session(scope, node):
                 yield self.finding(
                     ctx, node,
                     f"{ast.unparse(node.func)}() on a synchronous session blocks the event loop inside async def "
-                    f"{func.name}; use an AsyncSession with await, or make it a plain def",
+                    f"{scope.name}; use an AsyncSession with await, or make it a plain def",
                     line=node.lineno,
                 )
+
+
+def _blocking_names(imports: dict[str, str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(local names imported as a blocking function, last names of the blocking callees this file can reach).
+
+    A callee qualifies into `BLOCKING` only through an import of the function itself or of a
+    module on its path (`from time import sleep`, `import urllib.request`), and a method call
+    ends in the callee's own name: after `import os` only `.system(...)` calls can block."""
+    targets = set(imports.values())
+    reachable = [name for name, paths in _BLOCKING_PATHS.items() if paths & targets]
+    direct = frozenset(local for local, target in imports.items() if target in BLOCKING)
+    return direct, frozenset(name.rsplit(".", 1)[-1] for name in reachable)
 
 
 def _qualified(name: str | None, imports: dict[str, str]) -> str | None:
@@ -214,17 +252,16 @@ def _dict_session(func: FunctionNode, call: ast.Call) -> bool:
     return False
 
 
-def _sync_session_call(ctx: FileContext, call: ast.Call) -> bool:
-    """An I/O method of a session called without `await` (nor handed to gather/create_task)."""
+def _session_io_call(call: ast.Call) -> bool:
+    """An I/O method called on a session (`session.exec(...)`, not `session.get("key")`)."""
     func = call.func
     if not isinstance(func, ast.Attribute) or func.attr not in SESSION_IO or not is_session(func.value):
         return False
-    if func.attr == "get" and call.args and isinstance(call.args[0], ast.Constant):
-        return False
-    return not _awaited_or_scheduled(ctx, call)
+    return not (func.attr == "get" and call.args and isinstance(call.args[0], ast.Constant))
 
 
 def _awaited_or_scheduled(ctx: FileContext, call: ast.Call) -> bool:
+    """The call is awaited, handed to gather/create_task, or an `async with` item."""
     for ancestor in ctx.ancestors(call):
         if isinstance(ancestor, ast.Await):
             return True

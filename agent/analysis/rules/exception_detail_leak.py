@@ -4,6 +4,7 @@ import ast
 from typing import Iterator
 
 from agent.analysis.facts import call_name, dotted_name
+from agent.analysis.rules._db import may_name
 from agent.analysis.rules._security import argument, imports_of, resolve
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
 from agent.analysis.walk import walk_nodes
@@ -16,6 +17,9 @@ BROAD = frozenset({"Exception", "BaseException"})
 TRACEBACK_FUNCTIONS = frozenset({"traceback.format_exc", "traceback.format_exception", "traceback.format_tb",
                                  "traceback.format_stack", "traceback.extract_tb"})
 LEAKY_ATTRIBUTES = frozenset({"args", "orig", "__traceback__"})
+# Every module or function path a traceback function is reached through (`traceback`, `traceback.format_exc`).
+_TRACEBACK_PATHS = frozenset({"traceback", *TRACEBACK_FUNCTIONS})
+_RESPONSE_SUFFIXES = ("HTTPException", "WebSocketException", "Response")
 
 
 class ExceptionDetailLeak(Rule):
@@ -154,16 +158,32 @@ async def on_db_error(request, exc):
 app = FastAPI()
 app.add_exception_handler(Exception, on_db_error)
 """,
+        """
+from traceback import format_exc
+from fastapi import APIRouter
+
+router = APIRouter()
+
+@router.get("/debug")
+def debug_info():
+    return {"trace": format_exc()}
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         imports = imports_of(ctx)
         handlers = _exception_handler_functions(ctx)
-        for node in ctx.nodes_of(ast.Call, ast.Return):  # what `_response_payload` accepts
-            payload = _response_payload(ctx, node, handlers)
-            if payload is None:
-                continue
+        traceback_imported = any(target in _TRACEBACK_PATHS for target in imports.values())
+        if traceback_imported:
+            within = None  # a traceback call may leak from anywhere
+        else:
+            within = _where_exceptions_are_named(ctx, handlers)
+            if not within:
+                return  # no exception variable is in scope anywhere in the file
+        for node, payload in _response_payloads(ctx, handlers, within):
             exceptions = _exceptions_in_scope(ctx, node, handlers)
+            if not exceptions and not traceback_imported:
+                continue  # no exception name in scope and no traceback call to find in the payload
             leaked = _leaked(payload, exceptions, imports)
             if leaked is not None:
                 broad = exceptions.get(leaked, set()) & BROAD or not exceptions.get(leaked)
@@ -171,19 +191,42 @@ app.add_exception_handler(Exception, on_db_error)
                                    "message instead", confidence=1.0 if broad or leaked == "traceback" else 0.7)
 
 
+def _where_exceptions_are_named(ctx: FileContext, handlers: dict[str, set[str]]) -> dict[ast.AST, None]:
+    """The calls and returns inside a named `except` clause or an exception handler function:
+    the only places where `_exceptions_in_scope` can find an exception variable (a dict: an
+    ordered set, as clauses may nest)."""
+    scopes: list[ast.AST] = [clause for clause in ctx.nodes_of(ast.ExceptHandler) if clause.name]
+    scopes += [function for function in ctx.functions if function.name in handlers]
+    return dict.fromkeys(node for scope in scopes for node in ctx.walk.subtree_of_type(scope, ast.Call, ast.Return))
+
+
 def _exception_handler_functions(ctx: FileContext) -> dict[str, set[str]]:
     """Function name -> exception class names it handles (decorator or add_exception_handler)."""
     handlers: dict[str, set[str]] = {}
-    for node in ctx.nodes_of(ast.FunctionDef, ast.AsyncFunctionDef, ast.Call):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for decorator in node.decorator_list:
-                if isinstance(decorator, ast.Call) and (call_name(decorator) or "").endswith("exception_handler"):
-                    handlers.setdefault(node.name, set()).update(_class_names(decorator.args[:1]))
-        elif isinstance(node, ast.Call) and (call_name(node) or "").endswith("add_exception_handler") and len(node.args) == 2:
+    if not may_name(ctx, "exception_handler"):
+        return handlers  # cheap text prefilter: both ways of registering a handler call a name ending in it
+    for function in ctx.functions:
+        for decorator in function.decorator_list:
+            if isinstance(decorator, ast.Call) and _callee_ends_with(decorator, "exception_handler"):
+                handlers.setdefault(function.name, set()).update(_class_names(decorator.args[:1]))
+    for node in ctx.nodes_of(ast.Call):
+        if len(node.args) == 2 and _callee_ends_with(node, "add_exception_handler"):
             target = dotted_name(node.args[1])
             if target:
                 handlers.setdefault(target.rsplit(".", 1)[-1], set()).update(_class_names(node.args[:1]))
     return handlers
+
+
+def _callee_ends_with(call: ast.Call, suffix: str) -> bool:
+    """`(call_name(call) or "").endswith(suffix)`, testing the callee's own name first."""
+    return _own_name(call).endswith(suffix) and call_name(call) is not None
+
+
+def _own_name(call: ast.Call) -> str:
+    """The callee's last name (`JSONResponse` for `responses.JSONResponse(...)`), "" for other
+    callees: a cheap first test, where building the dotted name of every call was this rule's main cost."""
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
 def _class_names(nodes) -> set[str]:
@@ -194,22 +237,37 @@ def _class_names(nodes) -> set[str]:
     return names
 
 
-def _response_payload(ctx: FileContext, node: ast.AST, handlers: dict[str, set[str]]) -> ast.expr | None:
-    """The part of `node` that is sent to the client, when `node` builds a response."""
-    if isinstance(node, ast.Call):
-        name = (call_name(node) or "").rsplit(".", 1)[-1]
-        if name.endswith("HTTPException"):
-            return argument(node, 1, "detail")
-        if name == "WebSocketException":
-            return argument(node, 1, "reason")
-        if name.endswith("Response"):
-            return argument(node, 0, "content")
-        return None
-    if isinstance(node, ast.Return) and node.value is not None:
-        function = ctx.enclosing_function(node)
-        if function is not None and (function.name in handlers or ctx.route_of(function) is not None):
-            return node.value
-    return None
+def _response_payloads(
+    ctx: FileContext, handlers: dict[str, set[str]], within: dict[ast.AST, None] | None
+) -> Iterator[tuple[ast.AST, ast.expr]]:
+    """Each node that builds a response, with the part of it sent to the client: response and
+    HTTP exception calls, and the returns of route handlers and exception handlers. Only nodes
+    `within` that set, when one is given."""
+    calls = ctx.nodes_of(ast.Call) if within is None else [node for node in within if isinstance(node, ast.Call)]
+    for node in calls:
+        name = _own_name(node)
+        if name.endswith(_RESPONSE_SUFFIXES):
+            payload = _call_payload(node, name)
+            if payload is not None:
+                yield node, payload
+    route_lines = {route.line for route in ctx.routes}  # `ctx.route_of(function)`, as one lookup
+    for function in ctx.functions:
+        if function.name in handlers or function.lineno in route_lines:
+            for node in ctx.walk.subtree_of_type(function, ast.Return):
+                if (node.value is not None and (within is None or node in within)
+                        and ctx.enclosing_function(node) is function):  # not a nested def's return
+                    yield node, node.value
+
+
+def _call_payload(node: ast.Call, name: str) -> ast.expr | None:
+    """The argument an HTTP exception or a response call (callee's own name `name`) sends to the client."""
+    if call_name(node) is None:
+        return None  # `factory().JSONResponse(...)`: not a name the rule knows
+    if name.endswith("HTTPException"):
+        return argument(node, 1, "detail")
+    if name == "WebSocketException":
+        return argument(node, 1, "reason")
+    return argument(node, 0, "content") if name.endswith("Response") else None
 
 
 def _exceptions_in_scope(ctx: FileContext, node: ast.AST, handlers: dict[str, set[str]]) -> dict[str, set[str]]:

@@ -14,6 +14,10 @@ SHELL_WHEN_ASKED = frozenset({"subprocess.run", "subprocess.call", "subprocess.c
                               "subprocess.Popen"})
 ALWAYS_SHELL = frozenset({"os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput",
                           "asyncio.create_subprocess_shell", "commands.getoutput"})
+SHELL_FUNCTIONS = SHELL_WHEN_ASKED | ALWAYS_SHELL
+# Every module or function path a shell function is reached through (`os`, `os.system`, ...).
+_SHELL_PATHS = frozenset(name.rsplit(".", depth)[0] for name in SHELL_FUNCTIONS for depth in range(name.count(".") + 1))
+_SHELL_LAST_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in SHELL_FUNCTIONS)
 QUOTING = frozenset({"shlex.quote", "pipes.quote", "shlex.join"})
 
 
@@ -97,20 +101,49 @@ import asyncio
 async def grep(term: str):
     return await asyncio.create_subprocess_shell(f"grep -r {term} /srv/logs")
 """,
+        """
+import subprocess as sp
+
+def tail(name: str) -> str:
+    return sp.getoutput("tail -n 50 /var/log/" + name)
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         imports = imports_of(ctx)
-        constants = module_constants(ctx.tree)
-        for node in ctx.nodes_of(ast.Call):
-            callee = resolve(node.func, imports)
-            if callee in ALWAYS_SHELL or (callee in SHELL_WHEN_ASKED and is_true(keyword(node, "shell"))):
-                command = argument(node, 0, "args") if callee in SHELL_WHEN_ASKED else argument(node, 0, "cmd")
-                scope = ctx.enclosing_function(node)
-                if command is not None and not all(
-                        _fixed(v, imports, constants) for v in resolve_value(ctx, command, scope)):
-                    yield self.finding(ctx, node, f"{callee}() runs a shell command built from variables; pass an "
-                                       "argument list without shell=True (or shlex.quote every value)")
+        constants: dict[str, ast.expr] | None = None  # read only for a shell call
+        for node, callee in _shell_calls(ctx, imports):
+            command = argument(node, 0, "args") if callee in SHELL_WHEN_ASKED else argument(node, 0, "cmd")
+            if command is None:
+                continue
+            if constants is None:
+                constants = module_constants(ctx.tree)
+            scope = ctx.enclosing_function(node)
+            if not all(_fixed(v, imports, constants) for v in resolve_value(ctx, command, scope)):
+                yield self.finding(ctx, node, f"{callee}() runs a shell command built from variables; pass an "
+                                   "argument list without shell=True (or shlex.quote every value)")
+
+
+def _shell_calls(ctx: FileContext, imports: dict[str, str]) -> Iterator[tuple[ast.Call, str]]:
+    """Each call that runs a shell, with its qualified callee.
+
+    A call resolves to a name in `SHELL_FUNCTIONS` only through an import of that name or of a
+    module on its path (`import subprocess`, `from os import system as run`), and then either is a
+    name imported as that function or ends in the function's own name (`sp.Popen`): both are
+    checked before anything is resolved."""
+    if not any(target in _SHELL_PATHS for target in imports.values()):
+        return
+    direct = frozenset(local for local, target in imports.items() if target in SHELL_FUNCTIONS)
+    for node in ctx.nodes_of(ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            if func.attr not in _SHELL_LAST_NAMES:
+                continue
+        elif not (isinstance(func, ast.Name) and func.id in direct):
+            continue
+        callee = resolve(func, imports)
+        if callee in ALWAYS_SHELL or (callee in SHELL_WHEN_ASKED and is_true(keyword(node, "shell"))):
+            yield node, callee
 
 
 def _fixed(node: ast.expr, imports: dict[str, str], constants: dict[str, ast.expr]) -> bool:

@@ -18,6 +18,8 @@ SQL_WORDS = re.compile(r"\b(select|insert\s+into|update|delete\s+from|create\s+t
                        r"where|values|order\s+by|group\s+by|pragma)\b", re.IGNORECASE)
 # Interpolations that cannot carry client input: identifiers of tables and columns taken from the model.
 SAFE_ATTRIBUTES = frozenset({"__tablename__", "name", "fullname", "key"})
+# The last name of every sink callee: the execute-like methods and `text`.
+SINK_ATTRIBUTES = EXECUTE_METHODS | {"text"}
 BOUND_KEYWORDS = frozenset({"params", "parameters", "args", "bind", "vars"})
 
 
@@ -160,35 +162,55 @@ def report(engine, year: str):
         query += f" AND year = {year}"
         return conn.execute(query).all()
 """,
+        """
+import sqlalchemy as sa
+
+def by_title(session, title: str):
+    statement = sa.text(f"SELECT id FROM item WHERE title = '{title}'")
+    return session.execute(statement).all()
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         imports = imports_of(ctx)
         if any(target.split(".")[0] == "alembic" for target in imports.values()):
             return  # migrations run by operators interpolate table and index names, not client input
-        constants = module_constants(ctx.tree)
-        for node in ctx.nodes_of(ast.Call):
-            sql = _sink_argument(node, imports)
-            if sql is None:
-                continue
+        constants: dict[str, ast.expr] | None = None  # read only once a sink builds SQL from values
+        for node, sql in _sinks(ctx, imports):
+            if not isinstance(sql, ast.Name) and not _interpolations(sql):
+                continue  # a literal, a call, ...: no string is built here (`_values` is `[sql]`)
             scope = ctx.enclosing_function(node)
-            trusted = _structural_names(scope) if _binds_parameters(ctx, node) else frozenset()
             values = _values(sql, scope)
+            builds = [value for value in values if _interpolations(value)]  # only these can be unsafe
             # A variable holds SQL when any of its pieces says so (`query += f" AND year = {year}"`).
-            looks_like_sql = any(SQL_WORDS.search(text) for v in values for text in constant_strings(v))
-            if looks_like_sql and any(_unsafe_build(value, scope, constants, trusted) for value in values):
+            if not builds or not any(SQL_WORDS.search(text) for v in values for text in constant_strings(v)):
+                continue
+            if constants is None:
+                constants = module_constants(ctx.tree)
+            trusted = _structural_names(scope) if _binds_parameters(ctx, node) else frozenset()
+            if any(_unsafe_build(value, scope, constants, trusted) for value in builds):
                 yield self.finding(ctx, node, "SQL text is built from interpolated values; use bound parameters "
                                    "(text(\"... :name\"), {\"name\": value}) or ORM expressions")
 
 
-def _sink_argument(node: ast.AST, imports: dict[str, str]) -> ast.expr | None:
-    if not isinstance(node, ast.Call) or not node.args:
-        return None
-    if resolve(node.func, imports) in TEXT_FUNCTIONS:
-        return node.args[0]
-    if isinstance(node.func, ast.Attribute) and node.func.attr in EXECUTE_METHODS:
-        return node.args[0]
-    return None
+def _sinks(ctx: FileContext, imports: dict[str, str]) -> Iterator[tuple[ast.Call, ast.expr]]:
+    """Each `text(...)` or execute-like method call of the file, with its SQL argument.
+
+    The callee's own name is tested before anything is resolved: resolving every call of the file
+    was the rule's main cost. A call resolves into `TEXT_FUNCTIONS` only as `<module>.text(...)`
+    or through a name imported from one (`text_names`, aliases included)."""
+    text_names = frozenset(local for local, target in imports.items() if target in TEXT_FUNCTIONS)
+    for node in ctx.nodes_of(ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            if func.attr not in SINK_ATTRIBUTES:
+                continue
+            if func.attr == "text" and resolve(func, imports) not in TEXT_FUNCTIONS:
+                continue
+        elif not (isinstance(func, ast.Name) and func.id in text_names):
+            continue
+        if node.args:
+            yield node, node.args[0]
 
 
 def _values(sql: ast.expr, scope) -> list[ast.expr]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from typing import Iterator
 
 from agent.analysis.facts import dotted_name
@@ -137,51 +138,125 @@ def hash_password(password: str, salt: bytes) -> str:
     digest.update(salt + password.encode())
     return digest.hexdigest()
 """,
+        """
+import hashlib as crypto
+
+def set_password(user, password: str):
+    user.hashed_password = crypto.md5(password.encode()).hexdigest()
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        imports = imports_of(ctx)
-        for node in ctx.nodes_of(ast.Call, ast.Dict, ast.Assign):
-            if isinstance(node, ast.Call):
-                hashed = _fast_hash_input(node, imports, ctx)
-                if hashed is not None and _mentions_password(hashed):
-                    yield self.finding(ctx, node, "password hashed with a fast hash; use a slow salted hash "
-                                       "(pwdlib/passlib with bcrypt or argon2)")
+        # One pass per kind of node, each testing the name of the field first (cached per name):
+        # a finding always needs a password word in it, which almost no name has.
+        hashed = _fast_hash_calls(ctx)
+        for call in hashed:
+            yield self.finding(ctx, call, "password hashed with a fast hash; use a slow salted hash "
+                               "(pwdlib/passlib with bcrypt or argon2)")
+        for kw in ctx.nodes_of(ast.keyword):
+            if kw.arg is None or _field_kind(kw.arg) is None:
+                continue
+            call = ctx.parent(kw)  # a call's (a class's keywords are not stored values)
+            if (isinstance(call, ast.Call) and call not in hashed and _plaintext(kw.value)
+                    and not _passed_in(ctx, kw.value) and _stores(kw.arg, ctx, call)):
+                yield self.finding(ctx, kw.value, f"plain password stored in '{kw.arg}'; store "
+                                   "get_password_hash(password) instead")
+        for node in ctx.nodes_of(ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if (isinstance(key, ast.Constant) and isinstance(key.value, str) and _hash_field(key.value)
+                        and _plaintext(value)):
+                    yield self.finding(ctx, value, f"plain password stored in '{key.value}'; store "
+                                       "get_password_hash(password) instead")
+        for node in ctx.nodes_of(ast.Assign):
+            for target in node.targets:
+                if not isinstance(target, (ast.Attribute, ast.Subscript)):
                     continue
-                for kw in node.keywords:
-                    if kw.arg and _plaintext(kw.value) and not _passed_in(ctx, kw.value) and _stores(kw.arg, ctx, node):
-                        yield self.finding(ctx, kw.value, f"plain password stored in '{kw.arg}'; store "
-                                           "get_password_hash(password) instead")
-            elif isinstance(node, ast.Dict):
-                for key, value in zip(node.keys, node.values):
-                    if isinstance(key, ast.Constant) and isinstance(key.value, str) and _hash_field(key.value) and _plaintext(value):
-                        yield self.finding(ctx, value, f"plain password stored in '{key.value}'; store "
-                                           "get_password_hash(password) instead")
-            elif isinstance(node, ast.Assign) and _plaintext(node.value):
-                for target in node.targets:
-                    name = target_name(target)
-                    if isinstance(target, (ast.Attribute, ast.Subscript)) and name and _stores(name, ctx, target.value):
-                        yield self.finding(ctx, node, f"plain password stored in '{name}'; store "
-                                           "get_password_hash(password) instead")
+                name = target_name(target)
+                if (name and _field_kind(name) is not None and _plaintext(node.value)
+                        and _stores(name, ctx, target.value)):
+                    yield self.finding(ctx, node, f"plain password stored in '{name}'; store "
+                                       "get_password_hash(password) instead")
 
 
-def _fast_hash_input(call: ast.Call, imports: dict[str, str], ctx: FileContext) -> ast.expr | None:
-    """The data a fast hashlib digest is computed over (constructor argument or `.update(...)`)."""
-    name = resolve(call.func, imports) or ""
-    if name.startswith("hashlib.") and name[len("hashlib."):] in FAST_HASHES:
-        return argument(call, 1, "data") if name == "hashlib.new" else argument(call, 0, "data") or argument(call, 0, "string")
-    if isinstance(call.func, ast.Attribute) and call.func.attr == "update" and isinstance(call.func.value, ast.Name):
-        scope = ctx.enclosing_function(call) or ctx.tree
-        sources = local_values(scope, call.func.value.id)
-        if any(isinstance(v, ast.Call) and (resolve(v.func, imports) or "").startswith("hashlib.")
-               and (resolve(v.func, imports) or "")[len("hashlib."):] in FAST_HASHES for v in sources):
-            return call.args[0] if call.args else None
+def _fast_hash_calls(ctx: FileContext) -> dict[ast.Call, None]:
+    """The calls that compute a fast hashlib digest over a value named like a password (a dict:
+    an ordered set, looked up for each keyword)."""
+    imports = imports_of(ctx)
+    # A call resolves into hashlib only through an import of hashlib or of a name from it.
+    if not any(target == "hashlib" or target.startswith("hashlib.") for target in imports.values()):
+        return {}
+    constructors = [call for call in ctx.nodes_of(ast.Call) if _is_fast_hash(call, imports)]
+    inputs = [(call, _constructor_input(call, imports)) for call in constructors]
+    # `digest.update(data)` feeds a fast hash only when `digest` is assigned a constructor call.
+    digests = {name for call in constructors for name in _assigned_to(ctx, call)}
+    if digests:
+        inputs += [(call, _update_input(call, imports, ctx)) for call in ctx.nodes_of(ast.Call)
+                   if isinstance(call.func, ast.Attribute) and call.func.attr == "update"
+                   and _name_of(call.func.value) in digests]
+    return {call: None for call, data in inputs if data is not None and _mentions_password(data)}
+
+
+def _is_fast_hash(call: ast.Call, imports: dict[str, str]) -> bool:
+    """`hashlib.sha256(...)`, `md5(...)` after `from hashlib import md5`, `hashlib.new(...)`."""
+    func = call.func
+    # The callee's own name first: a `hashlib.<name>` callee ends in it.
+    if isinstance(func, ast.Attribute):
+        if func.attr not in FAST_HASHES:
+            return False
+    elif not (isinstance(func, ast.Name) and imports.get(func.id, "").startswith("hashlib.")):
+        return False
+    name = resolve(func, imports) or ""
+    return name.startswith("hashlib.") and name[len("hashlib."):] in FAST_HASHES
+
+
+def _constructor_input(call: ast.Call, imports: dict[str, str]) -> ast.expr | None:
+    """The data a fast hash constructor is given (`hashlib.new(name, data)`, `hashlib.md5(data)`)."""
+    if resolve(call.func, imports) == "hashlib.new":
+        return argument(call, 1, "data")
+    return argument(call, 0, "data") or argument(call, 0, "string")
+
+
+def _update_input(call: ast.Call, imports: dict[str, str], ctx: FileContext) -> ast.expr | None:
+    """The data of `digest.update(data)` when `digest` holds a fast hash in this function."""
+    scope = ctx.enclosing_function(call) or ctx.tree
+    sources = local_values(scope, call.func.value.id)
+    if any(isinstance(v, ast.Call) and _is_fast_hash(v, imports) for v in sources):
+        return call.args[0] if call.args else None
     return None
 
 
+def _assigned_to(ctx: FileContext, value: ast.expr) -> list[str]:
+    """The names `value` is assigned to as a whole (`x = value`, `x: T = value`, `x += value`, `(x := value)`)."""
+    statement = ctx.parent(value)
+    if isinstance(statement, ast.Assign) and statement.value is value:
+        return [target.id for target in statement.targets if isinstance(target, ast.Name)]
+    if isinstance(statement, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and statement.value is value:
+        return [statement.target.id] if isinstance(statement.target, ast.Name) else []
+    return []
+
+
+def _name_of(node: ast.expr) -> str | None:
+    return node.id if isinstance(node, ast.Name) else None
+
+
+@lru_cache(maxsize=4096)  # names repeat across a file and a project; `name_words` is a regex split
+def _words(name: str) -> tuple[str, ...]:
+    return tuple(name_words(name))
+
+
+def _may_hold_password_word(name: str) -> bool:
+    """False when no word of `name` can be a password word: each word is a piece of the name, and
+    every word of `PASSWORD_WORDS` contains "pass" or "pwd". Rejects most names without the regex."""
+    lowered = name.lower()
+    return "pass" in lowered or "pwd" in lowered
+
+
+@lru_cache(maxsize=4096)
 def _password_named(name: str) -> bool:
-    words = name_words(name)
-    return bool(PASSWORD_WORDS & set(words)) and not {"hash", "hashed", "hasher", "field", "reset"} & set(words)
+    if not _may_hold_password_word(name):
+        return False
+    words = set(_words(name))
+    return bool(PASSWORD_WORDS & words) and not {"hash", "hashed", "hasher", "field", "reset"} & words
 
 
 def _mentions_password(node: ast.expr) -> bool:
@@ -215,19 +290,27 @@ def _passed_in(ctx: FileContext, value: ast.expr) -> bool:
     return value.id in {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
 
 
+@lru_cache(maxsize=4096)
 def _hash_field(name: str) -> bool:
-    words = set(name_words(name))
+    if not _may_hold_password_word(name):
+        return False
+    words = set(_words(name))
     return bool({"hash", "hashed"} & words and PASSWORD_WORDS & words)
+
+
+@lru_cache(maxsize=4096)
+def _field_kind(field: str) -> str | None:
+    """"hash" for a password hash field (`hashed_password`), "password" for a plain password field
+    (`password`, `user_pwd`), None for any other name."""
+    if _hash_field(field):
+        return "hash"
+    return "password" if _password_named(field) and _words(field)[-1] in PASSWORD_WORDS else None
 
 
 def _stores(field: str, ctx: FileContext, owner: ast.AST) -> bool:
     """True when `field` on `owner` is persisted: a hash field, or a password field of a row added to a session."""
-    words = name_words(field)
-    if _hash_field(field):
-        return True
-    if not (_password_named(field) and words[-1] in PASSWORD_WORDS):
-        return False
-    return _added_to_session(ctx, owner)
+    kind = _field_kind(field)
+    return kind == "hash" or (kind == "password" and _added_to_session(ctx, owner))
 
 
 def _added_to_session(ctx: FileContext, node: ast.AST) -> bool:
