@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.analysis.walk import SCOPE_NODES, SHARED_LEAVES, TreeWalk, activate, walk_body, walk_nodes
+from agent.analysis.walk import (
+    SCOPE_NODES,
+    SHARED_LEAVES,
+    TreeWalk,
+    activate,
+    walk_body,
+    walk_nodes,
+    walk_nodes_of_type,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 STDLIB = Path(ast.__file__).parent
@@ -91,6 +99,8 @@ def check_walk(tree: ast.Module) -> None:
     for node in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.Call):
         assert walk.body(node) == reference_body(node)
         assert walk.subtree_bfs(node) == reference_walk(node)
+        assert walk.subtree_of_type(node, ast.Call, ast.Name, ast.stmt) == [
+            n for n in reference_walk(node) if isinstance(n, (ast.Call, ast.Name, ast.stmt))]
         assert set(map(id, walk.subtree(node))) == set(map(id, reference_walk(node)))
         assert walk.parent(node) is parents.get(node)
     assert walk.body(tree) == reference_body(tree)
@@ -105,6 +115,8 @@ def test_node_helpers_use_the_active_walk_and_fall_back_for_other_nodes():
         assert walk_body(function) == reference_body(function)
         assert walk_body(other) == reference_body(other)  # not in the active walk: walked directly
         assert walk_nodes(other) == reference_walk(other)
+        assert walk_nodes_of_type(function, ast.Name) == [n for n in reference_walk(function) if isinstance(n, ast.Name)]
+        assert walk_nodes_of_type(other, ast.Name) == [n for n in reference_walk(other) if isinstance(n, ast.Name)]
     finally:
         activate(None)
     assert walk_body(function) == reference_body(function)

@@ -271,3 +271,11 @@ def subtree_nodes(node: ast.AST) -> list[ast.AST]:
     """`node` and its descendants in pre-order (for callers that do not need `ast.walk`'s order)."""
     walk = _active
     return walk.subtree(node) if walk is not None else _walk(node)
+
+
+def walk_nodes_of_type(node: ast.AST, *types: type) -> list[ast.AST]:
+    """The nodes of `types` in `walk_nodes(node)`, in its order, from the active walk's buckets."""
+    walk = _active
+    if walk is not None:
+        return walk.subtree_of_type(node, *types)
+    return [n for n in _walk(node) if isinstance(n, types)]

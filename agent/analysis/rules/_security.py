@@ -12,7 +12,7 @@ from typing import Iterator
 
 from agent.analysis.facts import collect_imports, dotted_name, keyword, module_name
 from agent.analysis.rules.base import FileContext, FunctionNode
-from agent.analysis.walk import walk_nodes
+from agent.analysis.walk import walk_nodes_of_type
 
 # Fully qualified module prefixes of JWT libraries whose `decode`/`encode` we understand.
 PYJWT = "jwt"
@@ -113,10 +113,13 @@ def module_constants(tree: ast.Module) -> dict[str, ast.expr]:
     return constants
 
 
+_ASSIGNMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)
+
+
 def local_values(scope: ast.AST, name: str) -> list[ast.expr]:
     """Values assigned to `name` inside `scope` (plain, annotated, augmented and walrus assignments)."""
     values: list[ast.expr] = []
-    for node in walk_nodes(scope):
+    for node in walk_nodes_of_type(scope, *_ASSIGNMENTS):
         if isinstance(node, ast.Assign):
             if any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
                 values.append(node.value)
@@ -142,7 +145,7 @@ def resolve_value(ctx: FileContext, node: ast.expr, scope: FunctionNode | None) 
 
 
 def constant_strings(node: ast.AST) -> list[str]:
-    return [n.value for n in walk_nodes(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return [n.value for n in walk_nodes_of_type(node, ast.Constant) if isinstance(n.value, str)]
 
 
 def is_true(node: ast.AST | None) -> bool:
