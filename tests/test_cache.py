@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import pickle
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from agent.analysis import analyzer as analyzer_module
-from agent.analysis.analyzer import FactsEntry, FindingsEntry
-from agent.analysis.cache import CacheEntryError, ReviewCache, encode, loads
+from agent.analysis import runner
+from agent.analysis.cache import KEY_FILE, MAGIC, ReviewCache, stat_digest
 from agent.analysis.index import ProjectIndex
-from agent.analysis.runner import ReviewOptions, review_sources
+from agent.analysis.runner import ReviewOptions, check_selectors, review_paths, review_sources
+from agent.errors import UsageError
 from agent.report.json_report import render_json
-from agent.types import Edit, Finding, Fix, Severity
+from agent.types import Severity
 
 DEPS = '''
 from fastapi import Header
@@ -45,6 +51,12 @@ def create_user(user: dict):
     return user
 '''
 ONLY_201 = ReviewOptions(select=("FBA203",))
+
+
+@pytest.fixture(autouse=True)
+def private_cache_key(fba_home: Path) -> Path:
+    """The cache key lives in fba's data folder: a private one per test."""
+    return fba_home / KEY_FILE
 
 
 def project() -> dict[str, str]:
@@ -87,26 +99,47 @@ def review(cache: ReviewCache, sources: dict[str, str], options: ReviewOptions =
     return review_sources(sources, options, cache=cache, jobs=1)
 
 
-def test_values_round_trip_through_json():
-    finding = Finding("FBA203", "status-code", Severity.LOW, "app/a.py", 3, "m", end_line=4,
-                      fix=Fix("add status", (Edit("app/a.py", "x", "y"),)))
-    entry = FindingsEntry((finding,), (7, 9))
-    assert loads(json.dumps(encode(entry))) == entry
-    facts = FactsEntry(None, ("rewrote 1 clause",), partial=True)
-    assert loads(json.dumps(encode(facts))) == facts
-    mixed = {"a": frozenset({1, 2}), ("k", 1): [1, (2, 3)], "s": {"x"}}
-    assert loads(json.dumps(encode(mixed))) == mixed
+def test_blobs_round_trip_signed_with_a_private_key(tmp_path, private_cache_key):
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    value = {"a": frozenset({1, 2}), ("k", 1): [1, (2, 3)]}
+    cache.store("thing", value)
+    assert cache.load("thing") == value
+    assert (tmp_path / ".fba_cache" / "thing.bin").read_bytes().startswith(MAGIC)
+    assert private_cache_key.stat().st_mode & 0o777 == 0o600
+    assert cache.load("missing") is None
 
 
-@pytest.mark.parametrize("name", ["os:system", "builtins:object", "subprocess:Popen", "agent.nothere:X", "nonsense"])
-def test_decode_never_builds_foreign_classes(name):
-    with pytest.raises(CacheEntryError):
-        loads(json.dumps({"__dc__": name, "f": []}))
+class CreatesAFile:
+    """Unpickling this creates `path`: what a malicious shipped cache would do."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
 
 
-def test_untagged_objects_are_rejected():
-    with pytest.raises(CacheEntryError):
-        loads('{"rule": "FBA101"}')
+def test_a_blob_not_signed_with_our_key_is_never_unpickled(tmp_path, fba_home):
+    folder = tmp_path / ".fba_cache"
+    evidence = tmp_path / "pwned"
+    payload = pickle.dumps(CreatesAFile(evidence))
+    foreign = ReviewCache(folder, key_file=tmp_path / "another-user" / KEY_FILE)
+    foreign.store("files-x", CreatesAFile(evidence))  # signed, but with someone else's key
+    ours = ReviewCache(folder)
+    assert ours.load("files-x") is None
+    blob = folder / "files-x.bin"
+    for tampered in (MAGIC + b"\x00" * 32 + payload, payload, blob.read_bytes()[:-1] + b".", b""):
+        blob.write_bytes(tampered)
+        assert ours.load("files-x") is None
+    assert not evidence.exists()
+
+
+def test_a_blob_copied_under_another_name_is_a_miss(tmp_path):
+    folder = tmp_path / ".fba_cache"
+    cache = ReviewCache(folder)
+    cache.store("findings-a", ["x"])
+    (folder / "findings-b.bin").write_bytes((folder / "findings-a.bin").read_bytes())
+    assert cache.load("findings-a") == ["x"] and cache.load("findings-b") is None
 
 
 def test_warm_run_parses_nothing_and_answers_the_same(tmp_path, parses, checks, monkeypatch):
@@ -221,9 +254,8 @@ def test_corrupt_entries_are_misses_not_crashes(tmp_path, parses):
     folder = tmp_path / ".fba_cache"
     cache = ReviewCache(folder)
     expected = render_json(review(cache, project()))
-    entries = sorted(folder.rglob("*.json"))
-    garbage = [b"", b"{not json", b'{"__entry__": 1}', b"\x00\xff", b"[1, 2]",
-               json.dumps({"__entry__": "x", "value": {"__dc__": "os:system", "f": []}}).encode()]
+    entries = sorted(folder.glob("*.bin"))
+    garbage = [b"", b"{not json", MAGIC, b"\x00\xff", MAGIC + b"\x00" * 40]
     for number, entry in enumerate(entries):
         entry.write_bytes(garbage[number % len(garbage)])
     parses.clear()
@@ -232,14 +264,6 @@ def test_corrupt_entries_are_misses_not_crashes(tmp_path, parses):
     parses.clear()
     assert render_json(review(cache, project())) == expected
     assert parses == []  # ... and rewritten
-
-
-def test_entry_under_another_key_is_a_miss(tmp_path):
-    cache = ReviewCache(tmp_path / ".fba_cache")
-    cache.put("facts", "app/a.py", "key-1", FactsEntry(None, error="boom"))
-    assert cache.get("facts", "app/a.py", "key-1") == FactsEntry(None, error="boom")
-    assert cache.get("facts", "app/a.py", "key-2") is None
-    assert cache.get("facts", "app/b.py", "key-1") is None
 
 
 def test_unwritable_cache_still_reviews(tmp_path):
@@ -261,7 +285,7 @@ def test_cli_caches_in_project_root_and_cleans(tmp_path, run_fba):
     write_project(tmp_path)
     first = run_fba(["review", ".", "--select", "FBA203", "-f", "json"], cwd=tmp_path / "app")
     assert first.returncode == 0, first.stderr  # FBA203 is low, below the default fail-on
-    assert (tmp_path / ".fba_cache" / "findings").is_dir()
+    assert list((tmp_path / ".fba_cache").glob("findings-*.bin"))
     second = run_fba(["review", ".", "--select", "FBA203", "-f", "json"], cwd=tmp_path / "app")
     assert second.stdout == first.stdout
     cleaned = run_fba(["cache", "clean"], cwd=tmp_path)
@@ -412,3 +436,173 @@ def test_moving_code_in_an_imported_module_rechecks_only_that_module(tmp_path, c
     checks.clear()
     review(cache, {**sources, "app/models.py": models + "    owner_id: int = Field(foreign_key='user.id')\n"})
     assert "app/routes.py" in checks
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths whose text was read from disk."""
+    seen: list[str] = []
+    real = runner._read_text
+
+    def spy(absolute: Path, shown: str) -> str:
+        seen.append(shown)
+        return real(absolute, shown)
+
+    monkeypatch.setattr(runner, "_read_text", spy)
+    return seen
+
+
+def on_disk(root: Path, monkeypatch: pytest.MonkeyPatch, age_seconds: float = 60) -> list[str]:
+    """The project written under `root` (the current folder), last modified `age_seconds` ago."""
+    write_project(root)
+    monkeypatch.chdir(root)
+    paths = sorted(project())
+    for path in paths:
+        set_mtime(root / path, age_seconds)
+    return paths
+
+
+def set_mtime(file: Path, age_seconds: float) -> None:
+    then = time.time_ns() - int(age_seconds * 1e9)
+    os.utime(file, ns=(then, then))
+
+
+def review_disk(root: Path, cache: ReviewCache):
+    return review_paths([Path(".")], ONLY_201, root, cache=cache, jobs=1)
+
+
+def test_a_file_whose_stat_is_unchanged_is_not_read_again(tmp_path, monkeypatch, reads):
+    paths = on_disk(tmp_path, monkeypatch)
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    first = review_disk(tmp_path, cache)
+    assert sorted(reads) == paths
+    reads.clear()
+    assert render_json(review_disk(tmp_path, cache)) == render_json(first)
+    assert reads == []
+
+
+def test_a_racily_clean_file_is_read_and_hashed_again(tmp_path, monkeypatch, reads, parses):
+    """Modified just before the run that cached it: its stat cannot vouch for its text."""
+    on_disk(tmp_path, monkeypatch)
+    set_mtime(tmp_path / "app/users.py", 0)
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    review_disk(tmp_path, cache)
+    reads.clear()
+    parses.clear()
+    review_disk(tmp_path, cache)
+    assert reads == ["app/users.py"] and parses == []
+
+
+def test_an_edit_keeping_size_and_mtime_is_caught_while_racily_clean(tmp_path, monkeypatch):
+    """As on a file system whose inode and ctime say nothing (or a tool that restores the mtime):
+    only size and mtime are left, and the edit keeps both. A file modified close to the cached
+    run is re-read, so the edit is still seen."""
+    monkeypatch.setattr(runner, "stat_signature", lambda path: (0, 0, os.stat(path).st_size, os.stat(path).st_mtime_ns, 0))
+    on_disk(tmp_path, monkeypatch)
+    users = tmp_path / "app/users.py"
+    set_mtime(users, 0)
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    assert {f.path for f in review_disk(tmp_path, cache).findings} == {"app/routes.py", "app/users.py"}
+    before = users.stat()
+    edited = users.read_text().replace('@router.post("/users")', '@router.get("/userss")')
+    assert len(edited) == before.st_size
+    users.write_text(edited)
+    os.utime(users, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert {f.path for f in review_disk(tmp_path, cache).findings} == {"app/routes.py"}
+
+
+def test_a_touched_but_unchanged_file_is_hashed_not_parsed(tmp_path, monkeypatch, reads, parses):
+    on_disk(tmp_path, monkeypatch)
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    first = review_disk(tmp_path, cache)
+    set_mtime(tmp_path / "app/deps.py", 30)
+    reads.clear()
+    parses.clear()
+    assert render_json(review_disk(tmp_path, cache)) == render_json(first)
+    assert reads == ["app/deps.py"] and parses == []
+    reads.clear()
+    review_disk(tmp_path, cache)
+    assert reads == []  # its new stat was remembered
+
+
+def test_findings_of_another_report_scope_complete_each_other(tmp_path, checks):
+    """A `--changed` style review checks only its files; a full review then checks the others,
+    and both are served from the cache afterwards."""
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    scoped = review_sources(project(), ONLY_201, cache=cache, jobs=1, report={"app/routes.py": None})
+    assert checks == ["app/routes.py"] and scoped.files == 1
+    checks.clear()
+    full = review(cache, project())
+    assert checks == ["app/deps.py", "app/users.py"]
+    assert render_json(full) == render_json(review_sources(project(), ONLY_201, jobs=1))
+    checks.clear()
+    again = review_sources(project(), ONLY_201, cache=cache, jobs=1, report={"app/routes.py": None})
+    assert checks == [] and render_json(again) == render_json(scoped)
+
+
+def test_selectors_are_checked_against_the_cached_rule_catalogue(tmp_path, monkeypatch):
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    check_selectors(ReviewOptions(select=("FBA203",)), cache)
+
+    def no_rules():
+        raise AssertionError("the catalogue is cached: no rule module needs importing")
+
+    import agent.analysis.rules
+
+    monkeypatch.setattr(agent.analysis.rules, "all_rules", no_rules)
+    check_selectors(ReviewOptions(select=("FBA2", "auth-missing"), ignore=("FBA101",), severity={"FBA203": "info"}), cache)
+    with pytest.raises(UsageError, match="FBA999"):
+        check_selectors(ReviewOptions(ignore=("FBA999",)), cache)
+
+
+def test_an_unchanged_project_is_answered_without_importing_the_engine(tmp_path, fba_home):
+    write_project(tmp_path)
+    script = textwrap.dedent('''
+        import sys
+        from pathlib import Path
+        from agent.analysis.cache import ReviewCache
+        from agent.analysis.runner import ReviewOptions, review_paths
+
+        result = review_paths([Path(".")], ReviewOptions(), Path("."), cache=ReviewCache(Path(".fba_cache")))
+        engine = sorted(m for m in sys.modules if m.startswith(("agent.analysis.analyzer", "agent.analysis.rules")))
+        print(len(result.findings), engine)
+    ''')
+    env = {**os.environ, "FBA_HOME": str(fba_home)}
+    runs = [subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+            for _ in range(2)]
+    assert all(run.returncode == 0 for run in runs), runs[-1].stderr
+    (cold_count, cold_engine), (warm_count, warm_engine) = (run.stdout.split(" ", 1) for run in runs)
+    assert cold_count == warm_count and cold_engine != "[]\n" and warm_engine == "[]\n"
+
+
+def test_the_stat_digest_follows_an_edit(tmp_path):
+    """How the engine digest notices an edited rule without reading the engine's sources."""
+    rule = tmp_path / "rule.py"
+    rule.write_text("CODE = 'FBA101'\n")
+    files = [str(rule)]
+    before = stat_digest(files, str(tmp_path))
+    rule.write_text("CODE = 'FBA102'\n")
+    set_mtime(rule, -1)  # a same-size edit, a second later
+    assert stat_digest(files, str(tmp_path)) != before
+
+
+def test_facts_digests_do_not_depend_on_the_process():
+    """Equal facts must digest alike in every run (string hashing differs per process), or a
+    comment edit would rebuild the index each time."""
+    script = textwrap.dedent('''
+        import sys
+        from pathlib import Path
+        from agent.analysis.analyzer import Analyzer
+        from agent.analysis.cache import content_digest
+        from agent.analysis.runner import source_files
+
+        sources = {str(p): p.read_text() for p in sorted(Path(sys.argv[1]).rglob("*.py"))}
+        print([content_digest(Analyzer().facts(f)) for f in source_files(sources)])
+    ''')
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    digests = {
+        subprocess.run([sys.executable, "-c", script, str(examples)], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1 and len(digests.pop()) > 100

@@ -99,7 +99,7 @@ def test_small_inputs_stay_in_process(pools):
     assert pools == []
 
 
-def test_parallel_run_fills_a_cache_a_serial_run_reads(tmp_path, pools):
+def test_parallel_run_fills_a_cache_a_serial_run_reads(tmp_path, pools, fba_home):
     sources = generated_project(35)
     cache = ReviewCache(tmp_path / ".fba_cache")
     cold = review_sources(sources, ReviewOptions(), cache=cache, jobs=2)

@@ -1,34 +1,55 @@
-"""The persistent review cache: per-file facts and findings in a project-local `.fba_cache/`.
+"""The persistent review cache: a few signed blobs in a project-local `.fba_cache/`.
 
-Entries are JSON, never pickle: the folder sits inside the user's project, and loading a pickle
-that a cloned repository shipped would run its code. Values are our own frozen dataclasses,
-enums, tuples and sets, written with type tags and rebuilt only from classes of `agent.*`
-modules that are already imported. Each source path has one entry per kind holding the full key
-it was computed under, so a changed file overwrites its old entry instead of piling up new ones.
-Writes are atomic (temp file + `os.replace`); an unreadable or corrupt entry is a miss, never an
-error, and a cache that cannot be written only costs speed.
+What the runner keeps there, per project (the current folder: display paths are relative to it),
+each blob holding the engine and settings it was computed under:
+- the file states (per index settings): each file's stat signature, text digest, module, facts
+  digest and parse status, so that a re-run reads and hashes only the files whose stat changed;
+- the findings states (per report settings): the project index identity they were computed
+  under, each file's cross-file fingerprint and its findings, keyed by what decides them;
+- the project index (per index settings) with the facts digests it was built from, so that an
+  edit that changes no file's facts re-checks the edited file without rebuilding the index;
+- the rule catalogue of the engine (`check_selectors` without importing every rule).
+
+Why pickle, and why that is safe here. The folder sits inside the user's project, so a cloned
+repository may ship one, and unpickling runs whatever code the bytes name. So every blob carries
+an HMAC-SHA256 of its bytes under a random per-user key that never lives in a project
+(`cache.key`, mode 0600, in fba's data folder: `$FBA_HOME`, XDG, `~/.local/share/fba`). A blob is
+unpickled only after `hmac.compare_digest` accepts its MAC: bytes this user's fba did not write
+(shipped with a repository, edited, or signed with another user's key) are a miss, never loaded.
+The earlier format, JSON with type tags rebuilt through an object hook, was safe too, but
+decoding ~15k dataclasses cost more than the review it saved.
+
+Writes are atomic (temp file + `os.replace`). A missing, unsigned, corrupt or unexpected blob is a
+miss, never an error; a cache that cannot be written, or a data folder without a key, only costs
+speed.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import hashlib
-import json
+import hmac
 import os
+import pickle
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent import __version__
+from agent.types import Finding
 
 CACHE_DIR = ".fba_cache"
-FORMAT = "2"
+FORMAT = "3"
+KEY_FILE = "cache.key"
+KEY_BYTES = 32
+MAC_BYTES = 32  # HMAC-SHA256
+MAGIC = b"fba-cache-%s\n" % FORMAT.encode()
+# A file modified this close to (or after) the moment a run started reading is "racily clean"
+# (as git calls it): a later edit within the same timestamp granule would leave its stat unchanged,
+# so it is re-read and hashed instead of trusted. Covers coarse kernel clocks and 2 s FAT times.
+RACY_NS = 2_000_000_000
 
-
-class CacheEntryError(ValueError):
-    """A cache entry that cannot be decoded into our own types (treated as a miss)."""
+Signature = tuple[int, int, int, int, int]
 
 
 def digest(*parts: str) -> str:
@@ -40,176 +61,175 @@ def digest(*parts: str) -> str:
     return h.hexdigest()
 
 
+def content_digest(value: Any) -> str:
+    """A digest of a value's content: equal digests mean equal values. Pickle bytes, not a
+    canonical form: equal values pickled alike in any process (facts hold no sets, whose order
+    would follow string hashing) give equal digests; where they do not, the cost is a rebuilt
+    index, never a wrong answer."""
+    return hashlib.blake2b(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).hexdigest()
+
+
 @lru_cache(maxsize=1)
 def engine_digest() -> str:
-    """fba version + Python version + the static engine's own source.
+    """fba version + Python version + the stat signature of each static engine source file.
 
-    Hashing the engine's code means a rule edited between releases (or in a development
-    checkout) never serves findings computed by its previous version.
+    An edited rule (in a development checkout) gets a new size or mtime, so it never serves
+    findings computed by its previous version; stat, not content, because reading every engine
+    file on each run cost as much as the rest of a warm review.
     """
     folder = Path(__file__).resolve().parent
-    parts = [FORMAT, __version__, "%d.%d" % sys.version_info[:2]]
-    for file in sorted(folder.rglob("*.py")):
+    files = sorted(_python_files(str(folder)))
+    files.append(str(folder.parent / "types.py"))
+    return digest(FORMAT, __version__, "%d.%d" % sys.version_info[:2], stat_digest(files, str(folder)))
+
+
+def stat_digest(files: list[str], base: str) -> str:
+    """A digest of each file's path (relative to `base`), size and mtime."""
+    parts = []
+    for file in files:
         try:
-            parts.append(file.read_bytes().decode("utf-8", "replace"))
+            stat = os.stat(file)
+            parts.append(f"{os.path.relpath(file, base)}:{stat.st_size}:{stat.st_mtime_ns}")
         except OSError:
-            parts.append(file.name)
-    types_file = folder.parent / "types.py"
-    if types_file.is_file():
-        parts.append(types_file.read_text(encoding="utf-8", errors="replace"))
+            parts.append(file)
     return digest(*parts)
 
 
-def encode(value: Any) -> Any:
-    """Our values -> JSON-ready data with type tags for dataclasses, enums, tuples, sets, dicts."""
-    if value is None or isinstance(value, (str, bool, int, float)) and not isinstance(value, enum.Enum):
-        return value
-    if isinstance(value, enum.Enum):
-        return {"__enum__": _class_name(type(value)), "v": encode(value.value)}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        # Field values in declaration order: a changed class changes the engine digest, and so
-        # every key, before an entry could be read with the wrong fields.
-        return {"__dc__": _class_name(type(value)), "f": [encode(getattr(value, name)) for name in _field_names(type(value))]}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode(v) for v in value]}
-    if isinstance(value, (set, frozenset)):
-        return {"__set__": sorted((encode(v) for v in value), key=repr), "frozen": isinstance(value, frozenset)}
-    if isinstance(value, list):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        return {"__map__": [[encode(k), encode(v)] for k, v in value.items()]}
-    raise TypeError(f"cannot cache a {type(value).__name__}")
-
-
-def loads(text: str | bytes) -> Any:
-    """The inverse of `json.dumps(encode(value))`; raises CacheEntryError (a ValueError) for
-    anything it does not recognise. The JSON parser rebuilds the tagged objects bottom-up."""
-    return json.loads(text, object_hook=_tagged)
-
-
-def _tagged(data: dict) -> Any:
-    """One tagged JSON object (its members already decoded) -> the value it stands for."""
-    if "__tuple__" in data:
-        return tuple(data["__tuple__"])
-    if "__dc__" in data:
-        return _rebuild_dataclass(_our_class(data["__dc__"]), data["f"])
-    if "__map__" in data:
-        return {key: value for key, value in data["__map__"]}
-    if "__set__" in data:
-        return frozenset(data["__set__"]) if data.get("frozen") else set(data["__set__"])
-    if "__enum__" in data:
-        cls = _our_class(data["__enum__"])
-        if not issubclass(cls, enum.Enum):
-            raise CacheEntryError(f"{data['__enum__']} is not an enum")
-        return cls(data["v"])
-    if "__entry__" in data:
-        return data
-    raise CacheEntryError("untagged object in cache entry")
-
-
-def _rebuild_dataclass(cls: type, values: Any) -> Any:
-    names = _field_names(cls)
-    if not isinstance(values, list) or len(values) != len(names):
-        raise CacheEntryError(f"{cls.__name__}: fields differ from the cached ones")
-    # Set fields directly: works for frozen classes and init=False fields alike.
-    instance = object.__new__(cls)
-    for name, value in zip(names, values):
-        object.__setattr__(instance, name, value)
-    return instance
-
-
-@lru_cache(maxsize=None)
-def _field_names(cls: type) -> tuple[str, ...]:
-    if not dataclasses.is_dataclass(cls):
-        raise CacheEntryError(f"{cls.__name__} is not a dataclass")
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def _class_name(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _our_class(name: Any) -> type:
-    """Only classes of already imported `agent.*` modules: a cache entry never imports code."""
-    found = _known_classes.get(name) if isinstance(name, str) else None
-    if found is None:
-        found = _known_classes[name] = _find_our_class(name)
+def _python_files(folder: str) -> list[str]:
+    found = []
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        found.extend(os.path.join(current, name) for name in files if name.endswith(".py"))
     return found
 
 
-_known_classes: dict[str, type] = {}  # only classes found in loaded modules; misses are not kept
+def stat_signature(path: str | os.PathLike) -> Signature:
+    """What identifies a file's version without reading it; raises OSError."""
+    stat = os.stat(path)
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
-def _find_our_class(name: Any) -> type:
-    if not isinstance(name, str) or ":" not in name:
-        raise CacheEntryError(f"bad class name {name!r}")
-    module_name, _, qualname = name.partition(":")
-    module = sys.modules.get(module_name)
-    if module is None or not (module_name == "agent" or module_name.startswith("agent.")):
-        raise CacheEntryError(f"class {name} is not one of fba's loaded types")
-    value: Any = module
-    for part in qualname.split("."):
-        value = getattr(value, part, None)
-    if not isinstance(value, type):
-        raise CacheEntryError(f"{name} is not a class")
-    return value
+# The cached records are named tuples, not dataclasses: a warm run builds their classes at
+# import and unpickles hundreds of them, and tuples cost less at both.
+class FileRecord(NamedTuple):
+    """What a run knew about one file. `signature` is None for text that came from memory."""
+
+    signature: Signature | None
+    text: str  # digest of the text
+    module: str
+    import_path: str | None  # the path the module name was made from
+    facts: str  # content digest of its facts entry
+    parsed: bool  # False: it could not be parsed (no facts, nothing to check)
+    skipped: str | None  # why it was not (fully) analysed, if it was not
+
+
+class FileStates(NamedTuple):
+    """Every file of the project as its last review saw them."""
+
+    index_settings: str
+    read_from_ns: int  # the clock when that run started reading files
+    records: dict[str, FileRecord]
+
+    def trusted_text(self, record: FileRecord | None, signature: Signature) -> str | None:
+        """The text digest of a file whose stat is unchanged, or None when it must be read: its
+        stat differs, or it was modified so close to that run's reading that a later edit could
+        have kept the same stat (racily clean)."""
+        if record is None or record.signature != signature:
+            return None
+        return record.text if signature[3] < self.read_from_ns - RACY_NS else None
+
+
+class CachedFindings(NamedTuple):
+    """One file's findings (severity overrides applied) and suppressed lines, with their key."""
+
+    key: str
+    findings: tuple[Finding, ...]
+    suppressed_lines: tuple[int, ...]
+
+
+class FindingStates(NamedTuple):
+    """Per-file findings under one report settings, and the cross-file fingerprints (valid for
+    the project index `index`) their keys were made with."""
+
+    settings: str
+    index: str
+    fingerprints: dict[str, str]
+    findings: dict[str, CachedFindings]
+
+
+class IndexState(NamedTuple):
+    """A built project index, its identity and the facts digest of every file it was built from."""
+
+    identity: str
+    facts: dict[str, str]
+    index: Any  # ProjectIndex (not imported here: a warm run never needs it)
+
+
+class RuleCatalogue(NamedTuple):
+    engine: str
+    codes: tuple[str, ...]
 
 
 class ReviewCache:
-    """Facts and findings per source path under `folder`, each stored with the key it answers."""
+    """Named blobs under `folder`, each signed with the user's key (see the module docstring)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, key_file: Path | None = None) -> None:
         self.folder = folder
+        self._key_file = key_file
         self._writable = True
 
     @classmethod
     def for_root(cls, root: Path) -> "ReviewCache":
         return cls(root / CACHE_DIR)
 
-    def _entry(self, kind: str, path: str) -> Path:
-        return self.folder / kind / f"{digest(path)}.json"
+    def _key(self) -> bytes | None:
+        if self._key_file is None:
+            from agent.store import data_home
 
-    def get(self, kind: str, path: str, key: str) -> Any | None:
-        """The value stored for (`kind`, `path`) under exactly `key`, else None."""
-        found = self.get_with_digest(kind, path, key)
-        return found[0] if found is not None else None
+            self._key_file = data_home() / KEY_FILE
+        return _user_key(self._key_file)
 
-    def get_with_digest(self, kind: str, path: str, key: str) -> tuple[Any, str] | None:
-        """(value, digest of the value's content) stored under exactly `key`, else None. Equal
-        digests mean equal values, whatever their keys (a comment edit changes a file's key, not
-        necessarily its facts)."""
+    def _blob(self, name: str) -> Path:
+        return self.folder / f"{name}.bin"
+
+    def load(self, name: str) -> Any | None:
+        """The value stored as `name`, or None when it is missing or not signed with our key."""
+        key = self._key()
         try:
-            data = loads(self._entry(kind, path).read_bytes())
-            if not isinstance(data, dict) or data.get("__entry__") != key or not isinstance(data["digest"], str):
-                return None
-            return data["value"], data["digest"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            data = self._blob(name).read_bytes()
+        except OSError:
+            return None
+        if key is None or not data.startswith(MAGIC):
+            return None
+        mac, payload = data[len(MAGIC):len(MAGIC) + MAC_BYTES], memoryview(data)[len(MAGIC) + MAC_BYTES:]
+        if not hmac.compare_digest(mac, _sign(key, name, payload)):
+            return None
+        try:
+            return pickle.loads(payload)
+        except Exception:  # noqa: BLE001 - our own bytes from an older fba may name moved classes
             return None
 
-    def put(self, kind: str, path: str, key: str, value: Any) -> str:
-        """Store `value` under `key` (best effort); returns the digest of the value's content."""
-        value_text = json.dumps(encode(value), separators=(",", ":"))
-        value_digest = digest(value_text)
-        if not self._writable:
-            return value_digest
-        target = self._entry(kind, path)
-        text = '{"__entry__":%s,"path":%s,"digest":"%s","value":%s}' % (json.dumps(key), json.dumps(path), value_digest, value_text)
+    def store(self, name: str, value: Any) -> None:
+        """Store `value` as `name` (best effort: a cache that cannot be written costs only speed)."""
+        key = self._key()
+        if key is None or not self._writable:
+            return
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        target = self._blob(name)
         try:
-            self._ensure_folder(target.parent)
+            self._ensure_folder()
             temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            temporary.write_text(text, encoding="utf-8")
+            with open(temporary, "wb") as file:
+                file.writelines((MAGIC, _sign(key, name, payload), payload))
             os.replace(temporary, target)
         except OSError:
             self._writable = False  # read-only checkout, full disk: review on without the cache
-        return value_digest
 
-    def _ensure_folder(self, folder: Path) -> None:
-        if folder.is_dir():
+    def _ensure_folder(self) -> None:
+        if self.folder.is_dir():
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        ignore = self.folder / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# created by fba: the review cache is never committed\n*\n", encoding="utf-8")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / ".gitignore").write_text("# created by fba: the review cache is never committed\n*\n", encoding="utf-8")
 
     def clean(self) -> bool:
         """Delete the whole cache folder; True when there was one."""
@@ -219,3 +239,44 @@ class ReviewCache:
             return False
         shutil.rmtree(self.folder)
         return True
+
+
+def _sign(key: bytes, name: str, payload: bytes | memoryview) -> bytes:
+    mac = hmac.new(key, MAGIC, hashlib.sha256)
+    mac.update(name.encode("utf-8") + b"\x00")  # a valid blob copied under another name is a miss
+    mac.update(payload)
+    return mac.digest()
+
+
+@lru_cache(maxsize=None)
+def _user_key(path: Path) -> bytes | None:
+    """The user's cache key, created (random, mode 0600) on first use; None when it cannot be
+    read or made, which turns the cache off."""
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        key = _create_key(path)
+    except OSError:
+        return None
+    return key if key is not None and len(key) == KEY_BYTES else None
+
+
+def _create_key(path: Path) -> bytes | None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)  # another fba process made it first
+    except OSError:
+        return None
+    key = os.urandom(KEY_BYTES)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(key)
+    return key
+
+
+def _read_key(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None

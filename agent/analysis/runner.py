@@ -5,6 +5,12 @@ passes (facts per file -> project index -> rules per file) run in parallel worke
 big inputs, read and fill an optional persistent cache, and can limit what is reported to some
 files or lines (the named files, `--changed`, `--diff`) while the index covers the whole
 project (the import roots of the named files).
+
+With a cache a re-run does only what changed. A file whose stat signature is unchanged is not
+read; an unchanged project is answered from the cache without importing the engine (analyzer,
+facts, index and rules are imported only when something must be computed); an edit that leaves
+a file's facts alone re-checks that file against the stored index; one that changes facts
+rebuilds the index and re-checks the files whose cross-file fingerprint moved.
 """
 
 from __future__ import annotations
@@ -12,20 +18,33 @@ from __future__ import annotations
 import fnmatch
 import gc
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from agent.analysis.analyzer import Analyzer, FactsEntry, FindingsEntry, SourceFile
-from agent.analysis.cache import ReviewCache, digest, engine_digest
-from agent.analysis.facts import module_name
-from agent.analysis.index import ProjectIndex
-from agent.analysis.rules import all_rules
-from agent.analysis.rules.base import PerIndex, Rule
-from agent.analysis.source import decode_source
+from agent.analysis.cache import (
+    CachedFindings,
+    FileRecord,
+    FileStates,
+    FindingStates,
+    IndexState,
+    ReviewCache,
+    RuleCatalogue,
+    Signature,
+    content_digest,
+    digest,
+    engine_digest,
+    stat_signature,
+)
 from agent.errors import InputError, UsageError
 from agent.types import Finding, ReviewResult, Skipped
+
+if TYPE_CHECKING:
+    from agent.analysis.analyzer import FactsEntry, FindingsEntry, SourceFile
+    from agent.analysis.index import ProjectIndex
+    from agent.analysis.rules.base import Rule
 
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", "node_modules", "site-packages",
@@ -65,46 +84,78 @@ def _matches(rule: type[Rule], selectors: Iterable[str]) -> bool:
 
 
 def enabled_rules(options: ReviewOptions) -> list[Rule]:
+    from agent.analysis.rules import all_rules
+
     rules = [r for r in all_rules() if (not options.select or _matches(r, options.select))]
     return [r() for r in rules if not _matches(r, options.ignore)]
 
 
-def check_selectors(options: ReviewOptions) -> None:
+def check_selectors(options: ReviewOptions, cache: ReviewCache | None = None) -> None:
     """Unknown rule codes or categories in select/ignore/severity are usage errors."""
     from agent.types import CATEGORIES
 
-    codes = {r.code for r in all_rules()}
+    codes: tuple[str, ...] | None = None
     for selector in (*options.select, *options.ignore, *options.severity):
         s = selector.strip()
-        if s.upper() == "ALL" or s.lower() in CATEGORIES or any(c.startswith(s.upper()) for c in codes):
+        if s.upper() == "ALL" or s.lower() in CATEGORIES:
             continue
-        raise UsageError(f"unknown rule or category '{selector}' (see 'fba rules')")
+        codes = codes if codes is not None else rule_codes(cache)
+        if not any(c.startswith(s.upper()) for c in codes):
+            raise UsageError(f"unknown rule or category '{selector}' (see 'fba rules')")
+
+
+def rule_codes(cache: ReviewCache | None = None) -> tuple[str, ...]:
+    """Every static rule's code, from the cache's catalogue of this engine when it has one
+    (importing every rule module costs more than a warm review)."""
+    engine = engine_digest()
+    known = cache.load(RULES_ENTRY) if cache is not None else None
+    if isinstance(known, RuleCatalogue) and known.engine == engine:
+        return known.codes
+    from agent.analysis.rules import all_rules
+
+    codes = tuple(r.code for r in all_rules())
+    if cache is not None:
+        cache.store(RULES_ENTRY, RuleCatalogue(engine, codes))
+    return codes
 
 
 # Measured on open-webui files (2 cores): workers break even around 1.5k lines of source (fork,
 # shipping the index and results ~30 ms) and halve the time from ~5k lines; below this (not
 # counting the largest file, which one worker takes alone), one process.
 MIN_PARALLEL_CHARS = 150_000
-PROJECT_ENTRY = "<project>"
-FINGERPRINTS_ENTRY = "<fingerprints>"
-CLEAN = FactsEntry(None)
+RULES_ENTRY = "rules"
 Progress = Callable[[str, int, int], None]
 ReportScope = Mapping[str, "frozenset[int] | None"]
+Status = tuple[bool, "str | None"]  # (parsed, why the file was not (fully) analysed)
 
 
 def source_files(sources: Mapping[str, str], modules: Mapping[str, str] | None = None) -> list[SourceFile]:
     """Sources (path -> text) as `SourceFile`s in path order, with module names and content hashes."""
-    modules = modules or {}
+    from agent.analysis.analyzer import SourceFile
+
     return [
-        SourceFile(path, modules.get(path, module_name(path)), sources[path], digest(sources[path]))
+        SourceFile(path, _module(path, modules), sources[path], digest(sources[path]))
         for path in sorted(sources)
     ]
+
+
+def _module(path: str, modules: Mapping[str, str] | None) -> str:
+    return modules[path] if modules and path in modules else _module_name(path)
+
+
+def _module_name(import_path: str) -> str:
+    from agent.analysis.facts import module_name  # the facts module is heavy: only when needed
+
+    return module_name(import_path)
 
 
 def build_index(
     sources: Mapping[str, str], auth_dependencies: Sequence[str] = (), public_routes: Sequence[str] = ()
 ) -> ProjectIndex:
     """The project index of in-memory sources (path -> text); files that do not parse are left out."""
+    from agent.analysis.analyzer import Analyzer
+    from agent.analysis.index import ProjectIndex
+
     analyzer = Analyzer()
     facts = [entry.facts for file in source_files(sources) if (entry := analyzer.facts(file)).facts is not None]
     analyzer.release()
@@ -126,181 +177,313 @@ def review_sources(
     Every source feeds the project index; `report` (path -> changed lines, or None for the whole
     file) limits which files are checked and which findings are kept. `jobs` caps the worker
     processes (default: all cores; small inputs run in this process). `cache` serves and stores
-    per-file facts and findings.
+    facts, the index and findings.
     """
-    files = source_files(sources, modules)
-    reported = [f for f in files if report is None or f.path in report]
+    with _gc_paused():
+        memory = _Memory(cache, options, os.getcwd()) if cache is not None else None
+        files = [
+            _Source(path, _module(path, modules), digest(text) if memory is not None else "", text)
+            for path, text in sorted(sources.items())
+        ]
+        return _review(files, options, memory, jobs, report, progress)
+
+
+@dataclass
+class _Source:
+    """One file of the project. A file the cache vouches for by its stat signature has no text
+    until it is needed (to parse it, or to run the rules on it)."""
+
+    path: str
+    module: str
+    digest: str  # of the text ("" without a cache: nothing compares it)
+    text: str | None = None
+    absolute: Path | None = None
+    signature: Signature | None = None
+    import_path: str | None = None
+
+    def source_file(self) -> SourceFile:
+        from agent.analysis.analyzer import SourceFile
+
+        if self.text is None:
+            self.text = _read_text(self.absolute, self.path)
+            if digest(self.text) != self.digest:
+                self.signature = None  # edited since its stat was taken: hash it next time
+        return SourceFile(self.path, self.module, self.text, self.digest)
+
+
+def _read_text(absolute: Path, shown: str) -> str:
+    from agent.analysis.source import decode_source
+
+    try:
+        return decode_source(absolute.read_bytes(), shown)
+    except OSError as exc:
+        raise InputError(f"{shown}: cannot read: {exc.strerror}") from None
+
+
+def _review(
+    sources: list[_Source],
+    options: ReviewOptions,
+    memory: _Memory | None,
+    jobs: int | None,
+    report: ReportScope | None,
+    progress: Progress | None,
+) -> ReviewResult:
+    reported = [s for s in sources if report is None or s.path in report]
     if not reported:
         return ReviewResult((), files=0)
-    rules = enabled_rules(options)
-    keys = _Keys(files, _settings_digest(rules, options))
-    with _gc_paused():
-        known = _from_snapshot(reported, keys, cache) if cache is not None else None
-        if known is not None:
-            return _result(reported, *known, report)
-        with _Passes(jobs, progress) as passes:
-            facts = _facts_pass(files, keys, cache, passes)
-            # Path order, not completion order: the index (and so the output) must not depend
-            # on which worker or cache answered first.
-            parsed = [facts[f.path].facts for f in files if facts[f.path].facts is not None]
-            index = ProjectIndex.build(parsed, options.auth_dependencies, options.public_routes)
-            checkable = [f for f in reported if facts[f.path].facts is not None]
-            entries = _findings_pass(checkable, index, rules, options, keys, cache, passes)
-    if cache is not None:
-        snapshot = _snapshot(reported, facts, keys)
-        earlier = cache.get("project", PROJECT_ENTRY, keys.project)
-        if isinstance(earlier, ProjectSnapshot):  # the same project reviewed with another report scope
-            snapshot = ProjectSnapshot({**earlier.fingerprints, **snapshot.fingerprints},
-                                       {**earlier.problems, **snapshot.problems})
-        cache.put("project", PROJECT_ENTRY, keys.project, snapshot)
-    return _result(reported, facts, entries, report)
+    known = memory.unchanged(sources, reported) if memory is not None else None
+    if known is not None:
+        memory.remember_signatures(sources)
+        return _result(reported, *known, report)
+    with _Passes(jobs, progress) as passes:
+        run = _Run(sources, options, memory, passes)
+        entries = run.findings(reported)
+    if memory is not None:
+        memory.save(run, entries)
+    return _result(reported, run.statuses, entries, report)
 
 
-@dataclass(frozen=True)
-class ProjectSnapshot:
-    """What a re-run of an unchanged project needs instead of the facts and the index: each
-    reported file's index fingerprint, and the facts entries (without facts) of files that
-    did not parse cleanly."""
-
-    fingerprints: Mapping[str, str]
-    problems: Mapping[str, FactsEntry]
+def _status(entry: FactsEntry) -> Status:
+    if entry.error is not None:
+        return False, entry.error
+    return True, "; ".join(entry.notes) if entry.partial else None
 
 
-class _Keys:
-    """Cache keys of one run: facts per file, findings per (file, fingerprint), the project."""
+class _Run:
+    """The computing path of a review: parse the files the cache cannot vouch for, then build
+    (or load) the index and run the rules only where the cache has no findings."""
 
-    def __init__(self, files: Sequence[SourceFile], settings: str) -> None:
-        engine = engine_digest()
-        self.settings = digest(engine, settings)
-        self.files = {f.path: f for f in files}
-        self.facts = {f.path: digest(engine, f.path, f.module, f.digest) for f in files}
-        self.project = digest(self.settings, *(f"{path}:{key}" for path, key in self.facts.items()))
+    def __init__(
+        self, sources: list[_Source], options: ReviewOptions, memory: _Memory | None, passes: _Passes
+    ) -> None:
+        self.sources, self.options, self.memory, self.passes = sources, options, memory, passes
+        changed = [s for s in sources if memory is None or not memory.same(s)]
+        self.parsed = passes.facts([s.source_file() for s in changed])
+        self.statuses: dict[str, Status] = {
+            s.path: _status(self.parsed[s.path]) if s.path in self.parsed else memory.status(s.path) for s in sources
+        }
+        self.facts_digests: dict[str, str] = {}
+        self.identity = ""
+        if memory is not None:
+            self.facts_digests = {
+                s.path: content_digest(self.parsed[s.path]) if s.path in self.parsed else memory.facts_digest(s.path)
+                for s in sources
+            }
+            self.identity = memory.identity(self.facts_digests)
         self.fingerprints: dict[str, str] = {}
-        self.facts_content: dict[str, str] = {}  # path -> digest of its facts entry's content
+        self._index: ProjectIndex | None = None
 
-    def index_identity(self) -> str:
-        """What the project index is built from: settings and every file's facts (not texts)."""
-        return digest(self.settings, *(f"{path}:{self.facts_content[path]}" for path in self.facts))
+    def findings(self, reported: Sequence[_Source]) -> dict[str, Any]:
+        """Findings entries of the reported files that parsed: from the cache or computed."""
+        checkable = [s for s in reported if self.statuses[s.path][0]]
+        entries: dict[str, Any] = {}
+        if self.memory is not None:
+            self._fingerprint(checkable)
+            for source in checkable:
+                hit = self.memory.cached_findings(source, self.fingerprints[source.path])
+                if hit is not None:
+                    entries[source.path] = hit
+        missing = [s for s in checkable if s.path not in entries]
+        if missing:
+            rules = enabled_rules(self.options)
+            files = [s.source_file() for s in missing]
+            entries.update(self.passes.findings(files, self.index(), rules, self.options.severity))
+        return entries
 
-    def findings(self, path: str, fingerprint: str) -> str:
-        self.fingerprints[path] = fingerprint
-        return digest(self.settings, path, self.files[path].digest, fingerprint)
+    def _fingerprint(self, checkable: Sequence[_Source]) -> None:
+        """Each file's cross-file fingerprint (`fingerprint_for` plus the project-wide `PerIndex`
+        values), kept per project index: an edit that changes no file's facts (a comment, a fix
+        inside a function that moves no definition) cannot change any fingerprint."""
+        self.fingerprints = self.memory.fingerprints(self.identity)
+        lacking = [s.path for s in checkable if s.path not in self.fingerprints]
+        if not lacking:
+            return
+        from agent.analysis.rules import all_rules
+        from agent.analysis.rules.base import PerIndex
 
-
-def _from_snapshot(
-    reported: Sequence[SourceFile], keys: _Keys, cache: ReviewCache
-) -> tuple[dict[str, FactsEntry], dict[str, FindingsEntry]] | None:
-    """Facts status and findings of an unchanged project straight from the cache (no parsing,
-    no index), or None when anything is missing."""
-    snapshot = cache.get("project", PROJECT_ENTRY, keys.project)
-    if not isinstance(snapshot, ProjectSnapshot):
-        return None
-    facts = {f.path: snapshot.problems.get(f.path, CLEAN) for f in reported}
-    entries: dict[str, FindingsEntry] = {}
-    for file in reported:
-        if facts[file.path].error is not None:
-            continue
-        fingerprint = snapshot.fingerprints.get(file.path)
-        hit = cache.get("findings", file.path, keys.findings(file.path, fingerprint)) if fingerprint else None
-        if not isinstance(hit, FindingsEntry):
-            return None
-        entries[file.path] = hit
-    return facts, entries
-
-
-def _snapshot(reported: Sequence[SourceFile], facts: Mapping[str, FactsEntry], keys: _Keys) -> ProjectSnapshot:
-    problems = {
-        f.path: FactsEntry(None, e.notes, e.partial, e.error)
-        for f in reported
-        if (e := facts[f.path]).error is not None or e.partial
-    }
-    return ProjectSnapshot(dict(keys.fingerprints), problems)
-
-
-def _facts_pass(
-    files: Sequence[SourceFile], keys: _Keys, cache: ReviewCache | None, passes: "_Passes"
-) -> dict[str, FactsEntry]:
-    entries: dict[str, FactsEntry] = {}
-    if cache is not None:
-        for file in files:
-            hit = cache.get_with_digest("facts", file.path, keys.facts[file.path])
-            if hit is not None and isinstance(hit[0], FactsEntry):
-                entries[file.path], keys.facts_content[file.path] = hit
-    missing = [f for f in files if f.path not in entries]
-    computed = passes.facts(missing)
-    if cache is not None:
-        for path, entry in computed.items():
-            keys.facts_content[path] = cache.put("facts", path, keys.facts[path], entry)
-    return {**entries, **computed}
-
-
-def _findings_pass(
-    files: Sequence[SourceFile],
-    index: ProjectIndex,
-    rules: Sequence[Rule],
-    options: ReviewOptions,
-    keys: _Keys,
-    cache: ReviewCache | None,
-    passes: "_Passes",
-) -> dict[str, FindingsEntry]:
-    entries: dict[str, FindingsEntry] = {}
-    findings_keys: dict[str, str] = {}
-    if cache is not None:
-        fingerprints = _fingerprints(files, index, keys, cache)
-        for file in files:
-            findings_keys[file.path] = keys.findings(file.path, fingerprints[file.path])
-            hit = cache.get("findings", file.path, findings_keys[file.path])
-            if isinstance(hit, FindingsEntry):
-                entries[file.path] = hit
-    missing = [f for f in files if f.path not in entries]
-    computed = passes.findings(missing, index, rules, options.severity)
-    if cache is not None:
-        for path, entry in computed.items():
-            cache.put("findings", path, findings_keys[path], entry)
-    return {**entries, **computed}
-
-
-def _fingerprints(files: Sequence[SourceFile], index: ProjectIndex, keys: _Keys, cache: ReviewCache) -> dict[str, str]:
-    """Each file's cross-file fingerprint (`fingerprint_for` plus the project-wide `PerIndex`
-    values), remembered per project index: an edit that changes no file's facts (a comment, a
-    fix inside a function that moves no definition) cannot change any fingerprint."""
-    identity = keys.index_identity()
-    known = cache.get("project", FINGERPRINTS_ENTRY, identity)
-    known = dict(known) if isinstance(known, dict) else {}
-    missing = [f.path for f in files if f.path not in known]
-    if missing:
+        all_rules()  # every rule module registers its project-wide values when imported
+        index = self.index()
         project = PerIndex.digest_all(index)
-        known.update((path, digest(project, index.fingerprint_for(path))) for path in missing)
-        cache.put("project", FINGERPRINTS_ENTRY, identity, known)
-    return known
+        self.fingerprints.update((path, digest(project, index.fingerprint_for(path))) for path in lacking)
+
+    def index(self) -> ProjectIndex:
+        if self._index is None:
+            self._index = self._stored_index() or self._build_index()
+        return self._index
+
+    def _stored_index(self) -> ProjectIndex | None:
+        stored = self.memory.load_index() if self.memory is not None else None
+        return stored.index if stored is not None and stored.identity == self.identity else None
+
+    def _build_index(self) -> ProjectIndex:
+        from agent.analysis.index import ProjectIndex
+
+        facts = self._all_facts()
+        # Path order, not completion order: the index (and so the output) must not depend on
+        # which worker or cache answered first.
+        parsed = [facts[s.path] for s in self.sources if facts[s.path] is not None]
+        index = ProjectIndex.build(parsed, self.options.auth_dependencies, self.options.public_routes)
+        if self.memory is not None:
+            self.memory.store_index(IndexState(self.identity, dict(self.facts_digests), index))
+        return index
+
+    def _all_facts(self) -> dict[str, Any]:
+        """Every file's facts (None for a file that did not parse): parsed in this run, taken from
+        the last stored index where the file's facts are unchanged, else parsed now."""
+        stored = self.memory.load_index() if self.memory is not None else None
+        facts: dict[str, Any] = {}
+        unknown = []
+        for source in self.sources:
+            if source.path in self.parsed:
+                facts[source.path] = self.parsed[source.path].facts
+            elif stored is not None and stored.facts.get(source.path) == self.facts_digests[source.path]:
+                facts[source.path] = stored.index.files.get(source.path)
+            else:
+                unknown.append(source)
+        for path, entry in self.passes.facts([s.source_file() for s in unknown]).items():
+            facts[path] = entry.facts
+        return facts
 
 
-def _settings_digest(rules: Sequence[Rule], options: ReviewOptions) -> str:
-    """What, besides the file and the index, decides a file's findings."""
-    return digest(
-        ",".join(r.code for r in rules),
-        repr(sorted(options.severity.items())),
-        repr(sorted(options.auth_dependencies)),
-        repr(options.public_routes),
-    )
+class _Memory:
+    """What the cache knows about this project (the current folder: display paths are relative
+    to it) under these options, and what a run adds to it."""
+
+    def __init__(self, cache: ReviewCache, options: ReviewOptions, cwd: str) -> None:
+        self.cache = cache
+        self.read_from_ns = time.time_ns()  # before any file of this run is stat'ed or read
+        index_options = (repr(sorted(options.auth_dependencies)), repr(options.public_routes))
+        # The engine digest covers the rule catalogue, so the selectors stand for the rule set.
+        report_options = (*index_options, repr(options.select), repr(options.ignore),
+                          repr(sorted(options.severity.items())))
+        self.index_settings = digest(engine_digest(), *index_options)
+        self.settings = digest(engine_digest(), *report_options)
+        # Blob names leave the engine out: a new fba version overwrites the old blobs.
+        self._names = {
+            "files": f"files-{digest(cwd, *index_options)[:20]}",
+            "index": f"index-{digest(cwd, *index_options)[:20]}",
+            "findings": f"findings-{digest(cwd, *report_options)[:20]}",
+        }
+        files = cache.load(self._names["files"])
+        self.files = files if isinstance(files, FileStates) and files.index_settings == self.index_settings else None
+        self.records: dict[str, FileRecord] = self.files.records if self.files is not None else {}
+        found = cache.load(self._names["findings"])
+        self.findings = found if isinstance(found, FindingStates) and found.settings == self.settings else None
+        self._index: IndexState | None = None
+
+    def trusted_text(self, path: str, signature: Signature) -> str | None:
+        return self.files.trusted_text(self.records.get(path), signature) if self.files is not None else None
+
+    def record(self, path: str) -> FileRecord | None:
+        return self.records.get(path)
+
+    def same(self, source: _Source) -> bool:
+        record = self.records.get(source.path)
+        return record is not None and record.text == source.digest and record.module == source.module
+
+    def status(self, path: str) -> Status:
+        record = self.records[path]
+        return record.parsed, record.skipped
+
+    def facts_digest(self, path: str) -> str:
+        return self.records[path].facts
+
+    def identity(self, facts_digests: Mapping[str, str]) -> str:
+        """What the project index is built from: its settings and every file's facts (not texts)."""
+        return digest(self.index_settings, *(f"{path}:{facts}" for path, facts in sorted(facts_digests.items())))
+
+    def unchanged(self, sources: Sequence[_Source], reported: Sequence[_Source]) -> tuple[dict, dict] | None:
+        """Statuses and findings of an unchanged project straight from the cache (no parsing, no
+        index, no engine import), or None when anything differs or is missing."""
+        if self.findings is None or len(self.records) != len(sources) or not all(map(self.same, sources)):
+            return None
+        if self.findings.index != self.identity({path: r.facts for path, r in self.records.items()}):
+            return None
+        statuses, entries = {}, {}
+        for source in reported:
+            statuses[source.path] = self.status(source.path)
+            if statuses[source.path][0]:
+                hit = self.cached_findings(source, self.findings.fingerprints.get(source.path))
+                if hit is None:
+                    return None
+                entries[source.path] = hit
+        return statuses, entries
+
+    def remember_signatures(self, sources: Sequence[_Source]) -> None:
+        """Store the new stat of files whose text turned out unchanged (touched, checked out
+        again), so that the next run need not read them."""
+        if all(self.records[s.path].signature == s.signature for s in sources):
+            return
+        records = {s.path: self.records[s.path]._replace(signature=s.signature) for s in sources}
+        self.cache.store(self._names["files"], FileStates(self.index_settings, self.read_from_ns, records))
+
+    def fingerprints(self, identity: str) -> dict[str, str]:
+        """The fingerprints known for the project index `identity` (a copy)."""
+        found = self.findings
+        return dict(found.fingerprints) if found is not None and found.index == identity else {}
+
+    def _findings_key(self, source: _Source, fingerprint: str) -> str:
+        return digest(self.settings, source.path, source.digest, fingerprint)
+
+    def cached_findings(self, source: _Source, fingerprint: str | None) -> CachedFindings | None:
+        cached = self.findings.findings.get(source.path) if self.findings is not None else None
+        if cached is None or fingerprint is None or cached.key != self._findings_key(source, fingerprint):
+            return None
+        return cached
+
+    def load_index(self) -> IndexState | None:
+        if self._index is None:
+            stored = self.cache.load(self._names["index"])
+            self._index = stored if isinstance(stored, IndexState) else None
+        return self._index
+
+    def store_index(self, state: IndexState) -> None:
+        self._index = state
+        self.cache.store(self._names["index"], state)
+
+    def save(self, run: _Run, entries: Mapping[str, Any]) -> None:
+        """Store what changed: the file states and this settings' findings."""
+        records = {
+            s.path: FileRecord(s.signature, s.digest, s.module, s.import_path, run.facts_digests[s.path],
+                               *run.statuses[s.path])
+            for s in run.sources
+        }
+        if self.files is None or records != self.records:
+            self.cache.store(self._names["files"], FileStates(self.index_settings, self.read_from_ns, records))
+        state = FindingStates(self.settings, run.identity, run.fingerprints, self._findings_after(run, entries))
+        if state != self.findings:
+            self.cache.store(self._names["findings"], state)
+
+    def _findings_after(self, run: _Run, entries: Mapping[str, Any]) -> dict[str, CachedFindings]:
+        """This run's findings, plus the stored ones of other files of the project: a review of
+        another report scope may still use them (their keys say whether they hold)."""
+        kept = self.findings.findings.items() if self.findings is not None else ()
+        findings = {path: cached for path, cached in kept if path in run.statuses}
+        by_path = {s.path: s for s in run.sources}
+        for path, entry in entries.items():
+            if not isinstance(entry, CachedFindings):
+                key = self._findings_key(by_path[path], run.fingerprints[path])
+                entry = CachedFindings(key, entry.findings, entry.suppressed_lines)
+            findings[path] = entry
+        return findings
 
 
 def _result(
-    reported: Sequence[SourceFile],
-    facts: Mapping[str, FactsEntry],
-    entries: Mapping[str, FindingsEntry],
+    reported: Sequence[_Source],
+    statuses: Mapping[str, Status],
+    entries: Mapping[str, Any],
     report: ReportScope | None,
 ) -> ReviewResult:
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     suppressed = 0
     for file in reported:
-        fact = facts[file.path]
-        if fact.error is not None:
-            skipped.append(Skipped(file.path, fact.error))
-        elif fact.partial:
-            skipped.append(Skipped(file.path, "; ".join(fact.notes)))
-        entry = entries.get(file.path, FindingsEntry())
+        reason = statuses[file.path][1]
+        if reason is not None:
+            skipped.append(Skipped(file.path, reason))
+        entry = entries.get(file.path)
+        if entry is None:
+            continue
         lines = report.get(file.path) if report is not None else None
         findings.extend(f for f in entry.findings if lines is None or f.line in lines)
         suppressed += sum(1 for line in entry.suppressed_lines if lines is None or line in lines)
@@ -318,6 +501,12 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            # What the pause allocated and kept (imported rule modules, the index that project-wide
+            # values hold on to) is long-lived: file it with the oldest generation at once (freeze
+            # + unfreeze moves lists, it walks nothing) instead of letting the next young
+            # collection walk all of it (~20 ms after a touched-file review).
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
@@ -332,6 +521,8 @@ class _Passes:
     def __init__(self, jobs: int | None, progress: Progress | None) -> None:
         self.jobs = jobs if jobs is not None else _cpu_count()
         self.progress = progress
+        from agent.analysis.analyzer import Analyzer
+
         self._local = Analyzer()
         self._pool = None  # a parallel.WorkerPool once a pass is big enough
 
@@ -475,10 +666,64 @@ def import_root(target: Path, root: Path) -> Path:
 
 def _relative_to(absolute: Path, base: Path) -> str:
     """POSIX path of `absolute` relative to `base` (both resolved), with `..` when outside it."""
+    # String prefix first: `Path.relative_to` costs more than the rest of a warm file's work.
+    text, prefix = str(absolute), os.path.join(str(base), "")
+    if text.startswith(prefix):
+        return text[len(prefix):].replace(os.sep, "/")
     try:
         return absolute.relative_to(base).as_posix()
     except ValueError:
         return os.path.relpath(absolute, base).replace(os.sep, "/")
+
+
+def _import_base(folder: Path, root: Path, roots: Sequence[Path]) -> Path:
+    """The folder the module names of the files in `folder` start from: inside a package its own
+    import root (`backend/app/x.py` is `app.x` whatever was named on the command line), else
+    the deepest of `roots` that holds it."""
+    if (folder / "__init__.py").is_file():
+        return import_root(folder, root)
+    return next((r for r in roots if r == folder or r in folder.parents), roots[-1])
+
+
+def _disk_sources(
+    files: Iterable[Path], root: Path, roots: Sequence[Path], memory: _Memory | None
+) -> tuple[list[_Source], list[Skipped]]:
+    """The files (resolved absolute paths) as `_Source`s in path order, and the unreadable ones.
+    With a cache, a file whose stat signature the cache vouches for is not read."""
+    roots = sorted({r.resolve() for r in (roots or [root])}, key=lambda r: len(r.parts), reverse=True)
+    bases: dict[str, Path] = {}  # folder -> its `_import_base`
+    cwd = Path.cwd().resolve()
+    sources: list[_Source] = []
+    skipped: list[Skipped] = []
+    for absolute in files:
+        shown = _relative_to(absolute, cwd)
+        folder = os.path.dirname(absolute)
+        if folder not in bases:
+            bases[folder] = _import_base(absolute.parent, root, roots)
+        try:
+            sources.append(_disk_source(absolute, shown, _relative_to(absolute, bases[folder]), memory))
+        except InputError as exc:
+            skipped.append(Skipped(shown, str(exc)))
+    sources.sort(key=lambda s: s.path)
+    return sources, skipped
+
+
+def _disk_source(absolute: Path, shown: str, import_path: str, memory: _Memory | None) -> _Source:
+    record = memory.record(shown) if memory is not None else None
+    # Module names are a function of the import path: reuse the cached one (no facts import).
+    module = record.module if record is not None and record.import_path == import_path else _module_name(import_path)
+    if memory is None:
+        return _Source(shown, module, "", _read_text(absolute, shown), absolute, None, import_path)
+    try:
+        signature = stat_signature(absolute)  # before reading: a later edit then shows in the stat
+    except OSError as exc:
+        raise InputError(f"{shown}: cannot read: {exc.strerror}") from None
+    text_digest = memory.trusted_text(shown, signature)
+    text = None
+    if text_digest is None:
+        text = _read_text(absolute, shown)
+        text_digest = digest(text)
+    return _Source(shown, module, text_digest, text, absolute, signature, import_path)
 
 
 def read_sources(
@@ -486,32 +731,11 @@ def read_sources(
 ) -> tuple[dict[str, str], dict[str, str], list[Skipped]]:
     """Read files (resolved absolute paths) as text: (display path -> text, display path ->
     module, unreadable files). Display paths are relative to the current directory (the JSON
-    contract). A module inside a package is named from its own import root (`backend/app/x.py`
-    is `app.x` whatever was named on the command line); any other from the deepest of `roots`
-    (the targets' import roots, default `root`) that holds it.
+    contract); module names: see `_import_base` (`roots` are the targets' import roots,
+    default `root`).
     """
-    roots = sorted({r.resolve() for r in (roots or [root])}, key=lambda r: len(r.parts), reverse=True)
-    package_roots: dict[Path, Path | None] = {}
-    cwd = Path.cwd().resolve()
-    sources: dict[str, str] = {}
-    modules: dict[str, str] = {}
-    skipped: list[Skipped] = []
-    for absolute in files:
-        shown = _relative_to(absolute, cwd)
-        try:
-            sources[shown] = decode_source(absolute.read_bytes(), shown)
-        except InputError as exc:
-            skipped.append(Skipped(shown, str(exc)))
-            continue
-        except OSError as exc:
-            skipped.append(Skipped(shown, f"{shown}: cannot read: {exc.strerror}"))
-            continue
-        folder = absolute.parent
-        if folder not in package_roots:
-            package_roots[folder] = import_root(folder, root) if (folder / "__init__.py").is_file() else None
-        base = package_roots[folder] or next((r for r in roots if r == folder or r in folder.parents), roots[-1])
-        modules[shown] = module_name(_relative_to(absolute, base))
-    return sources, modules, skipped
+    sources, skipped = _disk_sources(files, root, roots, None)
+    return {s.path: s.text for s in sources}, {s.path: s.module for s in sources}, skipped
 
 
 def review_paths(
@@ -550,14 +774,15 @@ def review_paths(
     else:
         wanted = {path.resolve(): lines for path, lines in report.items()}
         roots = [root]
-    sources, modules, unreadable = read_sources(files, root, roots)
     cwd = Path.cwd().resolve()
-    scope = {_relative_to(absolute, cwd): lines for absolute, lines in wanted.items() if absolute in files}
-    unreadable = [s for s in unreadable if s.path in scope]
-    result = review_sources(sources, options, modules, cache=cache, jobs=jobs, report=scope, progress=progress)
+    with _gc_paused():
+        memory = _Memory(cache, options, str(cwd)) if cache is not None else None
+        sources, unreadable = _disk_sources(files, root, roots, memory)
+        scope = {_relative_to(absolute, cwd): lines for absolute, lines in wanted.items() if absolute in files}
+        result = _review(sources, options, memory, jobs, scope, progress)
     return ReviewResult(
         result.findings,
         files=len(scope),
-        skipped=tuple(unreadable) + result.skipped,
+        skipped=tuple(s for s in unreadable if s.path in scope) + result.skipped,
         suppressed=result.suppressed,
     )
