@@ -528,7 +528,8 @@ def chat(
     Ctrl-C cancels an answer, Ctrl-D leaves. Sessions are stored: see 'fba sessions'.
     """
     from agent.console.chat import ChatLoop, LineReader
-    from agent.store import SessionLog, Store, data_home
+    from agent.home import data_home
+    from agent.store import SessionLog, Store
     from agent.workflows.chat import ChatOptions, open_session
 
     options = ChatOptions(agent=agent, model=model, resume=resume, continue_last=continue_last, files=tuple(files or ()))
@@ -709,7 +710,7 @@ def _spec_label(spec: Path, root: Path) -> str:
 def _save_questions(term, result) -> None:
     """Print the questions as an answers file to fill in (stdout) and save a copy in fba's data folder."""
     from agent.console.implement import questions_template
-    from agent.store import data_home
+    from agent.home import data_home
 
     template = questions_template(result.questions)
     term.write(template)

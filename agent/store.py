@@ -13,7 +13,6 @@ Two interfaces:
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from agent.errors import FbaError
+from agent.home import data_home
 from agent.types import Usage
 
 DB_NAME = "fba.sqlite3"
@@ -76,16 +76,6 @@ MIGRATIONS: tuple[str, ...] = (
 
 class StoreError(FbaError):
     """The history store cannot be opened, read or written."""
-
-
-def data_home(environ: Mapping[str, str] | None = None) -> Path:
-    """fba's per-user data folder."""
-    environ = os.environ if environ is None else environ
-    if environ.get("FBA_HOME"):
-        return Path(environ["FBA_HOME"]).expanduser()
-    if environ.get("XDG_DATA_HOME"):
-        return Path(environ["XDG_DATA_HOME"]).expanduser() / "fba"
-    return Path.home() / ".local" / "share" / "fba"
 
 
 def _now() -> str:

@@ -19,6 +19,13 @@ def fake_api():
         yield api
 
 
+@pytest.fixture(autouse=True)
+def _no_user_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test touches the user's data folder (history, the cache signing key): every test gets a
+    private one unless it asks for `fba_home`."""
+    monkeypatch.setenv("FBA_HOME", str(tmp_path_factory.getbasetemp() / "fba-home-shared"))
+
+
 @pytest.fixture
 def fba_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private data folder for the store (never the user's ~/.local/share/fba)."""

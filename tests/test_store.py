@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from agent.store import MIGRATIONS, SessionLog, Store, StoreError, data_home
+from agent.home import data_home
+from agent.store import MIGRATIONS, SessionLog, Store, StoreError
 from agent.types import Usage
 
 

@@ -184,7 +184,7 @@ class ReviewCache:
 
     def _key(self) -> bytes | None:
         if self._key_file is None:
-            from agent.store import data_home
+            from agent.home import data_home
 
             self._key_file = data_home() / KEY_FILE
         return _user_key(self._key_file)
