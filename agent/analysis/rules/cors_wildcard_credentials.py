@@ -11,6 +11,8 @@ from agent.types import Finding, Severity
 
 CORS_CLASSES = frozenset({"fastapi.middleware.cors.CORSMiddleware", "starlette.middleware.cors.CORSMiddleware"})
 MIDDLEWARE_WRAPPERS = frozenset({"starlette.middleware.Middleware", "fastapi.middleware.Middleware"})
+# The import targets through which a name can resolve to a CORS class: the class and the modules on its path.
+CORS_IMPORTS = frozenset(name.rsplit(".", i)[0] for name in CORS_CLASSES for i in range(name.count(".") + 1))
 
 
 class CorsWildcardCredentials(Rule):
@@ -102,10 +104,20 @@ from fastapi.middleware.cors import CORSMiddleware
 app = FastAPI()
 app.add_middleware(CORSMiddleware, allow_origin_regex="https://.*", allow_credentials=True)
 """,
+        """
+import fastapi
+import starlette.middleware.cors as cors
+
+app = fastapi.FastAPI()
+app.add_middleware(cors.CORSMiddleware, allow_origins=["*"], allow_credentials=True)
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         imports = imports_of(ctx)
+        # Cheap prefilter: a call configures CORS only through a name resolved to a CORS class by an import.
+        if CORS_IMPORTS.isdisjoint(imports.values()):
+            return
         for node in ctx.nodes_of(ast.Call):
             if _configures_cors(node, imports):
                 if is_true(keyword(node, "allow_credentials")) and _any_origin(ctx, node):

@@ -6,6 +6,7 @@ from typing import Iterator
 
 from agent.analysis.rules._security import is_test_file
 from agent.analysis.rules.base import FileContext, Rule
+from agent.analysis.rules.hardcoded_secret import string_literals_text
 from agent.types import Finding, Severity
 
 # scheme://user:password@host — the user part may be empty (`redis://:pw@host`).
@@ -87,21 +88,39 @@ from pydantic_settings import BaseSettings
 class Settings(BaseSettings):
     BROKER_URL: str = "amqp://worker:w0rk3r-pw@rabbit:5672//"
 """,
+        """
+from sqlalchemy import create_engine
+
+engine = create_engine("postgresql://app:"
+                       "Sup3rS3cret@db.internal:5432/app")
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        if is_test_file(ctx.path):
+        if is_test_file(ctx.path) or not _has_url(ctx):
             return
-        for node in ctx.nodes_of(ast.JoinedStr, ast.Constant):
-            if isinstance(node, ast.JoinedStr):
-                text = "".join(v.value if isinstance(v, ast.Constant) else HOLE for v in node.values)
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and not _in_fstring_or_docstring(ctx, node):
-                text = node.value
-            else:
-                continue
+        for node, text in _url_candidates(ctx):
             if any(_literal_password(m.group("password")) for m in URL_WITH_PASSWORD.finditer(text)):
                 yield self.finding(ctx, node, "URL embeds a literal password; build it from settings or read the "
                                    "whole URL from the environment")
+
+
+def _has_url(ctx: FileContext) -> bool:
+    """Cheap whole-file prefilter: a match needs `://` inside one string literal (an f-string's literal
+    parts are string constants of the tree too; `://` never spans an interpolation or a joint)."""
+    return "://" in string_literals_text(ctx.walk)
+
+
+def _url_candidates(ctx: FileContext) -> Iterator[tuple[ast.AST, str]]:
+    """(node, text to match) for f-strings (interpolations as HOLE) and plain string literals that
+    hold `://` in a literal part; an f-string's parts are matched as the whole f-string."""
+    for node in ctx.nodes_of(ast.JoinedStr):
+        parts = node.values
+        if any(isinstance(v, ast.Constant) and "://" in v.value for v in parts):
+            yield node, "".join(v.value if isinstance(v, ast.Constant) else HOLE for v in parts)
+    for node in ctx.nodes_of(ast.Constant):
+        if isinstance(node.value, str) and "://" in node.value and not _in_fstring_or_docstring(ctx, node):
+            yield node, node.value
 
 
 def _in_fstring_or_docstring(ctx: FileContext, node: ast.AST) -> bool:

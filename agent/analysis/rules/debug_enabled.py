@@ -12,6 +12,10 @@ from agent.types import Finding, Severity
 
 APP_CLASSES = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette"})
 SERVERS = frozenset({"uvicorn.run"})
+DEBUG_CALLEES = APP_CLASSES | SERVERS
+# The import targets through which a name can resolve to an app class or server: each of them and
+# the modules on its path.
+DEBUG_IMPORTS = frozenset(name.rsplit(".", i)[0] for name in DEBUG_CALLEES for i in range(name.count(".") + 1))
 
 
 class DebugEnabled(Rule):
@@ -90,20 +94,28 @@ from fastapi import FastAPI as Api
 application = Api()
 application.debug = True
 """,
+        """
+import fastapi
+
+app = fastapi.FastAPI(debug=True)
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         if is_test_file(ctx.path):
             return
         imports = imports_of(ctx)
+        # Cheap prefilter: without such an import no call resolves to an app or server, and no app exists.
+        if DEBUG_IMPORTS.isdisjoint(imports.values()):
+            return
         constants = module_constants(ctx.tree)
         apps: set[str] = set()
         for node in ctx.nodes_of(ast.Assign):
             if isinstance(node.value, ast.Call) and resolve(node.value.func, imports) in APP_CLASSES:
                 apps.update(t.id for t in node.targets if isinstance(t, ast.Name))
         for node in ctx.nodes_of(ast.Call, ast.Assign):
-            if isinstance(node, ast.Call) and resolve(node.func, imports) in APP_CLASSES | SERVERS:
-                if _true(keyword(node, "debug"), constants):
+            if isinstance(node, ast.Call):
+                if _true(keyword(node, "debug"), constants) and resolve(node.func, imports) in DEBUG_CALLEES:
                     yield self.finding(ctx, node, "debug=True serves tracebacks and source to clients; "
                                        "read it from settings and keep it off in production")
             elif isinstance(node, ast.Assign) and _true(node.value, constants):

@@ -4,13 +4,15 @@ import ast
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Iterator
 
 from agent.analysis.facts import call_name
 from agent.analysis.rules._security import (
-    argument, imports_of, is_test_file, jwt_call, name_words, resolve, target_name,
+    AUTHLIB, argument, imports_of, is_test_file, jwt_calls, name_words, resolve, target_name,
 )
 from agent.analysis.rules.base import FileContext, Rule
+from agent.analysis.walk import TreeWalk
 from agent.types import Finding, Severity
 
 # The last word of a name decides: `SECRET_KEY`, `db_password`, `access_token` are secrets;
@@ -41,8 +43,16 @@ DOTTED_PATH = re.compile(r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+")
 SNAKE_NAME = re.compile(r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)+")
 EXAMPLE_CONTAINERS = frozenset({"example", "examples", "openapi_examples", "json_schema_extra"})
 ENV_READERS = frozenset({"os.getenv", "os.environ.get", "os.environ.setdefault"})
-ENV_METHODS = frozenset(name.rsplit(".", 1)[-1] for name in ENV_READERS)
+# The import targets through which a name can resolve to an environment reader: each reader and the
+# modules and objects on its path (`os`, `os.environ`).
+ENV_IMPORTS = frozenset(name.rsplit(".", i)[0] for name in ENV_READERS for i in range(name.count(".") + 1))
 JWT_METHODS = frozenset({"encode", "decode", "decode_complete"})
+# A name is a secret only when its last word is one of these, and each word is part of the name
+# (lower-cased): a name containing none of them is rejected before it is split into words.
+SECRET_NAME_HINT = re.compile("|".join(sorted(SECRET_WORDS | PASSWORD_LIKE | ENTROPY_WORDS | {"key"})))
+# A literal that every match of a known format contains (read off KNOWN_FORMATS; keep them in step):
+# one search of a file's strings for these rejects almost every file before the formats run.
+FORMAT_ANCHORS = re.compile(r"AKIA|ASIA|k_live_|gh[pousr]_|github_pat_|xox[abposr]-|PRIVATE KEY|AIza|sk-ant-")
 
 
 class HardcodedSecret(Rule):
@@ -139,6 +149,13 @@ CONFIG_PATHS = {
 }
 password_column = "user_password"
 """,
+        """
+from pydantic_settings import BaseSettings
+
+# Class keywords configure the class; they bind no value.
+class Settings(BaseSettings, env_prefix="APP_", secret_key_source="vault-kv-2"):
+    pass
+""",
     )
     INVALID = (
         """
@@ -183,6 +200,15 @@ from starlette.middleware.sessions import SessionMiddleware
 def setup(app):
     app.add_middleware(SessionMiddleware, secret_key="k9#Lq2!vR8@xZ4")
 """,
+        """
+from os import getenv as env_or
+
+JWT_SECRET = env_or("JWT_SECRET", "dev-only-9f8e7d6c5b4a")
+""",
+        # Implicitly concatenated literals are one string: the format is matched on the joined value.
+        {"tests/test_billing.py": """
+STRIPE = "sk_live_" "4eC39HqLyjWDarjtT1zdp7dc"
+"""},
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
@@ -193,71 +219,103 @@ def setup(app):
                     reported.add(id(node))
                     yield self.finding(ctx, node, f"'{name}' is set to a literal secret; read it from settings or "
                                        "the environment instead")
-        for node in ctx.nodes_of(ast.Constant):
-            if isinstance(node.value, str) and id(node) not in reported:
-                kind = _known_format(node.value)
-                if kind is not None:
-                    reported.add(id(node))
-                    yield self.finding(ctx, node, f"string literal looks like a real {kind}; revoke it and load it "
-                                       "from the environment")
+        for node, kind in _known_format_literals(ctx):
+            if id(node) not in reported:
+                reported.add(id(node))
+                yield self.finding(ctx, node, f"string literal looks like a real {kind}; revoke it and load it "
+                                   "from the environment")
 
 
 def _named_literals(ctx: FileContext) -> Iterator[tuple[ast.Constant, str]]:
-    """(string literal, the name it is bound to) for assignments, keywords, dict entries, defaults, jwt keys."""
-    imports = imports_of(ctx)
-    for node in ctx.nodes_of(ast.Assign, ast.AnnAssign, ast.Call, ast.Dict, ast.arguments):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                yield from _bound(target, node.value)
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            yield from _bound(node.target, node.value)
-        elif isinstance(node, ast.Call):
-            yield from _call_literals(node, imports)
-        elif isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values):
-                if _is_str(key) and IDENTIFIER.fullmatch(key.value) and _is_str(value):
-                    yield value, key.value
-        elif isinstance(node, ast.arguments):
-            positional = [*node.posonlyargs, *node.args]
-            pairs = list(zip(positional[len(positional) - len(node.defaults):], node.defaults))
-            pairs += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]
-            for arg, default in pairs:
-                if _is_str(default):
-                    yield default, arg.arg
+    """(string literal, the name it is bound to) for assignments, keywords, dict entries, defaults, jwt keys.
 
-
-def _bound(target: ast.AST, value: ast.expr) -> Iterator[tuple[ast.Constant, str]]:
-    name = target_name(target)
-    if name is None:
-        return
-    if _is_str(value):
-        yield value, name
-    elif isinstance(value, ast.Call) and (call_name(value) or "").rsplit(".", 1)[-1] in VALUE_WRAPPERS:
-        wrapped = argument(value, 0, "default")
-        if _is_str(wrapped):
-            yield wrapped, name
-
-
-def _call_literals(call: ast.Call, imports: dict[str, str]) -> Iterator[tuple[ast.Constant, str]]:
-    for kw in call.keywords:
-        if kw.arg is not None and _is_str(kw.value):
+    A literal reached twice (a jwt `key=` keyword) is yielded under its keyword first, as the
+    caller reports each literal once, under the first name that makes it a secret.
+    """
+    for node in ctx.nodes_of(ast.Assign, ast.AnnAssign):
+        value = node.value
+        if isinstance(value, ast.Call):
+            value = _wrapped_default(value)
+        if _is_str(value):
+            for target in node.targets if isinstance(node, ast.Assign) else (node.target,):
+                name = target_name(target)
+                if name is not None:
+                    yield value, name
+    # Keywords of calls only: a class's keywords (`metaclass=...`) bind no value.
+    class_keywords = {id(kw) for node in ctx.nodes_of(ast.ClassDef) for kw in node.keywords}
+    for kw in ctx.nodes_of(ast.keyword):
+        if _is_str(kw.value) and kw.arg is not None and id(kw) not in class_keywords:
             yield kw.value, kw.arg
-    found = jwt_call(call, imports) if _calls_method(call, JWT_METHODS) else None
-    if found is not None and found[1] in JWT_METHODS:
-        key = argument(call, 2 if found[0].startswith("authlib") and found[1] == "encode" else 1, "key")
+    yield from _env_fallbacks(ctx)
+    for call, library, function in jwt_calls(ctx, *JWT_METHODS):
+        key = argument(call, 2 if library == AUTHLIB and function == "encode" else 1, "key")
         if _is_str(key):
             yield key, "signing_key"
-    if len(call.args) >= 2 and _calls_method(call, ENV_METHODS) and resolve(call.func, imports) in ENV_READERS:
-        variable, fallback = call.args[0], call.args[1]
-        if _is_str(variable) and _is_str(fallback):
-            yield fallback, variable.value
+    for node in ctx.nodes_of(ast.Dict):
+        for key, value in zip(node.keys, node.values):
+            if _is_str(value) and _is_str(key) and IDENTIFIER.fullmatch(key.value):
+                yield value, key.value
+    for node in ctx.nodes_of(ast.arguments):
+        if node.defaults or node.kw_defaults:
+            yield from _string_defaults(node)
 
 
-def _calls_method(call: ast.Call, names: frozenset[str]) -> bool:
-    """Cheap pre-check before resolving a call through the imports: `x.method(...)` with one of
-    `names`, or any bare-name call (it may be an aliased import such as `from jwt import decode as d`)."""
-    func = call.func
-    return func.attr in names if isinstance(func, ast.Attribute) else isinstance(func, ast.Name)
+def _env_fallbacks(ctx: FileContext) -> Iterator[tuple[ast.Constant, str]]:
+    """(fallback, variable) for `os.getenv("VARIABLE", "fallback")` and the `os.environ` equivalents."""
+    imports = imports_of(ctx)
+    # Cheap prefilter: a callee resolves to an environment reader only through such an import.
+    if ENV_IMPORTS.isdisjoint(imports.values()):
+        return
+    for call in ctx.nodes_of(ast.Call):
+        args = call.args
+        # Two string literals first: that rejects almost every call before resolving its callee.
+        if len(args) >= 2 and _is_str(args[1]) and _is_str(args[0]) and resolve(call.func, imports) in ENV_READERS:
+            yield args[1], args[0].value
+
+
+def _wrapped_default(call: ast.Call) -> ast.expr | None:
+    """The default passed to a value wrapper (`Field("...")`, `SecretStr("...")`), else None."""
+    if _callee_last_name(call.func) in VALUE_WRAPPERS and call_name(call) is not None:
+        return argument(call, 0, "default")
+    return None
+
+
+def _callee_last_name(func: ast.expr) -> str | None:
+    """The last part of a callee (`Field` of `pydantic.Field`): the cheap test before its dotted name."""
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
+
+
+def _string_defaults(node: ast.arguments) -> Iterator[tuple[ast.Constant, str]]:
+    """(default, parameter name) for the string defaults of a signature, positional ones first."""
+    positional = node.posonlyargs + node.args
+    first_with_default = len(positional) - len(node.defaults)
+    for offset, default in enumerate(node.defaults):
+        if _is_str(default):
+            yield default, positional[first_with_default + offset].arg
+    for arg, default in zip(node.kwonlyargs, node.kw_defaults):
+        if _is_str(default):
+            yield default, arg.arg
+
+
+def _known_format_literals(ctx: FileContext) -> Iterator[tuple[ast.Constant, str]]:
+    """(string literal, credential kind) for literals in a well-known credential format."""
+    # Cheap whole-file prefilter: a format matches inside one literal, so it needs an anchor there.
+    if not FORMAT_ANCHORS.search(string_literals_text(ctx.walk)):
+        return
+    for node in ctx.nodes_of(ast.Constant):
+        if isinstance(node.value, str):
+            kind = _known_format(node.value)
+            if kind is not None:
+                yield node, kind
+
+
+@lru_cache(maxsize=1)  # the file being checked: this rule and FBA402 both search its literals
+def string_literals_text(walk: TreeWalk) -> str:
+    """Every string constant of a file (f-string parts included), joined by newlines: one text to
+    search for what can only occur inside a single literal (touching each constant is the cost)."""
+    return "\n".join([node.value for node in walk.of_type(ast.Constant) if isinstance(node.value, str)])
 
 
 def _in_examples(ctx: FileContext, node: ast.AST) -> bool:
@@ -279,6 +337,8 @@ def _is_str(node: ast.AST | None) -> bool:
 
 
 def _is_secret_assignment(name: str, value: str) -> bool:
+    if not SECRET_NAME_HINT.search(name.lower()):
+        return False
     words = name_words(name)
     if not words or not _real_value(value, name):
         return False
