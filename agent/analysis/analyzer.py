@@ -75,7 +75,9 @@ class Analyzer:
     def findings(self, source: SourceFile) -> FindingsEntry:
         if self._index is None:
             raise RuntimeError("Analyzer.prepare() must run before findings()")
-        walk = self._walks.pop(source.path, None)
+        # Kept, not popped: freeing a tree node by node costs as much as a cheap rule, and a
+        # worker process exits without freeing anything (see `parallel._serve`).
+        walk = self._walks.get(source.path)
         tree = walk.tree if walk is not None else parse_python(source.text, source.path).tree
         ctx = FileContext(source.path, source.text, tree, self._index, walk)
         table = suppressions(source.text)
@@ -92,7 +94,7 @@ class Analyzer:
         return FindingsEntry(tuple(findings), tuple(suppressed))
 
     def release(self) -> None:
-        """Drop trees no findings pass asked for (their files' findings came from the cache)."""
+        """Drop the trees (the findings pass keeps them)."""
         self._walks.clear()
 
 

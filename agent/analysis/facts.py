@@ -172,6 +172,7 @@ def module_name(path: str) -> str:
 
 
 _Name, _Attribute, _Call = ast.Name, ast.Attribute, ast.Call
+_NAMING = frozenset({ast.Name, ast.Attribute})
 _UNSET = object()
 
 
@@ -279,10 +280,15 @@ def _source(node: ast.AST | None) -> str | None:
 
 
 def unparse(node: ast.AST) -> str:
-    """`ast.unparse`, answering names and dotted names (most annotations and defaults) directly:
-    the unparser's visitor machinery costs more than the whole facts pass of a simple function."""
+    """`ast.unparse`, answering names, dotted names and `None`/`True`/`False`/int constants (most
+    annotations and defaults) directly: the unparser's visitor machinery costs more than the
+    whole facts pass of a simple function."""
     name = dotted_name(node)
-    return name if name is not None else ast.unparse(node)
+    if name is not None:
+        return name
+    if node.__class__ is ast.Constant and (node.value is None or node.value.__class__ in (bool, int)):
+        return repr(node.value)
+    return ast.unparse(node)
 
 
 PARAM_SOURCES = {
@@ -345,8 +351,7 @@ def _scalar_type(node: ast.expr | None) -> bool:
         return True
     if isinstance(node, ast.Subscript) and (dotted_name(node.value) or "").endswith("Literal"):
         return True
-    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-    names |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    names = {n.id if n.__class__ is _Name else n.attr for n in ast.walk(node) if n.__class__ in _NAMING}
     names -= {"typing", "uuid", "datetime", "decimal"}
     return names <= SCALAR_TYPES | CONTAINER_TYPES
 

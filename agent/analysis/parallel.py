@@ -14,9 +14,11 @@ only ever sends to a worker that waits for a command, so the pipes cannot deadlo
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 import signal
 import sys
+import threading
 import traceback
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
@@ -47,7 +49,10 @@ def _serve(conn: Connection) -> None:
             return
         try:
             if command == "stop":
-                return
+                # Exit at once: an orderly return would free every tree and the index object
+                # by object (~0.1 s on a large project) while the main process waits to join.
+                conn.close()
+                os._exit(0)
             if command == "prepare":
                 analyzer.prepare(*pickle.loads(payload))
                 continue
@@ -93,8 +98,13 @@ class WorkerPool:
         done: Done,
     ) -> dict[str, FindingsEntry]:
         shared = pickle.dumps((index, tuple(rules), dict(severity)), protocol=pickle.HIGHEST_PROTOCOL)
-        for conn in self._conns:
-            conn.send(("prepare", shared))
+        # All workers at once: a send blocks until its worker has read the index (megabytes
+        # through a pipe), and one after the other the last worker would start checking late.
+        senders = [threading.Thread(target=conn.send, args=(("prepare", shared),)) for conn in self._conns]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
         results: dict[str, FindingsEntry] = {}
         self._run("findings", self._plan(sources, self._holder), results, done)
         return results

@@ -541,7 +541,9 @@ class _Passes:
         big = len(sizes) > 1 and sum(sizes) - max(sizes) >= MIN_PARALLEL_CHARS
         if self._pool is None and self.jobs > 1 and big:
             from agent.analysis import parallel
+            from agent.analysis.rules import all_rules
 
+            all_rules()  # imported before the fork: workers inherit the rule modules instead of each importing them
             self._pool = parallel.WorkerPool(min(self.jobs, len(files)))
         return self._pool is not None
 
