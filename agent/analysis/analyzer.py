@@ -49,12 +49,30 @@ class FindingsEntry:
     suppressed_lines: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class IndexInputs:
+    """What the project index is built from: each parsed file's facts (path order) and the settings.
+
+    Worker processes build the index from these themselves: the facts they computed are already
+    theirs, the others arrive as the bytes their worker sent, and building costs less than
+    pickling the built index in the main process and unpickling it in every worker.
+    """
+
+    facts: tuple[FileFacts, ...]
+    auth_dependencies: tuple[str, ...] = ()
+    public_routes: tuple[str, ...] = ()
+
+    def build(self) -> ProjectIndex:
+        return ProjectIndex.build(self.facts, self.auth_dependencies, self.public_routes)
+
+
 class Analyzer:
     """Runs both passes file by file; keeps each file's tree walk from the facts pass for the
     findings pass (one traversal per file for the whole review)."""
 
     def __init__(self) -> None:
         self._walks: dict[str, TreeWalk] = {}
+        self._facts: dict[str, FileFacts] = {}  # the facts this analyzer computed, by path
         self._index: ProjectIndex | None = None
         self._rules: Sequence[Rule] = ()
         self._severity: Mapping[str, str] = {}
@@ -65,12 +83,25 @@ class Analyzer:
         except InputError as exc:
             return FactsEntry(None, error=str(exc))
         walk = self._walks[source.path] = TreeWalk(parsed.tree)
-        facts = extract_facts(parsed.tree, source.path, source.module, walk)
+        facts = self._facts[source.path] = extract_facts(parsed.tree, source.path, source.module, walk)
         return FactsEntry(facts, parsed.notes, parsed.partial)
 
     def prepare(self, index: ProjectIndex, rules: Sequence[Rule], severity: Mapping[str, str]) -> None:
         """Set what the findings pass needs: the project index, enabled rules, severity overrides."""
         self._index, self._rules, self._severity = index, rules, severity
+
+    def prepare_from_facts(
+        self,
+        paths: Sequence[str],
+        others: Mapping[str, FileFacts],
+        settings: tuple[tuple[str, ...], tuple[str, ...]],
+        rules: Sequence[Rule],
+        severity: Mapping[str, str],
+    ) -> None:
+        """`prepare` with an index built here: the facts of `paths` (path order) are this
+        analyzer's own or in `others`; `settings` are (auth dependencies, public routes)."""
+        facts = tuple(self._facts[path] if path in self._facts else others[path] for path in paths)
+        self.prepare(IndexInputs(facts, *settings).build(), rules, severity)
 
     def findings(self, source: SourceFile) -> FindingsEntry:
         if self._index is None:
@@ -94,8 +125,9 @@ class Analyzer:
         return FindingsEntry(tuple(findings), tuple(suppressed))
 
     def release(self) -> None:
-        """Drop the trees (the findings pass keeps them)."""
+        """Drop the trees (the findings pass keeps them) and the facts."""
         self._walks.clear()
+        self._facts.clear()
 
 
 def apply_severity(finding: Finding, overrides: Mapping[str, str]) -> Finding:

@@ -1,8 +1,9 @@
 """Run the two review passes in worker processes (the GIL rules out threads for `ast` work).
 
-Each worker owns an `Analyzer`, so the trees it parsed in the facts pass stay where the findings
-pass needs them: findings work is queued on the worker that holds the file's tree, and the
-project index is sent to every worker once, before its findings work. Each worker's queue is
+Each worker owns an `Analyzer`, so the trees and facts it made in the facts pass stay where the
+findings pass needs them: findings work is queued on the worker that holds the file's tree, and
+every worker builds the project index itself before its findings work, from its own facts and
+the other workers' facts results, forwarded as the bytes they sent (no pickling of the index). Each worker's queue is
 handed out largest file first in shrinking chunks, and a worker that runs dry takes the smallest
 files of the fullest queue, so uneven files do not leave a core idle at the end. Results are
 keyed by path; the caller sorts, so output does not depend on which worker finished first.
@@ -22,8 +23,7 @@ import threading
 import traceback
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
-from agent.analysis.analyzer import Analyzer, FactsEntry, FindingsEntry, SourceFile
-from agent.analysis.index import ProjectIndex
+from agent.analysis.analyzer import Analyzer, FactsEntry, FindingsEntry, IndexInputs, SourceFile
 from agent.analysis.rules.base import Rule
 
 if TYPE_CHECKING:
@@ -54,7 +54,12 @@ def _serve(conn: Connection) -> None:
                 conn.close()
                 os._exit(0)
             if command == "prepare":
-                analyzer.prepare(*pickle.loads(payload))
+                paths, forwarded, known, settings, rules, severity = pickle.loads(payload)
+                others = dict(known)
+                for message in forwarded:  # facts results the other workers sent, as they sent them
+                    _, path, entry = pickle.loads(message)
+                    others[path] = entry.facts
+                analyzer.prepare_from_facts(paths, others, settings, rules, severity)
                 continue
             work = analyzer.facts if command == "facts" else analyzer.findings
             for source in payload:
@@ -82,7 +87,8 @@ class WorkerPool:
             child.close()
             self._conns.append(parent)
             self._processes.append(process)
-        self._holder: dict[str, int] = {}
+        self._holder: dict[str, int] = {}  # path -> the worker that parsed it (holds its tree and facts)
+        self._facts_messages: dict[str, bytes] = {}  # path -> its facts result, as its worker sent it
 
     def facts(self, sources: Sequence[SourceFile], done: Done) -> dict[str, FactsEntry]:
         results: dict[str, FactsEntry] = {}
@@ -92,15 +98,25 @@ class WorkerPool:
     def findings(
         self,
         sources: Sequence[SourceFile],
-        index: ProjectIndex,
+        inputs: IndexInputs,
         rules: Sequence[Rule],
         severity: Mapping[str, str],
         done: Done,
     ) -> dict[str, FindingsEntry]:
-        shared = pickle.dumps((index, tuple(rules), dict(severity)), protocol=pickle.HIGHEST_PROTOCOL)
-        # All workers at once: a send blocks until its worker has read the index (megabytes
-        # through a pipe), and one after the other the last worker would start checking late.
-        senders = [threading.Thread(target=conn.send, args=(("prepare", shared),)) for conn in self._conns]
+        """Each worker builds the project index from `inputs` (its own facts, the others' facts
+        forwarded as sent), then checks its share of `sources`."""
+        paths = tuple(facts.path for facts in inputs.facts)
+        known = {f.path: f for f in inputs.facts if f.path not in self._facts_messages}  # e.g. from the cache
+        settings = (inputs.auth_dependencies, inputs.public_routes)
+        payloads = []
+        for worker in range(len(self._conns)):
+            forwarded = [message for path, message in self._facts_messages.items() if self._holder[path] != worker]
+            payloads.append(pickle.dumps((paths, forwarded, known, settings, tuple(rules), dict(severity)),
+                                         protocol=pickle.HIGHEST_PROTOCOL))
+        # All workers at once: a send blocks until its worker has read it (megabytes through a
+        # pipe), and one after the other the last worker would start checking late.
+        senders = [threading.Thread(target=conn.send, args=(("prepare", payload),))
+                   for conn, payload in zip(self._conns, payloads)]
         for sender in senders:
             sender.start()
         for sender in senders:
@@ -142,10 +158,13 @@ class WorkerPool:
                 self._holder.update((source.path, worker) for source in chunk)
             return True
 
-        self._collect({worker for worker in range(len(self._conns)) if feed(worker)}, results, done, feed)
+        busy = {worker for worker in range(len(self._conns)) if feed(worker)}
+        self._collect(busy, results, done, feed, self._facts_messages if command == "facts" else None)
 
-    def _collect(self, busy: set[int], results: dict, done: Done, feed: Callable[[int], bool]) -> None:
-        """Receive results until every worker is idle with nothing left to feed it."""
+    def _collect(self, busy: set[int], results: dict, done: Done, feed: Callable[[int], bool],
+                 messages: dict[str, bytes] | None) -> None:
+        """Receive results until every worker is idle with nothing left to feed it; `messages`
+        keeps each result's bytes by path (the facts pass: forwarded to the other workers)."""
         from multiprocessing.connection import wait
 
         by_conn = {self._conns[worker]: worker for worker in busy}
@@ -153,13 +172,16 @@ class WorkerPool:
             for conn in wait(list(by_conn)):
                 worker = by_conn[conn]
                 try:
-                    kind, path, value = conn.recv()
+                    message = conn.recv_bytes()
                 except (EOFError, OSError):
                     raise WorkerError("a review worker process died") from None
+                kind, path, value = pickle.loads(message)
                 if kind == "error":
                     raise WorkerError(f"review worker failed:\n{value}")
                 if kind == "result":
                     results[path] = value
+                    if messages is not None and value.facts is not None:
+                        messages[path] = message
                     done()
                 elif not feed(worker):
                     del by_conn[conn]

@@ -42,7 +42,7 @@ from agent.errors import InputError, UsageError
 from agent.types import Finding, ReviewResult, Skipped
 
 if TYPE_CHECKING:
-    from agent.analysis.analyzer import FactsEntry, FindingsEntry, SourceFile
+    from agent.analysis.analyzer import FactsEntry, FindingsEntry, IndexInputs, SourceFile
     from agent.analysis.index import ProjectIndex
     from agent.analysis.rules.base import Rule
 
@@ -272,6 +272,7 @@ class _Run:
             self.identity = memory.identity(self.facts_digests)
         self.fingerprints: dict[str, str] = {}
         self._index: ProjectIndex | None = None
+        self._inputs: IndexInputs | None = None
 
     def findings(self, reported: Sequence[_Source]) -> dict[str, Any]:
         """Findings entries of the reported files that parsed: from the cache or computed."""
@@ -287,7 +288,7 @@ class _Run:
         if missing:
             rules = enabled_rules(self.options)
             files = [s.source_file() for s in missing]
-            entries.update(self.passes.findings(files, self.index(), rules, self.options.severity))
+            entries.update(self.passes.findings(files, self.index_inputs, self.index, rules, self.options.severity))
         return entries
 
     def _fingerprint(self, checkable: Sequence[_Source]) -> None:
@@ -316,16 +317,22 @@ class _Run:
         return stored.index if stored is not None and stored.identity == self.identity else None
 
     def _build_index(self) -> ProjectIndex:
-        from agent.analysis.index import ProjectIndex
-
-        facts = self._all_facts()
-        # Path order, not completion order: the index (and so the output) must not depend on
-        # which worker or cache answered first.
-        parsed = [facts[s.path] for s in self.sources if facts[s.path] is not None]
-        index = ProjectIndex.build(parsed, self.options.auth_dependencies, self.options.public_routes)
+        index = self.index_inputs().build()
         if self.memory is not None:
             self.memory.store_index(IndexState(self.identity, dict(self.facts_digests), index))
         return index
+
+    def index_inputs(self) -> IndexInputs:
+        """What the index is built from (workers build it themselves from this)."""
+        if self._inputs is None:
+            from agent.analysis.analyzer import IndexInputs
+
+            facts = self._all_facts()
+            # Path order, not completion order: the index (and so the output) must not depend on
+            # which worker or cache answered first.
+            parsed = tuple(facts[s.path] for s in self.sources if facts[s.path] is not None)
+            self._inputs = IndexInputs(parsed, tuple(self.options.auth_dependencies), tuple(self.options.public_routes))
+        return self._inputs
 
     def _all_facts(self) -> dict[str, Any]:
         """Every file's facts (None for a file that did not parse): parsed in this run, taken from
@@ -572,12 +579,18 @@ class _Passes:
         return results
 
     def findings(
-        self, files: Sequence[SourceFile], index: ProjectIndex, rules: Sequence[Rule], severity: Mapping[str, str]
+        self,
+        files: Sequence[SourceFile],
+        inputs: Callable[[], IndexInputs],
+        index: Callable[[], ProjectIndex],
+        rules: Sequence[Rule],
+        severity: Mapping[str, str],
     ) -> dict[str, FindingsEntry]:
+        """Findings of `files`; workers build the index from `inputs()`, this process uses `index()`."""
         tick = self._ticker("checking", len(files))
         if files and self._use_pool(files):
-            return self._pool.findings(files, index, rules, severity, tick)
-        self._local.prepare(index, rules, severity)
+            return self._pool.findings(files, inputs(), rules, severity, tick)
+        self._local.prepare(index(), rules, severity)
         results = {}
         for file in files:
             results[file.path] = self._local.findings(file)
