@@ -586,6 +586,25 @@ def test_the_stat_digest_follows_an_edit(tmp_path):
     assert stat_digest(files, str(tmp_path)) != before
 
 
+def test_facts_digest_alike_whether_made_here_or_received_from_a_worker():
+    """A worker's facts reach the main process pickled; the digest must not tell them apart from
+    facts made in-process (else the next run after a parallel one rebuilds the index)."""
+    import pickle
+
+    from agent.analysis.analyzer import Analyzer
+    from agent.analysis.cache import content_digest
+    from agent.analysis.runner import source_files
+
+    # Parameters named like the facts' own fields (`name`, `path`, `default`): in the making
+    # process they are the very strings of the field names, after unpickling only equal ones.
+    text = "def handler(name: str, path: str, default: int = 0, line=1):\n    return name\n"
+    for file in source_files({"app/handlers.py": text}):
+        made = Analyzer().facts(file)
+        received = pickle.loads(pickle.dumps(("result", file.path, made)))[2]
+        assert received == made
+        assert content_digest(received) == content_digest(made)
+
+
 def test_facts_digests_do_not_depend_on_the_process():
     """Equal facts must digest alike in every run (string hashing differs per process), or a
     comment edit would rebuild the index each time."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import os
 import pickle
 import sys
@@ -62,11 +63,20 @@ def digest(*parts: str) -> str:
 
 
 def content_digest(value: Any) -> str:
-    """A digest of a value's content: equal digests mean equal values. Pickle bytes, not a
-    canonical form: equal values pickled alike in any process (facts hold no sets, whose order
-    would follow string hashing) give equal digests; where they do not, the cost is a rebuilt
-    index, never a wrong answer."""
-    return hashlib.blake2b(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).hexdigest()
+    """A digest of a value's content: equal digests mean equal values (facts hold no sets, whose
+    order would follow string hashing).
+
+    Pickled without the memo (`fast` mode, fine for acyclic values): with it, the bytes would
+    also record which equal strings are one object, and that differs between facts made in this
+    process and the same facts received from a worker (the unpickler interns attribute names,
+    not equal values: a parameter called `name` shares the field name's string only in the
+    process that made it), so an edit that leaves the facts alone would rebuild the index.
+    """
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True
+    pickler.dump(value)
+    return hashlib.blake2b(buffer.getbuffer(), digest_size=16).hexdigest()
 
 
 @lru_cache(maxsize=1)
