@@ -75,9 +75,9 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     real = parallel.WorkerPool
 
     class Spy(real):
-        def __init__(self, jobs: int) -> None:
+        def __init__(self, jobs: int, sources=()) -> None:
             started.append(jobs)
-            super().__init__(jobs)
+            super().__init__(jobs, sources)
 
     monkeypatch.setattr(parallel, "WorkerPool", Spy)
     return started
@@ -199,3 +199,26 @@ def _wait_until_reading(pid: int) -> None:
         except OSError:
             return  # no /proc here: the open having returned is the best we can see
         time.sleep(0.01)
+
+
+@pytest.mark.parametrize("inherited", [0, 5, 30], ids=["none", "some", "all"])
+def test_workers_get_the_files_they_did_not_inherit(inherited):
+    """Forked workers are handed paths for the files they inherited and whole files for the
+    others (spawned workers inherit none): every mix gives the in-process answer."""
+    from agent.analysis.analyzer import IndexInputs
+    from agent.analysis.runner import enabled_rules, source_files
+
+    files = source_files(generated_project(30))
+    local = Analyzer()
+    expected_facts = {f.path: local.facts(f) for f in files}
+    inputs = IndexInputs(tuple(e.facts for e in expected_facts.values() if e.facts is not None))
+    rules = enabled_rules(ReviewOptions())
+    local.prepare(inputs.build(), rules, {})
+    expected = {f.path: local.findings(f) for f in files if expected_facts[f.path].facts is not None}
+    pool = parallel.WorkerPool(2, files[:inherited])
+    try:
+        assert pool.facts(files, lambda: None) == expected_facts
+        checked = [f for f in files if f.path in expected]
+        assert pool.findings(checked, inputs, rules, {}, lambda: None) == expected
+    finally:
+        pool.close()

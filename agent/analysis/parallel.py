@@ -8,7 +8,8 @@ handed out largest file first in shrinking chunks, and a worker that runs dry ta
 files of the fullest queue, so uneven files do not leave a core idle at the end. Results are
 keyed by path; the caller sorts, so output does not depend on which worker finished first.
 
-Workers are forked on Linux (no re-import, cheap start) and spawned elsewhere. The main process
+Workers are forked on Linux (no re-import, cheap start, and the files' texts are inherited: work
+names them by path instead of sending megabytes through the pipes) and spawned elsewhere. The main process
 only ever sends to a worker that waits for a command, so the pipes cannot deadlock.
 """
 
@@ -37,8 +38,9 @@ class WorkerError(RuntimeError):
     """A worker crashed (a bug in a rule or the engine); carries the worker's traceback."""
 
 
-def _serve(conn: Connection) -> None:
-    """Worker loop: answer commands until told to stop or the main process goes away."""
+def _serve(conn: Connection, known: dict[str, SourceFile]) -> None:
+    """Worker loop: answer commands until told to stop or the main process goes away. Work names
+    a file by path when this worker already has it (`known`: inherited at the fork, or sent before)."""
     gc.disable()  # short-lived process holding many AST nodes: collections only cost time
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     analyzer = Analyzer()
@@ -54,15 +56,16 @@ def _serve(conn: Connection) -> None:
                 conn.close()
                 os._exit(0)
             if command == "prepare":
-                paths, forwarded, known, settings, rules, severity = pickle.loads(payload)
-                others = dict(known)
+                paths, forwarded, given, settings, rules, severity = pickle.loads(payload)
+                others = dict(given)
                 for message in forwarded:  # facts results the other workers sent, as they sent them
                     _, path, entry = pickle.loads(message)
                     others[path] = entry.facts
                 analyzer.prepare_from_facts(paths, others, settings, rules, severity)
                 continue
             work = analyzer.facts if command == "facts" else analyzer.findings
-            for source in payload:
+            for item in payload:
+                source = known[item] if isinstance(item, str) else known.setdefault(item.path, item)
                 conn.send(("result", source.path, work(source)))
             conn.send(("idle", None, None))
         except Exception:  # noqa: BLE001 - report any crash to the main process, which raises it
@@ -73,20 +76,26 @@ def _serve(conn: Connection) -> None:
 class WorkerPool:
     """`jobs` worker processes running the facts and findings passes."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, sources: Sequence[SourceFile] = ()) -> None:
+        """`sources`: the files the passes will name. Forked workers inherit them, so work names
+        them by path instead of sending megabytes of text through the pipes; spawned workers
+        receive each file with its first piece of work."""
         import multiprocessing  # here, not at import time: small reviews never start workers
 
         # fork is cheap (no re-import) and safe on Linux; macOS and Windows spawn.
-        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        forked = sys.platform.startswith("linux")
+        context = multiprocessing.get_context("fork" if forked else "spawn")
+        inherited = {source.path: source for source in sources} if forked else {}
         self._conns: list[Connection] = []
         self._processes = []
         for _ in range(max(1, jobs)):
             parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child,), daemon=True)
+            process = context.Process(target=_serve, args=(child, inherited), daemon=True)
             process.start()
             child.close()
             self._conns.append(parent)
             self._processes.append(process)
+        self._has: list[set[str]] = [set(inherited) for _ in self._conns]  # the files each worker knows
         self._holder: dict[str, int] = {}  # path -> the worker that parsed it (holds its tree and facts)
         self._facts_messages: dict[str, bytes] = {}  # path -> its facts result, as its worker sent it
 
@@ -153,7 +162,9 @@ class WorkerPool:
                 if not stolen:
                     return False
                 chunk, queues[victim] = queues[victim][-stolen:], queues[victim][:-stolen]
-            self._conns[worker].send((command, chunk))
+            has = self._has[worker]
+            self._conns[worker].send((command, [s.path if s.path in has else s for s in chunk]))
+            has.update(s.path for s in chunk)
             if command == "facts":
                 self._holder.update((source.path, worker) for source in chunk)
             return True

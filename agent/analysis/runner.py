@@ -551,7 +551,7 @@ class _Passes:
             from agent.analysis.rules import all_rules
 
             all_rules()  # imported before the fork: workers inherit the rule modules instead of each importing them
-            self._pool = parallel.WorkerPool(min(self.jobs, len(files)))
+            self._pool = parallel.WorkerPool(min(self.jobs, len(files)), files)
         return self._pool is not None
 
     def _ticker(self, stage: str, total: int) -> Callable[[], None]:
