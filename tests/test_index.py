@@ -479,3 +479,35 @@ def test_fingerprint_follows_the_auth_of_the_routes_own_application():
     assert other_gains_auth.fingerprint_for("security/tutorial.py") != build(sources).fingerprint_for("security/tutorial.py")
     own_gains_auth = build({**sources, "sql/auth.py": "import jwt\n\ndef verify(token: str):\n    return jwt.decode(token)\n"})
     assert own_gains_auth.fingerprint_for("sql/tutorial.py") != before
+
+
+def test_a_stored_index_answers_alike_and_reads_only_the_files_asked_about():
+    index = build(clean_app())
+    stored = pickle.loads(pickle.dumps(index))
+    loaded = stored.files._loaded  # the facts unpickled so far
+    assert loaded == {}
+    some_path = next(path for path in index.files if index.routes_in(path))
+    assert stored.routes_in(some_path) == index.routes_in(some_path)
+    assert stored.files.get(some_path) == index.files[some_path]
+    assert 0 < len(loaded) < len(index.files)
+    for path in index.files:  # every cross-file answer, through lazily read symbols
+        assert stored.fingerprint_for(path) == index.fingerprint_for(path)
+        for route in index.routes_in(path):
+            for name in route.dependencies:
+                assert stored.is_auth_dependency(path, name) == index.is_auth_dependency(path, name)
+                assert stored.is_admin_dependency(path, name) == index.is_admin_dependency(path, name)
+    assert stored.table_models() == index.table_models()
+    assert {q: s.value for q, s in stored.symbols.items()} == {q: s.value for q, s in index.symbols.items()}
+
+
+def test_project_wide_rule_values_are_stored_with_the_index():
+    from agent.analysis.rules import all_rules
+    from agent.analysis.rules.base import PerIndex
+
+    all_rules()  # rule modules register their project-wide values
+    index = build(clean_app())
+    expected = PerIndex.digest_all(index)
+    assert set(index.per_index) == {p.name for p in PerIndex.registry}
+    stored = pickle.loads(pickle.dumps(index))
+    assert PerIndex.digest_all(stored) == expected
+    assert stored.files._loaded == {}  # answered from the stored values, no file's facts read

@@ -13,9 +13,10 @@ from __future__ import annotations
 import ast
 import fnmatch
 import hashlib
+import pickle
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, TypeVar
+from typing import Iterable, Iterator, Mapping, TypeVar
 
 from agent.analysis.facts import (
     JWT_DECODERS,
@@ -104,14 +105,76 @@ class ModelInfo:
         return tuple(n for n in self.field_names if n.lower() in TOKEN_FIELDS)
 
 
-@dataclass(frozen=True)
 class Symbol:
-    """Something a module defines at top level, keyed by qualified name in the index."""
+    """Something a module defines at top level, keyed by qualified name in the index.
 
-    kind: str  # function | alias | instance | class | router | constant
-    path: str
-    name: str
-    value: object = None
+    `kind` is function | alias | instance | class | router | constant; `value` its facts (a
+    `FunctionFacts`, `ClassFacts`, `RouterDef`, or the alias target, callee or constant text). An
+    index loaded from the cache finds `value` in its file's facts on first use.
+    """
+
+    __slots__ = ("kind", "path", "name", "_value", "_files")
+
+    def __init__(self, kind: str, path: str, name: str, value: object = None,
+                 files: Mapping[str, FileFacts] | None = None) -> None:
+        self.kind, self.path, self.name, self._value, self._files = kind, path, name, value, files
+
+    @property
+    def value(self) -> object:
+        if self._files is not None:
+            self._value, self._files = _definition(self._files[self.path], self.kind, self.name), None
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Symbol({self.kind!r}, {self.path!r}, {self.name!r})"
+
+
+def _definition(facts: FileFacts, kind: str, name: str) -> object:
+    """What `_collect_symbols` records as the value of the `kind` symbol `name` of `facts`."""
+    if kind == "function":
+        return {f.name: f for f in facts.functions}[name]
+    if kind == "class":
+        return {c.name: c for c in facts.classes}[name]
+    if kind == "router":
+        return {r.name: r for r in facts.routers}[name]
+    return {"alias": facts.aliases, "instance": facts.instances, "constant": facts.constants}[kind][name]
+
+
+class _StoredFacts(Mapping[str, FileFacts]):
+    """Each file's facts as stored in the cache, unpickled on first use: a re-check of one edited
+    file reads a few files' facts, not the whole project's."""
+
+    def __init__(self, stored: dict[str, bytes]) -> None:
+        self._stored = stored
+        self._loaded: dict[str, FileFacts] = {}
+
+    def __getitem__(self, path: str) -> FileFacts:
+        found = self._loaded.get(path)
+        if found is None:
+            found = self._loaded[path] = pickle.loads(self._stored[path])
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+
+class _FactsByModule(Mapping[str, FileFacts]):
+    """Module name -> facts, over `_StoredFacts` (the loaded form of `ProjectIndex._modules`)."""
+
+    def __init__(self, paths: dict[str, str], files: Mapping[str, FileFacts]) -> None:
+        self._paths, self._files = paths, files
+
+    def __getitem__(self, module: str) -> FileFacts:
+        return self._files[self._paths[module]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 @dataclass
@@ -131,10 +194,27 @@ class ProjectIndex:
     _model_memo: dict[str, ModelInfo | None] = field(default_factory=dict, repr=False)
     _by_file: dict[str, list[Route]] | None = field(default=None, repr=False)
     _fingerprints: "_FingerprintMemo | None" = field(default=None, repr=False)
+    # Project-wide values rules compute from the whole index (`rules.base.PerIndex`), by name:
+    # kept with the index, so a re-check against a stored index does not read every file again.
+    per_index: dict[str, object] = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict:
-        # Fingerprints are computed by the main process only: do not ship their memo to workers.
-        return {**self.__dict__, "_fingerprints": None}
+        """The stored form (the review cache): each file's facts pickled on their own and symbols
+        without values, so that loading it unpickles only what a re-check reads (`__setstate__`).
+        The fingerprint memo is left out; project-wide rule values (`per_index`) are kept."""
+        return {
+            **self.__dict__,
+            "files": {path: pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL) for path, facts in self.files.items()},
+            "symbols": {qual: (s.kind, s.path, s.name) for qual, s in self.symbols.items()},
+            "_modules": {module: facts.path for module, facts in self._modules.items()},
+            "_fingerprints": None,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        files = _StoredFacts(state["files"])
+        symbols = {qual: Symbol(kind, path, name, files=files) for qual, (kind, path, name) in state["symbols"].items()}
+        self.__dict__.update({**state, "files": files, "symbols": symbols,
+                              "_modules": _FactsByModule(state["_modules"], files)})
 
     @classmethod
     def build(

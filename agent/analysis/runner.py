@@ -273,6 +273,7 @@ class _Run:
         self.fingerprints: dict[str, str] = {}
         self._index: ProjectIndex | None = None
         self._inputs: IndexInputs | None = None
+        self.built_index = False
 
     def findings(self, reported: Sequence[_Source]) -> dict[str, Any]:
         """Findings entries of the reported files that parsed: from the cache or computed."""
@@ -317,10 +318,8 @@ class _Run:
         return stored.index if stored is not None and stored.identity == self.identity else None
 
     def _build_index(self) -> ProjectIndex:
-        index = self.index_inputs().build()
-        if self.memory is not None:
-            self.memory.store_index(IndexState(self.identity, dict(self.facts_digests), index))
-        return index
+        self.built_index = True  # stored by `_Memory.save`, once rules have added their project-wide values
+        return self.index_inputs().build()
 
     def index_inputs(self) -> IndexInputs:
         """What the index is built from (workers build it themselves from this)."""
@@ -444,12 +443,10 @@ class _Memory:
             self._index = stored if isinstance(stored, IndexState) else None
         return self._index
 
-    def store_index(self, state: IndexState) -> None:
-        self._index = state
-        self.cache.store(self._names["index"], state)
-
     def save(self, run: _Run, entries: Mapping[str, Any]) -> None:
-        """Store what changed: the file states and this settings' findings."""
+        """Store what changed: the file states, the index the run built and this settings' findings."""
+        if run.built_index:
+            self.cache.store(self._names["index"], IndexState(run.identity, dict(run.facts_digests), run.index()))
         records = {
             s.path: FileRecord(s.signature, s.digest, s.module, s.import_path, run.facts_digests[s.path],
                                *run.statuses[s.path])

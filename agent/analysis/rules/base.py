@@ -125,19 +125,20 @@ class PerIndex(Generic[T]):
 
     def __init__(self, compute: Callable[[ProjectIndex], T]) -> None:
         self._compute = compute
-        self._index: object = None
-        self._value: T | None = None
+        self.name = f"{compute.__module__}.{compute.__qualname__}"
         PerIndex.registry.append(self)
 
     def __call__(self, index: ProjectIndex) -> T:
-        if self._index is not index:
-            self._index, self._value = index, self._compute(index)
-        return self._value  # type: ignore[return-value]
+        """The value for `index`, kept on the index (and so stored with it by the cache)."""
+        values = index.per_index
+        if self.name not in values:
+            values[self.name] = self._compute(index)
+        return values[self.name]  # type: ignore[return-value]
 
     @classmethod
     def digest_all(cls, index: ProjectIndex) -> str:
         """Every registered project-wide value for `index`, as stable text (by name, sets sorted)."""
-        values = {f"{p._compute.__module__}.{p._compute.__qualname__}": p(index) for p in cls.registry}
+        values = {p.name: p(index) for p in cls.registry}
         return repr([(name, sorted(map(repr, v)) if isinstance(v, (set, frozenset)) else v)
                      for name, v in sorted(values.items())])
 
