@@ -161,6 +161,33 @@ class _StoredFacts(Mapping[str, FileFacts]):
         return len(self._stored)
 
 
+class _StoredSymbols(Mapping[str, Symbol]):
+    """Qualified name -> `Symbol`, made on first use from the stored (kind, path, name)."""
+
+    def __init__(self, stored: dict[str, tuple[str, str, str]], files: Mapping[str, FileFacts]) -> None:
+        self._stored, self._files = stored, files
+        self._made: dict[str, Symbol] = {}
+
+    def __getitem__(self, qual: str) -> Symbol:
+        found = self._made.get(qual)
+        if found is None:
+            kind, path, name = self._stored[qual]
+            found = self._made[qual] = Symbol(kind, path, name, files=self._files)
+        return found
+
+    def __contains__(self, qual: object) -> bool:
+        return qual in self._stored
+
+    def get(self, qual: str, default: Symbol | None = None) -> Symbol | None:  # type: ignore[override]
+        return self[qual] if qual in self._stored else default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+
 class _FactsByModule(Mapping[str, FileFacts]):
     """Module name -> facts, over `_StoredFacts` (the loaded form of `ProjectIndex._modules`)."""
 
@@ -201,19 +228,23 @@ class ProjectIndex:
     def __getstate__(self) -> dict:
         """The stored form (the review cache): each file's facts pickled on their own and symbols
         without values, so that loading it unpickles only what a re-check reads (`__setstate__`).
-        The fingerprint memo is left out; project-wide rule values (`per_index`) are kept."""
+        Left out: the fingerprint memo, the routes-by-file table and the models memo (a model is
+        computed without asking the memo again, so rebuilding it on demand answers alike). Kept:
+        the auth and admin memos (their cycle guard makes answers depend on the order of the
+        questions, which a re-check must not change) and project-wide rule values (`per_index`)."""
         return {
             **self.__dict__,
             "files": {path: pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL) for path, facts in self.files.items()},
             "symbols": {qual: (s.kind, s.path, s.name) for qual, s in self.symbols.items()},
             "_modules": {module: facts.path for module, facts in self._modules.items()},
+            "_model_memo": {},
+            "_by_file": None,
             "_fingerprints": None,
         }
 
     def __setstate__(self, state: dict) -> None:
         files = _StoredFacts(state["files"])
-        symbols = {qual: Symbol(kind, path, name, files=files) for qual, (kind, path, name) in state["symbols"].items()}
-        self.__dict__.update({**state, "files": files, "symbols": symbols,
+        self.__dict__.update({**state, "files": files, "symbols": _StoredSymbols(state["symbols"], files),
                               "_modules": _FactsByModule(state["_modules"], files)})
 
     @classmethod
