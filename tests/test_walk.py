@@ -103,6 +103,10 @@ def check_walk(tree: ast.Module) -> None:
             n for n in reference_walk(node) if isinstance(n, (ast.Call, ast.Name, ast.stmt))]
         assert set(map(id, walk.subtree(node))) == set(map(id, reference_walk(node)))
         assert walk.parent(node) is parents.get(node)
+        scope = parents.get(node)
+        while scope is not None and not isinstance(scope, SCOPE_NODES):
+            scope = parents.get(scope)
+        assert walk.enclosing_scope(node) is scope
     assert walk.body(tree) == reference_body(tree)
 
 

@@ -203,6 +203,14 @@ class TreeWalk:
             return None
         return self._order[self._parent_at[position]]
 
+    def enclosing_scope(self, node: ast.AST) -> ast.AST | None:
+        """The innermost function, lambda or class around `node` (None at module level): the one
+        scope whose `body` holds `node`."""
+        parent = self.parent(node)
+        while parent is not None and not isinstance(parent, SCOPE_NODES):
+            parent = self.parent(parent)
+        return parent
+
     def _buckets(self, types: tuple[type, ...]) -> list[list[int]]:
         """The position lists (ascending) of the node classes that are `types`."""
         found = self._buckets_of.get(types)

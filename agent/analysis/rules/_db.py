@@ -8,14 +8,13 @@ read method called on it, a write is `add/delete/merge/...` or an executed inser
 from __future__ import annotations
 
 import ast
-import unicodedata
 from functools import lru_cache
 from typing import Iterator
 
 from agent.analysis.facts import Route, call_name, dotted_name
 from agent.analysis.rules.base import FileContext, FunctionNode, PerIndex  # noqa: F401 - PerIndex re-exported
 # `walk_body(node)`: the nodes of a function or statement without nested scopes (see walk.py).
-from agent.analysis.walk import SCOPE_NODES, TreeWalk, subtree_nodes, walk_body  # walk_body is re-exported
+from agent.analysis.walk import TreeWalk, subtree_nodes, walk_body  # walk_body is re-exported
 
 
 SESSION_NAMES = frozenset({"session", "db", "sess", "conn", "connection", "database", "tx", "uow"})
@@ -34,35 +33,6 @@ TRANSACTION_METHODS = frozenset({"commit", "begin", "begin_nested", "rollback"})
 SESSION_METHODS = QUERY_METHODS | WRITE_METHODS | TRANSACTION_METHODS
 # Objects whose attributes handlers set without touching the database.
 NON_ROW_ROOTS = frozenset({"self", "cls", "response", "request", "app", "settings", "state", "logger"})
-
-
-def may_name(ctx: FileContext, *words: str) -> bool:
-    """Can the file hold an identifier containing one of `words`? A cheap text prefilter for rules
-    that only fire on such a name (an attribute, a callee): an identifier is in the source text as
-    written, except that Python reads identifiers in NFKC form (`ｃommit` is `commit`), so a
-    non-ASCII file is also searched in that form."""
-    text = ctx.text
-    if any(word in text for word in words):
-        return True
-    return not text.isascii() and any(word in _nfkc(text) for word in words)
-
-
-@lru_cache(maxsize=1)  # the file being checked: several rules ask about the same text
-def _nfkc(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
-
-
-def enclosing_scope(ctx: FileContext, node: ast.AST) -> ast.AST | None:
-    """The innermost function, lambda or class around `node` (None at module level): the one
-    scope whose `walk_body` holds `node`."""
-    return _enclosing_scope(ctx.walk, node)
-
-
-def _enclosing_scope(walk: TreeWalk, node: ast.AST) -> ast.AST | None:
-    parent = walk.parent(node)
-    while parent is not None and not isinstance(parent, SCOPE_NODES):
-        parent = walk.parent(parent)
-    return parent
 
 
 def unique_handlers(ctx: FileContext) -> Iterator[tuple[Route, FunctionNode]]:
@@ -349,7 +319,7 @@ def _body_readers_by_scope(walk: TreeWalk) -> dict[ast.AST, set[str]]:
     for node in walk.of_type(ast.Await):
         receiver = _body_read_receiver(node)
         if receiver is not None:
-            readers.setdefault(_enclosing_scope(walk, node), set()).add(receiver)
+            readers.setdefault(walk.enclosing_scope(node), set()).add(receiver)
     return readers
 
 

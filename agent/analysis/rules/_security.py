@@ -42,6 +42,13 @@ def resolve(node: ast.AST, imports: dict[str, str]) -> str | None:
     return f"{base}.{rest}" if rest else base
 
 
+def import_paths(names: frozenset[str]) -> frozenset[str]:
+    """Every dotted prefix of `names` (`fastapi.middleware.cors.CORSMiddleware` -> also
+    `fastapi.middleware.cors`, `fastapi.middleware`, `fastapi`): what an import must bind for a
+    name in the file to resolve to one of `names`. A file importing none of them cannot."""
+    return frozenset(name.rsplit(".", i)[0] for name in names for i in range(name.count(".") + 1))
+
+
 def jwt_call(call: ast.Call, imports: dict[str, str]) -> tuple[str, str] | None:
     """(library, function) for a call into a JWT library (`("jwt", "decode")`), else None."""
     name = resolve(call.func, imports)

@@ -6,7 +6,6 @@ from typing import Iterator
 
 from agent.analysis.facts import ADMIN_ATTRIBUTES, call_name, http_exception_status, keyword, literal_str
 from agent.analysis.index import OWNER_COLUMNS
-from agent.analysis.rules._db import may_name
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
 
@@ -135,7 +134,7 @@ def get_token(token: str | None):
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         # Cheap text prefilter: every finding is at a call whose callee's name ends in `HTTPException`.
-        if not may_name(ctx, "HTTPException"):
+        if not ctx.may_name("HTTPException"):
             return
         for node in ctx.nodes_of(ast.Call):
             if not _names_http_exception(node.func):

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ast
 import re
+import unicodedata
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Callable, ClassVar, Generic, Iterator, Mapping, TypeVar, Union
 
 from agent.analysis.facts import Route
@@ -56,6 +57,20 @@ class FileContext:
         while current is not None:
             yield current
             current = self.parent(current)
+
+    def enclosing_scope(self, node: ast.AST) -> ast.AST | None:
+        """The innermost function, lambda or class around `node` (None at module level)."""
+        return self.walk.enclosing_scope(node)
+
+    def may_name(self, *words: str) -> bool:
+        """Can the file hold an identifier containing one of `words`? A cheap text prefilter for
+        rules that only fire on such a name (an attribute, a callee): an identifier is in the
+        source text as written, except that Python reads identifiers in NFKC form (`ｃommit` is
+        `commit`), so a non-ASCII file is also searched in that form."""
+        text = self.text
+        if any(word in text for word in words):
+            return True
+        return not text.isascii() and any(word in _nfkc(text) for word in words)
 
     def enclosing_function(self, node: ast.AST) -> FunctionNode | None:
         return next((a for a in self.ancestors(node) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
@@ -104,6 +119,11 @@ class FileContext:
             return lines[first].encode()[node.col_offset:end_column].decode()
         head = lines[first].encode()[node.col_offset:].decode()
         return "".join([head, *lines[first + 1:last], lines[last].encode()[:end_column].decode()])
+
+
+@lru_cache(maxsize=1)  # the file being checked: several rules ask about the same text
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
 
 
 def route_label(route: Route, methods: str | None = None) -> str:

@@ -4,7 +4,7 @@ import ast
 from typing import Iterator
 
 from agent.analysis.facts import call_name, collect_imports, module_name
-from agent.analysis.rules._db import NOT_SESSION_ROOTS, enclosing_scope, is_session, walk_body
+from agent.analysis.rules._db import NOT_SESSION_ROOTS, is_session, walk_body
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
 from agent.types import Finding
 
@@ -197,7 +197,7 @@ async def wait_for(job):
             qualified = _qualified(call_name(node), imports) if maybe_blocking else None
             if qualified not in BLOCKING and not _session_io_call(node):
                 continue
-            scope = enclosing_scope(ctx, node)
+            scope = ctx.enclosing_scope(node)
             if not isinstance(scope, ast.AsyncFunctionDef):
                 continue
             if qualified in BLOCKING:

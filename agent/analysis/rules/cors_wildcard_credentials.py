@@ -5,14 +5,14 @@ import re
 from typing import Iterator
 
 from agent.analysis.facts import keyword
-from agent.analysis.rules._security import imports_of, is_true, resolve, resolve_value
+from agent.analysis.rules._security import import_paths, imports_of, is_true, resolve, resolve_value
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
 
 CORS_CLASSES = frozenset({"fastapi.middleware.cors.CORSMiddleware", "starlette.middleware.cors.CORSMiddleware"})
 MIDDLEWARE_WRAPPERS = frozenset({"starlette.middleware.Middleware", "fastapi.middleware.Middleware"})
 # The import targets through which a name can resolve to a CORS class: the class and the modules on its path.
-CORS_IMPORTS = frozenset(name.rsplit(".", i)[0] for name in CORS_CLASSES for i in range(name.count(".") + 1))
+CORS_IMPORTS = import_paths(CORS_CLASSES)
 
 
 class CorsWildcardCredentials(Rule):

@@ -5,7 +5,7 @@ from typing import Iterator
 
 from agent.analysis.facts import keyword
 from agent.analysis.rules._security import (
-    imports_of, is_test_file, is_true, module_constants, resolve,
+    import_paths, imports_of, is_test_file, is_true, module_constants, resolve,
 )
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
@@ -15,7 +15,7 @@ SERVERS = frozenset({"uvicorn.run"})
 DEBUG_CALLEES = APP_CLASSES | SERVERS
 # The import targets through which a name can resolve to an app class or server: each of them and
 # the modules on its path.
-DEBUG_IMPORTS = frozenset(name.rsplit(".", i)[0] for name in DEBUG_CALLEES for i in range(name.count(".") + 1))
+DEBUG_IMPORTS = import_paths(DEBUG_CALLEES)
 
 
 class DebugEnabled(Rule):

@@ -4,7 +4,6 @@ import ast
 from typing import Iterator
 
 from agent.analysis.facts import call_name, dotted_name
-from agent.analysis.rules._db import may_name
 from agent.analysis.rules._security import argument, imports_of, resolve
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
 from agent.analysis.walk import walk_nodes
@@ -203,7 +202,7 @@ def _where_exceptions_are_named(ctx: FileContext, handlers: dict[str, set[str]])
 def _exception_handler_functions(ctx: FileContext) -> dict[str, set[str]]:
     """Function name -> exception class names it handles (decorator or add_exception_handler)."""
     handlers: dict[str, set[str]] = {}
-    if not may_name(ctx, "exception_handler"):
+    if not ctx.may_name("exception_handler"):
         return handlers  # cheap text prefilter: both ways of registering a handler call a name ending in it
     for function in ctx.functions:
         for decorator in function.decorator_list:

@@ -9,7 +9,7 @@ from typing import Iterator
 
 from agent.analysis.facts import call_name
 from agent.analysis.rules._security import (
-    AUTHLIB, argument, imports_of, is_test_file, jwt_calls, name_words, resolve, target_name,
+    AUTHLIB, argument, import_paths, imports_of, is_test_file, jwt_calls, name_words, resolve, target_name,
 )
 from agent.analysis.rules.base import FileContext, Rule
 from agent.analysis.walk import TreeWalk
@@ -45,7 +45,7 @@ EXAMPLE_CONTAINERS = frozenset({"example", "examples", "openapi_examples", "json
 ENV_READERS = frozenset({"os.getenv", "os.environ.get", "os.environ.setdefault"})
 # The import targets through which a name can resolve to an environment reader: each reader and the
 # modules and objects on its path (`os`, `os.environ`).
-ENV_IMPORTS = frozenset(name.rsplit(".", i)[0] for name in ENV_READERS for i in range(name.count(".") + 1))
+ENV_IMPORTS = import_paths(ENV_READERS)
 JWT_METHODS = frozenset({"encode", "decode", "decode_complete"})
 # A name is a secret only when its last word is one of these, and each word is part of the name
 # (lower-cased): a name containing none of them is rejected before it is split into words.

@@ -5,12 +5,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from agent.analysis.rules._db import (
-    enclosing_scope,
     in_order,
     is_migration,
     is_session,
     is_write,
-    may_name,
     session_calls,
     walk_body,
 )
@@ -136,7 +134,7 @@ async def import_items(items: list[ItemCreate], session: AsyncSessionDep):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         # Cheap text prefilter: every finding is at a `<session>.commit(...)` call, and `commit`
         # is an attribute name written in the file.
-        if not may_name(ctx, "commit") or is_migration(ctx):
+        if not ctx.may_name("commit") or is_migration(ctx):
             return
         commits = set(session_calls(ctx, "commit"))
         committing = _scopes_of(ctx, commits)
@@ -166,7 +164,7 @@ def _message(func: FunctionNode, commit: ast.Call, earlier: int) -> str:
 def _scopes_of(ctx: FileContext, calls: Iterable[ast.Call]) -> set[ast.AST]:
     """The functions whose own body (nested scopes excluded) makes one of these calls: committing
     ones, and protected ones that manage their transaction (begin / begin_nested / rollback)."""
-    return {enclosing_scope(ctx, call) for call in calls}
+    return {ctx.enclosing_scope(call) for call in calls}
 
 
 def _events_of(ctx: FileContext, func: FunctionNode, commits: set[ast.Call]) -> tuple[set[ast.AST], set[ast.AST]]:

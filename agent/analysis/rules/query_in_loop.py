@@ -5,7 +5,6 @@ from typing import Iterator
 
 from agent.analysis.facts import call_name, dotted_name
 from agent.analysis.rules._db import (
-    enclosing_scope,
     in_order,
     is_migration,
     query_calls,
@@ -143,7 +142,7 @@ def _functions_with_queries(ctx: FileContext, queries: set[ast.Call], at_least: 
     """The functions whose own body (nested scopes excluded) runs `at_least` queries."""
     counts: dict[ast.AST, int] = {}
     for call in queries:
-        scope = enclosing_scope(ctx, call)
+        scope = ctx.enclosing_scope(call)
         counts[scope] = counts.get(scope, 0) + 1
     return {scope for scope, count in counts.items() if count >= at_least}
 
