@@ -350,3 +350,28 @@ def test_shell_calls_resolved_through_aliases():
 ])
 def test_password_hash_fields_written_as_dict_entries(source, found):
     assert bool(findings("FBA406", f"{source}\n")) is found
+
+
+def test_a_returned_leaking_response_is_one_finding_at_the_response():
+    source = """
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI()
+
+    @app.get("/run")
+    async def run():
+        try:
+            return await work()
+        except Exception as exc:
+            return JSONResponse(
+                status_code=400,
+                content={"detail": str(exc)},
+            )
+
+    @app.exception_handler(ValueError)
+    async def on_value_error(request, exc):
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
+    """
+    leaks = findings("FBA404", source)
+    assert [(f.line, f.column) for f in leaks] == [(12, 16), (19, 12)]  # the calls, not also the returns

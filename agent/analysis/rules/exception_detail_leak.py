@@ -179,12 +179,16 @@ def debug_info():
             within = _where_exceptions_are_named(ctx, handlers)
             if not within:
                 return  # no exception variable is in scope anywhere in the file
+        reported: set[ast.AST] = set()
         for node, payload in _response_payloads(ctx, handlers, within):
+            if isinstance(node, ast.Return) and reported.intersection(ctx.walk.subtree_of_type(node, ast.Call)):
+                continue  # `return JSONResponse(content=str(exc))`: the response call is the finding
             exceptions = _exceptions_in_scope(ctx, node, handlers)
             if not exceptions and not traceback_imported:
                 continue  # no exception name in scope and no traceback call to find in the payload
             leaked = _leaked(payload, exceptions, imports)
             if leaked is not None:
+                reported.add(node)
                 broad = exceptions.get(leaked, set()) & BROAD or not exceptions.get(leaked)
                 yield self.finding(ctx, node, "exception text reaches the client; log it and answer a generic "
                                    "message instead", confidence=1.0 if broad or leaked == "traceback" else 0.7)
