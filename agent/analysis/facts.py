@@ -208,6 +208,17 @@ def call_name(node: ast.AST | None) -> str | None:
     return dotted_name(node.func) if node.__class__ is _Call else None  # type: ignore[union-attr]
 
 
+def callee_attr(node: ast.AST | None) -> str | None:
+    """The called function's own name: `limit` for `select(X).where(...).limit(10)`, `select` for
+    `sa.select(X)`, also when the callee has no dotted name. The cheap first test of many rules."""
+    if node.__class__ is not _Call:
+        return None
+    func = node.func  # type: ignore[union-attr]
+    if func.__class__ is _Attribute:
+        return func.attr
+    return func.id if func.__class__ is _Name else None
+
+
 def keyword(call: ast.Call, name: str) -> ast.expr | None:
     for kw in call.keywords:
         if kw.arg == name:

@@ -11,7 +11,7 @@ import ast
 from functools import lru_cache
 from typing import Iterator
 
-from agent.analysis.facts import Route, call_name, dotted_name
+from agent.analysis.facts import Route, call_name, callee_attr, dotted_name
 from agent.analysis.rules.base import FileContext, FunctionNode, PerIndex  # noqa: F401 - PerIndex re-exported
 # `walk_body(node)`: the nodes of a function or statement without nested scopes (see walk.py).
 from agent.analysis.walk import TreeWalk, subtree_nodes, walk_body  # walk_body is re-exported
@@ -54,15 +54,6 @@ def is_migration(ctx: FileContext) -> bool:
 def in_order(nodes: Iterator[ast.AST]) -> list[ast.AST]:
     """Nodes sorted by source position (evaluation order is close enough for these rules)."""
     return sorted(nodes, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
-
-
-def callee_attr(node: ast.AST) -> str | None:
-    """The called function's own name: `limit` for `select(X).where(...).limit(10)`, `select` for `sa.select(X)`."""
-    if not isinstance(node, ast.Call):
-        return None
-    if isinstance(node.func, ast.Attribute):
-        return node.func.attr
-    return node.func.id if isinstance(node.func, ast.Name) else None
 
 
 def is_session(expr: ast.AST) -> bool:
@@ -128,20 +119,12 @@ def is_write_statement(call: ast.Call) -> bool:
         return False
     for node in subtree_nodes(call.args[0]):
         if isinstance(node, ast.Call):
-            if _callee_last_name(node) in WRITE_STATEMENTS and call_name(node):
+            if callee_attr(node) in WRITE_STATEMENTS and call_name(node):
                 return True
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             if node.value.lstrip().split(" ", 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
                 return True
     return False
-
-
-def _callee_last_name(call: ast.Call) -> str | None:
-    """The last part of the callee's name (`insert` for `sa.insert(...)`), even when it has no dotted name."""
-    func = call.func
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return func.id if isinstance(func, ast.Name) else None
 
 
 def is_query(node: ast.AST) -> bool:

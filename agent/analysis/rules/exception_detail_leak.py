@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from agent.analysis.facts import call_name, dotted_name
+from agent.analysis.facts import call_name, callee_attr, dotted_name
 from agent.analysis.rules._security import argument, imports_of, resolve
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
 from agent.analysis.walk import walk_nodes
@@ -222,14 +222,7 @@ def _exception_handler_functions(ctx: FileContext) -> dict[str, set[str]]:
 
 def _callee_ends_with(call: ast.Call, suffix: str) -> bool:
     """`(call_name(call) or "").endswith(suffix)`, testing the callee's own name first."""
-    return _own_name(call).endswith(suffix) and call_name(call) is not None
-
-
-def _own_name(call: ast.Call) -> str:
-    """The callee's last name (`JSONResponse` for `responses.JSONResponse(...)`), "" for other
-    callees: a cheap first test, where building the dotted name of every call was this rule's main cost."""
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return (callee_attr(call) or "").endswith(suffix) and call_name(call) is not None
 
 
 def _class_names(nodes) -> set[str]:
@@ -248,7 +241,7 @@ def _response_payloads(
     `within` that set, when one is given."""
     calls = ctx.nodes_of(ast.Call) if within is None else [node for node in within if isinstance(node, ast.Call)]
     for node in calls:
-        name = _own_name(node)
+        name = callee_attr(node) or ""  # the cheap first test: building every call's dotted name was this rule's main cost
         if name.endswith(_RESPONSE_SUFFIXES):
             payload = _call_payload(node, name)
             if payload is not None:

@@ -7,7 +7,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Iterator
 
-from agent.analysis.facts import call_name
+from agent.analysis.facts import call_name, callee_attr
 from agent.analysis.rules._security import (
     AUTHLIB, argument, import_paths, imports_of, is_test_file, jwt_calls, name_words, resolve, target_name,
 )
@@ -275,16 +275,9 @@ def _env_fallbacks(ctx: FileContext) -> Iterator[tuple[ast.Constant, str]]:
 
 def _wrapped_default(call: ast.Call) -> ast.expr | None:
     """The default passed to a value wrapper (`Field("...")`, `SecretStr("...")`), else None."""
-    if _callee_last_name(call.func) in VALUE_WRAPPERS and call_name(call) is not None:
+    if callee_attr(call) in VALUE_WRAPPERS and call_name(call) is not None:
         return argument(call, 0, "default")
     return None
-
-
-def _callee_last_name(func: ast.expr) -> str | None:
-    """The last part of a callee (`Field` of `pydantic.Field`): the cheap test before its dotted name."""
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return func.id if isinstance(func, ast.Name) else None
 
 
 def _string_defaults(node: ast.arguments) -> Iterator[tuple[ast.Constant, str]]:

@@ -4,9 +4,8 @@ import ast
 import re
 from typing import Iterator
 
-from agent.analysis.facts import call_name, dotted_name
+from agent.analysis.facts import call_name, callee_attr, dotted_name
 from agent.analysis.rules._db import (
-    callee_attr,
     in_order,
     is_query,
     names_in,
