@@ -97,6 +97,21 @@ def get_current_active_superuser(current_user=Depends(get_current_active_user)):
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="The user doesn't have enough privileges")
     return current_user
 """,
+        # One branch for a missing user and for a user without the role: either answer fits.
+        """
+from fastapi import Depends, HTTPException
+from app.deps import get_current_user
+
+def get_approved_user(user=Depends(get_current_user)):
+    if user is None or user.role not in {"admin", "member"}:
+        raise HTTPException(403, "Account is awaiting approval")
+    return user
+
+def get_admin(user=Depends(get_current_user)):
+    if user is None or user.role != "admin":
+        raise HTTPException(status_code=401, detail="Sign in as an administrator")
+    return user
+""",
     )
     INVALID = (
         # full-stack-fastapi-template's older deps.py answered 403 for a bad token.
@@ -184,15 +199,23 @@ def _names_http_exception(callee: ast.expr) -> bool:
 
 
 def _missing_test(test: ast.AST) -> bool:
-    """`not user`, `user is None`, `payload.get("sub") is None`, `not token_data.sub`."""
+    """`not user`, `user is None`, `payload.get("sub") is None`, `not token_data.sub`. Of `a or b`
+    every part must be one (each way into the branch is a missing credential: `user is None or
+    user.role != "admin"` also rejects an authenticated user), of `a and b` one part."""
     if isinstance(test, ast.BoolOp):
-        return any(_missing_test(v) for v in test.values)
+        found = [_missing_test(v) for v in test.values]
+        return all(found) if isinstance(test.op, ast.Or) else any(found)
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         return _credential_name(test.operand)
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Is):
         right = test.comparators[0]
         return isinstance(right, ast.Constant) and right.value is None and _credential_name(test.left)
     return False
+
+
+def _either_missing(test: ast.AST) -> bool:
+    """`a or b` where one part is a missing credential (`_missing_test`)."""
+    return isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or) and any(_missing_test(v) for v in test.values)
 
 
 def _credential_name(node: ast.AST) -> bool:
@@ -206,6 +229,8 @@ def _credential_name(node: ast.AST) -> bool:
 def _permission_test(ctx: FileContext, site: ast.AST) -> bool:
     for ancestor in ctx.ancestors(site):
         if isinstance(ancestor, ast.If):
+            if _either_missing(ancestor.test):
+                return False  # `user is None or user.role != "admin"`: 401 fits the missing user
             return any(isinstance(n, ast.Attribute) and (n.attr in ADMIN_ATTRIBUTES or n.attr in OWNER_COLUMNS)
                        for n in ast.walk(ancestor.test))
         if isinstance(ancestor, (ast.FunctionDef, ast.AsyncFunctionDef)):
