@@ -93,7 +93,7 @@ def test_nodes_renumbered_by_a_walk_over_a_subtree_are_still_found():
 
 def check_walk(tree: ast.Module) -> None:
     walk = TreeWalk(tree)
-    assert walk.nodes == reference_walk(tree)
+    assert walk.subtree_bfs(tree) == reference_walk(tree)
     assert walk.of_type(ast.Call, ast.Return) == [n for n in reference_walk(tree) if isinstance(n, (ast.Call, ast.Return))]
     parents = {child: parent for parent in reference_walk(tree) for child in ast.iter_child_nodes(parent)}
     for node in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.Call):

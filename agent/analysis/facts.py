@@ -417,12 +417,6 @@ def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str) -
     return routes
 
 
-def extract_routes(tree: ast.Module, path: str) -> tuple[Route, ...]:
-    routes = [r for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-              for r in route_of_function(node, path)]
-    return tuple(sorted(routes, key=lambda r: (r.line, r.decorator_line)))
-
-
 def _dependency_names(node: ast.AST | None) -> tuple[str, ...]:
     """Names of the callables in `dependencies=[Depends(a), Security(b, scopes=[...])]`.
 

@@ -495,9 +495,6 @@ class ProjectIndex:
             return (symbol.kind, self._symbol_auth(qual), self._symbol_admin(qual))
         return (symbol.kind, symbol.value if symbol.kind == "constant" else None)
 
-    def _facts_of(self, qual: str) -> FileFacts:
-        return self.files[self.symbols[qual].path]
-
     # --- auth and admin ---------------------------------------------------------------------------
 
     def _dependency_auth(self, path: str, name: str) -> str | None:

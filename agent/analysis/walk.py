@@ -4,8 +4,8 @@
 again per function body (the old engine walked each file some twenty times) spends most of its
 review time there. `TreeWalk` visits the tree once, in pre-order, and answers from arrays:
 
-* `nodes` — every node in `ast.walk` order (breadth first), `of_type(...)` the nodes of some
-  types in that order (from per-class buckets filled by the walk: no scan per question);
+* `of_type(...)` — the nodes of some types in `ast.walk` order (breadth first), from per-class
+  buckets filled by the walk: no scan per question;
 * `subtree(node)` — a node and all its descendants (pre-order: a slice of one list),
   `subtree_bfs(node)` the same in `ast.walk` order, `subtree_of_type(node, ...)` the ones of some
   types (a range of each class's bucket);
@@ -127,22 +127,14 @@ class TreeWalk:
         self._parent_at = array("i", parent_at)
         self._depth_at = array("i", depth_at)
         self._end = array("i", end)
-        self._nodes: list[ast.AST] | None = None
         self._by_type: dict[tuple[type, ...], list[ast.AST]] = {}
         self._buckets_of: dict[tuple[type, ...], list[list[int]]] = {}
         self._scopes: list[int] | None = None
         self._position: dict[ast.AST, int] | None = None  # only for re-numbered nodes
 
-    @property
-    def nodes(self) -> list[ast.AST]:
-        """Every node in `ast.walk` order: breadth first is pre-order grouped by depth (a stable sort)."""
-        if self._nodes is None:
-            order = self._order
-            self._nodes = [order[i] for i in sorted(range(len(order)), key=self._depth_at.__getitem__)]
-        return self._nodes
-
     def of_type(self, *types: type) -> list[ast.AST]:
-        """The nodes that are instances of `types`, in `nodes` order."""
+        """The nodes that are instances of `types`, in `ast.walk` order (breadth first is
+        pre-order grouped by depth: a stable sort of the class buckets by depth)."""
         found = self._by_type.get(types)
         if found is None:
             buckets = self._buckets(types)

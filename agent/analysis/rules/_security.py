@@ -63,11 +63,6 @@ def jwt_call(call: ast.Call, imports: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def all_nodes(ctx: FileContext) -> list[ast.AST]:
-    """Every node of the file in `ast.walk` order, from the walk all rules share."""
-    return ctx.walk.nodes
-
-
 def jwt_calls(ctx: FileContext, *functions: str) -> Iterator[tuple[ast.Call, str, str]]:
     """Every call of `library.function` for the given JWT functions: (call, library, function)."""
     imports = imports_of(ctx)

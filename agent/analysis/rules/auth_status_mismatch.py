@@ -172,8 +172,7 @@ def get_token(token: str | None):
         if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
             name = parent.targets[0].id
             scope = ctx.enclosing_function(node) or ctx.tree
-            return [n for n in ctx.walk.subtree_bfs(scope)
-                    if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Name) and n.exc.id == name]
+            return [n for n in ctx.walk.subtree_of_type(scope, ast.Raise) if isinstance(n.exc, ast.Name) and n.exc.id == name]
         return [node]
 
     def _credential_failure(self, ctx: FileContext, site: ast.AST) -> bool:
