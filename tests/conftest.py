@@ -12,6 +12,14 @@ import pytest
 from agent.llm.fakeapi import FakeAnthropic
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`model_layer`: every test that reaches the real SDK (the fake API, or the llm modules' own
+    tests). `.ci/sdk-matrix` runs them again against the lowest supported `anthropic`."""
+    for item in items:
+        if "fake_api" in getattr(item, "fixturenames", ()) or item.path.name.startswith("test_llm_"):
+            item.add_marker(pytest.mark.model_layer)
+
+
 @pytest.fixture
 def fake_api():
     """A running fake Messages API; script it with `fake_api.script(...)`."""

@@ -81,7 +81,7 @@ def test_ask_exhausted_retries_exit_2_with_one_line(fake_api, project, run_fba):
     done = run_fba(["ask", "Hello?"], project, {**fake_api.env(), "FBA_MAX_RETRIES": "1"})
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "error: the API is unavailable (529: Overloaded) after 1 retries; try again later"
+    assert done.stderr.strip().splitlines()[-1] == "error: the API is unavailable (529: Overloaded) after 1 retry; try again later"
     runs = json.loads(run_fba(["log", "--json"], project).stdout)
     assert runs[0]["status"] == "failed"
 

@@ -61,7 +61,7 @@ def test_exhausted_retries_become_one_clear_model_error(fake_api):
 
 def test_rate_limit_exhausted(fake_api):
     fake_api.script(*[status_fault(429, FAST)] * 2)
-    with pytest.raises(ModelError, match=r"rate limited by the API \(429\) after 1 retries"):
+    with pytest.raises(ModelError, match=r"rate limited by the API \(429\) after 1 retry;"):
         client_for(fake_api, max_retries=1).send(REQUEST, lambda e: None)
 
 
@@ -99,8 +99,24 @@ def test_a_non_transient_error_event_is_reported_not_resent(fake_api):
 
 def test_streams_that_keep_breaking_end_in_a_model_error(fake_api):
     fake_api.script(cut_stream(), cut_stream(), cut_stream())
-    with pytest.raises(ModelError, match="stream broke 3 times"):
+    with pytest.raises(ModelError) as caught:
         client_for(fake_api).send(REQUEST, lambda e: None)
+    assert str(caught.value) == ("the API stream broke on each of 3 attempts (connection cut mid-answer: "
+                                 "RemoteProtocolError); try again later")
+    assert len(fake_api.requests) == 3  # what the message says is what happened
+
+
+def test_a_connection_error_without_retries_says_so():
+    client = ModelClient(api_key="k", base_url="http://127.0.0.1:9", max_retries=0, timeout=5)
+    with pytest.raises(ModelError) as caught:
+        client.send(REQUEST, lambda e: None)
+    assert str(caught.value).startswith("cannot reach the API at http://127.0.0.1:9 with no retry:")
+
+
+def test_the_retry_count_in_a_message_is_the_real_one(fake_api):
+    fake_api.script(*[status_fault(529, FAST)] * 3)
+    with pytest.raises(ModelError, match=r"\(529: Overloaded\) after 2 retries;"):
+        client_for(fake_api, max_retries=2).send(REQUEST, lambda e: None)
 
 
 def test_unreachable_server_is_a_connection_error(fake_api):

@@ -8,12 +8,14 @@
 priced usage).
 
 Resilience: the SDK itself retries 429/529/5xx and dropped connections (honouring `retry-after-ms`
-/ `retry-after`), `max_retries` times; we only watch those retries (a middleware) to report them.
-What the SDK does not retry is a stream that breaks once the answer has started: a transport error
-(`httpx2.RemoteProtocolError`, not an `anthropic.APIError`), an `event: error` mid-stream (an
-`APIStatusError` with status 200) or a stream that ends without `message_stop`. Those we resend
-whole, up to `stream_retries` times, after telling the sink that the partial output is void. Every
-failure that is left becomes a `ModelError` with one clear line.
+/ `retry-after`), `max_retries` times; we only watch those retries (a middleware) to report them and
+to say truthfully how many were made. What the SDK does not retry is a stream that breaks once the
+answer has started. We recognise that by *when* it happens, not by one exception type (the SDK has
+raised a bare transport error, `httpx2.RemoteProtocolError`, up to 2.16 and `APIConnectionError` from
+2.17): any connection failure after the response began, an `event: error` mid-stream (an
+`APIStatusError` with status 200) or a stream that ends without `message_stop`. Those we resend whole,
+up to `stream_retries` times, after telling the sink that the partial output is void. Every failure
+that is left becomes a `ModelError` with one clear line.
 """
 
 from __future__ import annotations
@@ -117,18 +119,20 @@ class ModelClient:
         """Stream one request to completion; resend it whole if the stream breaks mid-way."""
         import anthropic
 
-        client = self._client().with_middleware(_retry_reporter(on_event))
-        broken_streams = 0
+        retries = _RetryWatch(on_event)
+        client = self._client().with_middleware(retries.middleware)
+        attempts = 0
         while True:
+            attempts += 1
             try:
                 return self._stream_once(client, request, on_event)
             except _BrokenStream as broken:
-                broken_streams += 1
-                if broken_streams > self.stream_retries:
-                    raise ModelError(f"the API stream broke {broken_streams} times ({broken}); try again later") from None
+                if attempts > self.stream_retries:
+                    raise ModelError(f"the API stream broke on each of {attempts} attempts ({broken}); "
+                                     "try again later") from None
                 on_event(StreamDiscarded(str(broken)))
             except anthropic.APIError as exc:
-                raise ModelError(describe_api_error(exc, request.get("model", "?"), self)) from None
+                raise ModelError(describe_api_error(exc, request.get("model", "?"), self, retries.taken)) from None
 
     # -- Message Batches: one request per item, half price, results when the whole batch ends --
 
@@ -161,28 +165,46 @@ class ModelClient:
         try:
             return call(self._client().messages.batches)
         except anthropic.APIError as exc:
-            raise ModelError(describe_api_error(exc, "batch", self)) from None
+            raise ModelError(describe_api_error(exc, "batch", self, None)) from None
 
     def _stream_once(self, client: Any, request: Mapping[str, Any], on_event: EventSink) -> Reply:
         import anthropic
-        import httpx2
 
-        try:
-            with client.messages.stream(**request) as stream:
+        # Opening the stream sends the request: the SDK's own retries happen here and what it raises is
+        # final. Only what fails after the response began is a broken stream.
+        with client.messages.stream(**request) as stream:
+            try:
                 for event in stream:
                     _forward(event, on_event)
                 message = stream.get_final_message()
-        except httpx2.TransportError as exc:
-            raise _BrokenStream(f"connection cut mid-answer: {type(exc).__name__}") from None
-        except anthropic.APIStatusError as exc:
-            if exc.status_code == 200 and _error_type(exc) in TRANSIENT_STREAM_ERRORS:
-                raise _BrokenStream(f"error event mid-answer: {_error_type(exc)}") from None
-            raise
+            except anthropic.APIStatusError as exc:
+                if exc.status_code == 200 and _error_type(exc) in TRANSIENT_STREAM_ERRORS:
+                    raise _BrokenStream(f"error event mid-answer: {_error_type(exc)}") from None
+                raise
+            except Exception as exc:
+                if _is_connection_failure(exc):
+                    raise _BrokenStream(f"connection cut mid-answer: {_root_cause_name(exc)}") from None
+                raise
         if message.stop_reason is None:
             raise _BrokenStream("the stream ended before message_stop")
         reply = _reply(message)
         on_event(RequestDone(reply.usage, reply.stop_reason))
         return reply
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """A dropped or timed-out connection, as the SDK wraps it (2.17+) or as the transport raises it."""
+    import anthropic
+    import httpx2
+
+    return isinstance(exc, (anthropic.APIConnectionError, httpx2.TransportError))
+
+
+def _root_cause_name(exc: BaseException) -> str:
+    """The transport's own exception name (`RemoteProtocolError`), under any SDK wrapping."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return type(exc).__name__
 
 
 def _forward(event: Any, on_event: EventSink) -> None:
@@ -192,23 +214,26 @@ def _forward(event: Any, on_event: EventSink) -> None:
         on_event(ToolStarted(event.content_block.name, event.content_block.id))
 
 
-def _retry_reporter(on_event: EventSink):
-    """SDK middleware (runs once per HTTP attempt): reports the attempts the SDK retries."""
-    last_failure = {"reason": ""}
+class _RetryWatch:
+    """SDK middleware (runs once per HTTP attempt): reports the attempts the SDK retries, counts them."""
 
-    def report_retries(request: Any, call_next: Any) -> Any:
+    def __init__(self, on_event: EventSink) -> None:
+        self.on_event = on_event
+        self.taken = 0  # retries the SDK made for the latest request
+        self.last_failure = ""
+
+    def middleware(self, request: Any, call_next: Any) -> Any:
+        self.taken = request.retries_taken
         if request.retries_taken:
-            on_event(Retrying(request.retries_taken, last_failure["reason"] or "request failed"))
+            self.on_event(Retrying(request.retries_taken, self.last_failure or "request failed"))
         try:
             response = call_next(request)
         except Exception as exc:
-            last_failure["reason"] = f"connection error: {type(exc).__name__}"
+            self.last_failure = f"connection error: {type(exc).__name__}"
             raise
         if response.status_code >= 400:
-            last_failure["reason"] = f"HTTP {response.status_code}"
+            self.last_failure = f"HTTP {response.status_code}"
         return response
-
-    return report_retries
 
 
 def _reply(message: Any) -> Reply:
@@ -254,11 +279,14 @@ def _error_message(exc: Any) -> str:
     return str(getattr(exc, "message", exc)).splitlines()[0]
 
 
-def describe_api_error(exc: Any, model: str, client: ModelClient) -> str:
-    """One line for an SDK error that is left after the SDK's own retries."""
+def describe_api_error(exc: Any, model: str, client: ModelClient, retries: int | None) -> str:
+    """One line for an SDK error that is left after the SDK's own retries (`retries` made, if known)."""
     import anthropic
 
-    retried = f"after {client.max_retries} retries"
+    if retries is None:
+        retried = f"after up to {client.max_retries} retries"
+    else:
+        retried = "with no retry" if retries == 0 else f"after {retries} {'retry' if retries == 1 else 'retries'}"
     if isinstance(exc, anthropic.AuthenticationError):
         return "the API key was rejected (401): check ANTHROPIC_API_KEY"
     if isinstance(exc, anthropic.PermissionDeniedError):
