@@ -16,6 +16,9 @@ the copy; writes to the copy and a temporary home; no network).
 Every run, confined or not, gets an allow-listed environment: PATH, locale and time zone, a
 temporary HOME; never ANTHROPIC_* keys, tokens or anything else of the user's.
 
+As root (a container), bwrap makes no user namespace unless asked and the command would keep
+root's capabilities: fba always passes `--unshare-user --cap-drop ALL`.
+
 A sandbox "works" only when a trivial command ran in it: bwrap may be installed where user
 namespaces are disabled (some containers). `FBA_BWRAP` names the bwrap program (default: `bwrap`
 on PATH); setting it to a missing program is how to see fba's behaviour without a sandbox.
