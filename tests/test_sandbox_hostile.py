@@ -211,3 +211,24 @@ def test_without_a_sandbox_chat_runs_no_test_and_says_why(fake_api, env, project
     assert "only in a sandbox" in done.stdout + done.stderr  # /run-tests on the pending change: refused too
     assert (project.parent / "outside.txt").read_text() == "original\n"
     assert not (project / ".git/hooks/post-commit").exists()
+
+
+@pytest.mark.parametrize("answer, exit_code, requests", [("n", 2, 0), ("y", 1, 1)])
+def test_without_a_sandbox_a_terminal_asks_first(fake_api, env, project, fba_home, answer, exit_code, requests):
+    pexpect = pytest.importorskip("pexpect")
+    fake_api.script(text_reply("Nothing to change."))
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "FBA_"))}
+    full_env.update({"FBA_HOME": str(fba_home), "TERM": "xterm", "NO_COLOR": "1", **env,
+                     "FBA_BWRAP": "/nonexistent/bwrap"})
+    child = pexpect.spawn(sys.executable, ["-m", "agent", "implement", "SPEC.md", "--max-rounds", "1"],
+                          cwd=str(project), env=full_env, encoding="utf-8", timeout=120, dimensions=(40, 200))
+    try:
+        child.expect("no sandbox works here: bubblewrap")
+        child.expect("without a sandbox, with your permissions")
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == exit_code
+    assert len(fake_api.requests) == requests
