@@ -231,8 +231,9 @@ def interpreter_dirs(argv: Sequence[str], environ: Mapping[str, str], private: S
         if project is not None and _under(real, str(project.resolve())) and not _is_python_prefix(folder):
             continue  # a PYTHONPATH folder inside the project: the copy has it
         for shown in dict.fromkeys([str(folder.absolute()), real]):
-            if not any(_under(shown, system) for system in SYSTEM_DIRS):
-                allowed.append(shown)
+            inside_project = project is not None and _under(shown, str(project))
+            if inside_project or not any(_under(shown, system) for system in SYSTEM_DIRS):
+                allowed.append(shown)  # /usr/... is shown anyway, unless the copy (/usr/src/app) hides it
     return list(dict.fromkeys(allowed))
 
 
