@@ -61,6 +61,27 @@ def test_the_environment_is_an_allow_list():
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
 
 
+def test_only_python_installations_and_pythonpath_are_shown(tmp_path):
+    home = tmp_path / "home" / "me"
+    project = home / "project"
+    base = tmp_path / "python"
+    (base / "lib" / "python3.11").mkdir(parents=True)
+    (base / "lib" / "python3.11" / "os.py").write_text("")
+    venv = project / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {base / 'bin'}\n")
+    local = home / ".local"  # a prefix with a bin/ but no Python installation: ~/.local/share stays hidden
+    (local / "bin").mkdir(parents=True)
+    (local / "bin" / "pytest").write_text("#!/bin/sh\n")
+    (local / "bin" / "pytest").chmod(0o755)
+    standin = tmp_path / "standin"
+    standin.mkdir()
+    environ = {"PATH": f"{local / 'bin'}:/usr/bin", "PYTHONPATH": os.pathsep.join(map(str, (standin, home, home.parent)))}
+    shown = sandbox.interpreter_dirs(["pytest"], environ, [project, home])
+    assert {str(venv), str(base), str(standin)} <= set(shown)
+    assert not {str(local), str(home), str(home.parent), str(project)} & set(shown)
+
+
 @linux_only
 def test_the_probe_says_why_no_sandbox_works(monkeypatch, no_sandbox):
     missing = sandbox.probe()
