@@ -160,7 +160,8 @@ def test_implement_and_its_verify_step_let_nothing_out(fake_api, env, project, r
     assert done.returncode == 1, done.stderr
     assert len(fake_api.requests) == 4  # nothing reached the fake API but fba's own requests
     run_tests_result = fake_api.requests[2].body["messages"][-1]["content"][0]["content"]
-    assert "network refused" in run_tests_result and "hook refused" not in run_tests_result
+    assert "network refused" in run_tests_result
+    assert "hook refused" not in run_tests_result  # the hook landed in the copy (thrown away), not in .git
     feedback = fake_api.requests[3].body["messages"][-1]["content"][-1]["text"]
     assert "tests failed" in feedback and re.search(r"searched \d+ places", feedback)  # verify's evidence
     assert_nothing_got_out(fake_api, project, done.stdout, done.stderr)
