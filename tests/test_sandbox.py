@@ -23,9 +23,9 @@ from agent.errors import InputError, SandboxError
 from agent.types import ChangeSet
 from agent.workflows.verify import VerifyOptions, verify
 from agent.workflows.workspace import Workspace
+from tests.sandbox_marks import needs_sandbox
 
 PYTHON = sys.executable
-needs_sandbox = pytest.mark.skipif(not sandbox.probe().works, reason=f"no sandbox works here: {sandbox.probe().problem}")
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bubblewrap is Linux only")
 
 

@@ -19,15 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.edits.sandbox import probe
 from agent.llm.fakeapi import text_reply, tool_reply
+from tests.sandbox_marks import needs_sandbox
 
 DOTENV_SECRET = "dotenv-" + "hunter2-6d1f0c"
 API_KEY = "sk-ant-" + "fake-key-93b1e07a"
 TOKEN = "ghp_" + "tokenvalue1234567890"
 TEST_COMMAND = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 HOSTILE = "tests/test_hostile.py"
-needs_sandbox = pytest.mark.skipif(not probe().works, reason=f"no sandbox works here: {probe().problem}")
 
 HOSTILE_TEST = '''import os, pathlib, urllib.request
 
