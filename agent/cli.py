@@ -520,6 +520,7 @@ def chat(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
     continue_last: bool = typer.Option(False, "--continue", "-c", help="Resume the last chat session in this repository."),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="ID", help="Resume a stored chat session (see 'fba sessions')."),
+    unsandboxed: bool = typer.Option(False, "--unsandboxed", help="Run the agent's tests without the sandbox, with your permissions (see README: What is confined)."),
 ) -> None:
     """Talk with the agent about this repository (needs ANTHROPIC_API_KEY).
 
@@ -532,9 +533,13 @@ def chat(
     from agent.store import SessionLog, Store
     from agent.workflows.chat import ChatOptions, open_session
 
-    options = ChatOptions(agent=agent, model=model, resume=resume, continue_last=continue_last, files=tuple(files or ()))
     config = _config()
     term = _terminal()
+    unconfined = _unsandboxed(term, unsandboxed, may_ask=term.interactive)
+    if not unconfined:
+        _warn_without_sandbox(term)
+    options = ChatOptions(agent=agent, model=model, resume=resume, continue_last=continue_last,
+                          files=tuple(files or ()), unsandboxed=unconfined)
     store = Store.open() if (resume or continue_last) else None  # resuming needs the history: fail loudly
     log = SessionLog(store, term.warn) if store is not None else SessionLog.open(term.warn)
     try:
@@ -658,12 +663,14 @@ def implement(
     agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No streamed text or tool lines; the report and the diff only."),
+    unsandboxed: bool = typer.Option(False, "--unsandboxed", help="Run the agent's tests without the sandbox, with your permissions (see README: What is confined)."),
 ) -> None:
     """Implement a spec: the agent writes the code and tests, fba verifies them, shows the diff and applies it.
 
     Verification: every touched file parses, no new static finding at or above medium, table-model
     changes come with a migration (Alembic projects), and the project's tests pass in an isolated
-    copy. Exit 0 when the verified change was applied (or shown with --dry-run, saved with
+    copy, in a sandbox (bubblewrap on Linux, sandbox-exec on macOS; without one fba refuses unless
+    --unsandboxed). Exit 0 when the verified change was applied (or shown with --dry-run, saved with
     --patch-out); 1 when nothing landed (not verified, questions to answer, declined); 2 on errors.
     """
     from agent.console.diff import ChangeConsole
@@ -680,10 +687,12 @@ def implement(
     term = _terminal(quiet)
     ui = ChangeConsole(term)
     ask = (lambda questions: ask_questions(term, questions)) if ui.interactive and not yes else None
+    options = ImplementOptions(max_rounds, config["max-cost"], given,
+                               unsandboxed=_unsandboxed(term, unsandboxed, may_ask=ui.interactive and not yes))
     printer = ImplementPrinter(term, stream_text=not quiet)
     log = SessionLog.open(term.warn)
     try:
-        result = implement_spec(loaded, config, ImplementOptions(max_rounds, config["max-cost"], given), printer, log, ask)
+        result = implement_spec(loaded, config, options, printer, log, ask)
     finally:
         log.close()
     printer.finish(result.model, result.usage, result.stop_reason)
@@ -698,6 +707,32 @@ def implement(
                          UnverifiedChangeUI(ui, f"failed: {reasons}"))
     landed = result.verified and status in ("applied", "dry-run", "patch-written")
     raise typer.Exit(EXIT_OK if landed else EXIT_FINDINGS)
+
+
+def _unsandboxed(term, flag: bool, may_ask: bool) -> bool:
+    """Whether the agent's code may run without a sandbox: --unsandboxed, or no sandbox works and
+    the user says so on a terminal (`may_ask`)."""
+    if flag:
+        term.warn("--unsandboxed: the agent's tests run without a sandbox, with your permissions "
+                  "(still with a scrubbed environment)")
+        return True
+    if not may_ask:
+        return False
+    from agent.edits.sandbox import probe
+
+    sandbox = probe()
+    if sandbox.works:
+        return False
+    term.warn(f"no sandbox works here: {sandbox.problem}")
+    return term.confirm("Run the agent's tests without a sandbox, with your permissions?", default=False)
+
+
+def _warn_without_sandbox(term) -> None:
+    from agent.edits.sandbox import probe
+
+    sandbox = probe()
+    if not sandbox.works:
+        term.warn(f"the agent's tests will not run in this session: {sandbox.refusal()}")
 
 
 def _spec_label(spec: Path, root: Path) -> str:

@@ -29,3 +29,7 @@ class ChangeError(FbaError):
 
 class GitError(FbaError):
     """A git operation was refused or failed (dirty tree, not fba's commit, pushed)."""
+
+
+class SandboxError(FbaError):
+    """The model's code would have to run unconfined (no sandbox works) and the user did not allow it."""

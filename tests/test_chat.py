@@ -13,6 +13,7 @@ import pytest
 
 from agent.llm.fakeapi import status_fault, text_reply, tool_reply
 from agent.llm.models import ALIASES
+from tests.sandbox_marks import needs_sandbox
 
 MAIN = 'from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get("/items")\ndef list_items():\n    return []\n'
 DELETE_ROUTE = '\n\n@app.delete("/items/{item_id}", status_code=204)\ndef delete_item(item_id: int) -> None:\n    return None\n'
@@ -193,6 +194,7 @@ def test_commands_never_crash_and_keep_the_deny_list(chat, fake_api, project):
     assert "nowhere: no such file or folder" in done.stderr
 
 
+@needs_sandbox
 def test_implement_runs_the_implement_workflow_into_the_pending_changes(chat, fake_api, project):
     (project / "pyproject.toml").write_text(f"[tool.fba]\ntest-command = {json.dumps(sys.executable + ' -c pass')}\n")
     (project / "specs").mkdir()

@@ -14,6 +14,7 @@ from agent.edits.changeset import PendingChanges
 from agent.edits.testrun import run_tests, trim_output
 from agent.errors import GitError
 from agent.workflows.changes import CommitInfo, FlowOptions, run_change_flow
+from tests.sandbox_marks import needs_sandbox
 
 INFO = CommitInfo("Add the thing", git.Trailers("fastapi-backend", "claude-test", "sess-1", ("Fba-Spec: spec.md",)))
 
@@ -256,6 +257,7 @@ def test_trailer_detection_needs_the_trailer_block():
 TEST_FILE = "from app import x\n\ndef test_x():\n    assert x == 2\n"
 
 
+@needs_sandbox
 def test_run_tests_sees_the_pending_change_and_leaves_the_tree_alone(repo):
     (repo / "test_app.py").write_text(TEST_FILE)  # untracked, not ignored: copied
     (repo / "ignored").mkdir()
@@ -269,6 +271,7 @@ def test_run_tests_sees_the_pending_change_and_leaves_the_tree_alone(repo):
     assert run(repo, "status", "--porcelain", "--ignored") == "?? test_app.py\n!! ignored/\n"
 
 
+@needs_sandbox
 def test_run_tests_stops_at_the_timeout(tmp_path):
     (tmp_path / "slow.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(60)\n")
     result = run_tests(PendingChanges(tmp_path).snapshot(), tmp_path, f"{sys.executable} slow.py", timeout=1)

@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from agent.llm.fakeapi import text_reply, tool_reply
+from tests.sandbox_marks import needs_sandbox
+
+pytestmark = needs_sandbox  # fba verifies by running the agent's tests: only in a sandbox
 
 ENV_SECRET = "dotenv-" + "secret-4b3c2a"
 TEST_COMMAND = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider"

@@ -13,6 +13,9 @@ import pexpect
 
 from agent.llm.fakeapi import text_reply, tool_reply
 from test_implement import env, git, implement_steps, project, standin  # noqa: F401 (fixtures)
+from tests.sandbox_marks import needs_sandbox
+
+pytestmark = needs_sandbox  # fba verifies by running the agent's tests: only in a sandbox
 
 QUESTIONS = [
     {"question": "Are tag names unique per user or global?", "why": "decides the uniqueness check",

@@ -63,7 +63,8 @@ def edit_tools(workspace: Any) -> list[Tool]:
         Tool(
             "run_tests",
             "Run the project's test command (pytest by default) on the pending change set, in an isolated copy "
-            "of the repository, with a timeout. `args` are appended, e.g. 'tests/test_tags.py -x'.",
+            "of the repository, in a sandbox (no network, nothing outside the copy, no secrets in the "
+            "environment), with a timeout. `args` are appended, e.g. 'tests/test_tags.py -x'.",
             {"type": "object", "properties": {
                 "args": {"type": "string", "description": "extra arguments for the test command"},
             }},

@@ -53,7 +53,7 @@ from agent.types import ChangeSet, ReviewResult, Usage
 from agent.workflows.ask import repository_context
 from agent.workflows.changes import ChangeUI, CommitInfo, FlowOptions, FlowResult, run_change_flow
 from agent.workflows.implement import AskUser, ImplementOptions, ImplementResult, implement
-from agent.workflows.workspace import Workspace
+from agent.workflows.workspace import Workspace, describe_run
 
 COMMAND = "chat"
 CONTEXT_WINDOW_TOKENS = 200_000  # every current Claude model's standard window
@@ -95,6 +95,7 @@ class ChatOptions:
     resume: str | None = None  # a session id or a unique prefix of one
     continue_last: bool = False
     files: tuple[str, ...] = ()
+    unsandboxed: bool = False  # the user allowed the agent's tests to run without a sandbox
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class ChatSession:
     usage: Usage = field(default_factory=Usage)
     context_window: int = CONTEXT_WINDOW_TOKENS
     recorded: bool = False  # the store has a session for this conversation
+    unsandboxed: bool = False  # the user allowed the agent's tests to run without a sandbox
 
     def __post_init__(self) -> None:
         self.files = RepoFiles(self.config.root, self.config["deny"])
@@ -258,7 +260,7 @@ class ChatSession:
         spec = self._spec(spec_argument)
         self._record_start(f"/implement {spec.title}")
         config = self.config.with_overrides({"agent": str(self.persona.source), "model": self.model})
-        result = implement(spec, config, ImplementOptions(max_cost=self.config["max-cost"]),
+        result = implement(spec, config, ImplementOptions(max_cost=self.config["max-cost"], unsandboxed=self.unsandboxed),
                            self._recorder(on_event), SessionLog(None, lambda message: None), ask)
         self.requests.append(spec.text)
         if result.changeset:
@@ -309,7 +311,8 @@ class ChatSession:
 
     def _new_workspace(self) -> Workspace:
         return Workspace(self.root, self.files, ReviewOptions.from_config(self.config),
-                         self.config["test-command"], float(self.config["test-timeout"]))
+                         self.config["test-command"], float(self.config["test-timeout"]),
+                         unsandboxed=self.unsandboxed)
 
     # -- slash commands ---------------------------------------------------------------------------
 
@@ -391,9 +394,8 @@ class ChatSession:
         return Outcome(f"reverted with {result.sha[:8]}{where}: {result.subject}")
 
     def _cmd_run_tests(self, argument: str, ui: ChatUI) -> Outcome:
-        output = self.workspace.run_tests(argument)
-        passed = self.workspace.test_runs[-1].passed
-        return Outcome(output, "info" if passed else "warn")
+        run = self.workspace.test(argument, by_user=True)
+        return Outcome(describe_run(run), "info" if run.passed else "warn")
 
     def _cmd_tokens(self, argument: str, ui: ChatUI) -> Outcome:
         return Outcome(f"conversation: {self.turns} turn(s), about {self.context_tokens():,} of "
@@ -467,7 +469,7 @@ def open_session(config: Config, options: ChatOptions, log: SessionLog, store: S
     persona = load_persona(options.agent or (previous.agent if previous else "") or config["agent"], config.root)
     wanted = options.model or (previous.model if previous else "") or config["model"] or persona.model
     session = ChatSession(config, persona, resolve_model(wanted, config["models"]),
-                          ModelClient.from_config(config, environ), log)
+                          ModelClient.from_config(config, environ), log, unsandboxed=options.unsandboxed)
     if previous is not None and store is not None:
         session.messages = store.messages(previous.id)
         log.resume(previous.id)

@@ -28,6 +28,7 @@ from agent.context.redact import redact
 from agent.context.specs import Spec, tick_task
 from agent.edits.diff import diff_stats, unified_diff
 from agent.edits.git import Trailers
+from agent.edits.sandbox import require_sandbox
 from agent.edits.validate import Validation
 from agent.errors import FbaError
 from agent.llm.client import ModelClient
@@ -70,6 +71,7 @@ class ImplementOptions:
     max_cost: float | None = None
     answers: Mapping[str, str] = field(default_factory=dict)
     context_budget: int = CONTEXT_BUDGET_CHARS
+    unsandboxed: bool = False  # the user allowed the model's tests to run without a sandbox
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ def implement(spec: Spec, config: Config, options: ImplementOptions, on_event: E
               ask: AskUser | None = None, environ: Mapping[str, str] | None = None) -> ImplementResult:
     """Run the model on `spec` in the project at `config.root` until the change verifies."""
     root = Path(config.root).resolve()
+    if not options.unsandboxed:
+        require_sandbox()  # every round ends in a test run: fail before the model is paid for
     persona = load_persona(config["agent"], root)
     model = resolve_model(config["model"] or persona.model, config["models"])
     client = ModelClient.from_config(config, environ)
@@ -137,9 +141,11 @@ def implement(spec: Spec, config: Config, options: ImplementOptions, on_event: E
     review = ReviewOptions.from_config(config)
     listing = [line for line in files.list_files(".").splitlines() if not line.startswith("[")]
     sources = project_sources(files.root, listing)
-    workspace = Workspace(root, files, review, config["test-command"], float(config["test-timeout"]), sources)
+    workspace = Workspace(root, files, review, config["test-command"], float(config["test-timeout"]), sources,
+                          options.unsandboxed)
     verify_options = VerifyOptions(review, config["test-command"], float(config["test-timeout"]),
-                                   find_migrations(listing), spec.schema_task, sources)
+                                   find_migrations(listing), spec.schema_task, sources, options.unsandboxed,
+                                   workspace.copyable)
     questions = _Questions(options.answers, ask)
     tools = [*read_only_tools(workspace), *edit_tools(workspace), ask_user_tool(questions)]
     prompt = Prompt(

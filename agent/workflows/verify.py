@@ -9,7 +9,7 @@ Checks, in order (a check whose input is broken is "not run", never "passed"):
 - `schema`: a change that adds or alters a table model, in a project with Alembic migrations,
   includes a migration revision naming the tables and columns it touches, unless the task is a
   schema task (projects without migrations get a warning instead);
-- `tests`: the test command passes on the change set in an isolated copy.
+- `tests`: the test command passes on the change set in an isolated copy, in the sandbox.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Mapping
+from typing import Callable, Mapping
+
 from agent.analysis.runner import ReviewOptions
 from agent.analysis.runner import build_index
 from agent.context.project import Migrations
-from agent.edits.testrun import run_tests
+from agent.edits.testrun import OFF, REQUIRED, run_tests
 from agent.edits.validate import Validation, validate_changeset
 from agent.errors import ChangeError
 from agent.types import ChangeSet, Finding, Severity
@@ -68,6 +69,8 @@ class VerifyOptions:
     migrations: Migrations = Migrations(None, ())
     schema_task: bool = False
     context: Mapping[str, str] = field(default_factory=dict)  # the project's Python files, for the index
+    unsandboxed: bool = False  # the user allowed the tests to run without a sandbox
+    copyable: Callable[[str], bool] | None = None  # which project files the tests' copy gets
 
 
 def verify(changeset: ChangeSet, root: Path, options: VerifyOptions) -> Verification:
@@ -84,7 +87,10 @@ def verify(changeset: ChangeSet, root: Path, options: VerifyOptions) -> Verifica
         Check("checks", FAILED if blocking else PASSED, _findings_text(blocking, validation.new)),
         schema_check(changeset, options.migrations, options.schema_task),
     ]
-    run = run_tests(changeset, root, options.test_command, options.test_timeout)
+    # The test command is the one configured before the model ran: the change set may edit the
+    # config, but never what verifies it. SandboxError (no sandbox, not allowed) stops the run.
+    run = run_tests(changeset, root, options.test_command, options.test_timeout,
+                    OFF if options.unsandboxed else REQUIRED, options.copyable)
     verdict = "timed out" if run.timed_out else f"exit code {run.exit_code}"
     checks.append(Check("tests", PASSED if run.passed else FAILED, f"$ {run.command} ({verdict})\n{run.output}"))
     return Verification(tuple(checks), validation)

@@ -25,7 +25,7 @@ from agent.analysis.runner import ReviewOptions, review_sources
 from agent.context.files import RepoFiles
 from agent.edits.changeset import PendingChanges
 from agent.edits.paths import repo_path
-from agent.edits.testrun import run_tests
+from agent.edits.testrun import IF_AVAILABLE, OFF, REQUIRED, TestRun, run_tests
 from agent.edits.validate import validate_changeset
 from agent.errors import ChangeError, FbaError, InputError
 from agent.types import ChangeSet
@@ -38,13 +38,14 @@ class Workspace:
 
     def __init__(self, root: Path, files: RepoFiles, review: ReviewOptions = ReviewOptions(),
                  test_command: str = "pytest -q", test_timeout: float = 300.0,
-                 context: Mapping[str, str] | None = None) -> None:
+                 context: Mapping[str, str] | None = None, unsandboxed: bool = False) -> None:
         self.root = Path(root).resolve()
         self.files = files
         self.context = dict(context or {})  # the project's Python files as on disk: the checks' index
         self.review = review
         self.test_command = test_command
         self.test_timeout = test_timeout
+        self.unsandboxed = unsandboxed  # the user allowed the model's code to run without a sandbox
         self.pending = PendingChanges(self.root)
 
     def snapshot(self) -> ChangeSet:
@@ -135,10 +136,28 @@ class Workspace:
         return "\n".join([header, *lines])
 
     def run_tests(self, args: str = "") -> str:
-        command = self.test_command + (" " + " ".join(shlex.quote(a) for a in shlex.split(args)) if args.strip() else "")
-        run = run_tests(self.snapshot(), self.root, command, self.test_timeout)
-        verdict = "PASSED" if run.passed else ("TIMED OUT" if run.timed_out else f"FAILED (exit {run.exit_code})")
-        return f"$ {run.command}  -> {verdict}\n{run.output}"
+        """The run_tests tool: the model's arguments, so the run is confined (SandboxError otherwise)."""
+        return describe_run(self.test(args))
+
+    def test(self, args: str = "", by_user: bool = False) -> TestRun:
+        """Run the test command (plus `args`) on the pending change set in an isolated copy. Only the
+        user's own run on unchanged code may go unconfined when no sandbox works."""
+        try:
+            extra = [shlex.quote(a) for a in shlex.split(args)]
+        except ValueError as exc:
+            raise InputError(f"cannot split the test arguments {args!r}: {exc}") from None
+        command = " ".join([self.test_command, *extra])
+        changeset = self.snapshot()
+        confinement = OFF if self.unsandboxed else IF_AVAILABLE if by_user and not changeset else REQUIRED
+        return run_tests(changeset, self.root, command, self.test_timeout, confinement, self.copyable)
+
+    def copyable(self, relative: str) -> bool:
+        """Whether a project file goes into the tests' copy: not one the model may not read (secrets)."""
+        try:
+            self.files.check_writable(relative)
+        except InputError:
+            return False
+        return True
 
     # -- paths -----------------------------------------------------------------------------------------
 
@@ -178,3 +197,8 @@ def _numbered(text: str, start_line: int | None, end_line: int | None) -> str:
     if lines and first > len(lines):
         raise ChangeError(f"the file has {len(lines)} lines; start_line {first} is past the end")
     return "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in range(first, last + 1)) or "(empty file)"
+
+
+def describe_run(run: TestRun) -> str:
+    verdict = "PASSED" if run.passed else ("TIMED OUT" if run.timed_out else f"FAILED (exit {run.exit_code})")
+    return f"$ {run.command}  -> {verdict}\n{run.output}"
