@@ -135,7 +135,11 @@ class Workspace:
         return "\n".join([header, *lines])
 
     def run_tests(self, args: str = "") -> str:
-        command = self.test_command + (" " + " ".join(shlex.quote(a) for a in shlex.split(args)) if args.strip() else "")
+        try:
+            extra = [shlex.quote(a) for a in shlex.split(args)]
+        except ValueError as exc:  # unbalanced quotes, a trailing backslash
+            raise InputError(f"cannot split args {args[:200]!r} like a shell would: {exc}") from None
+        command = " ".join([self.test_command, *extra])
         run = run_tests(self.snapshot(), self.root, command, self.test_timeout)
         verdict = "PASSED" if run.passed else ("TIMED OUT" if run.timed_out else f"FAILED (exit {run.exit_code})")
         return f"$ {run.command}  -> {verdict}\n{run.output}"
