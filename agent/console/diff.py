@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.console import Terminal, escape
+from agent.console import Terminal, escape, safe
 
 LINE_STYLES = (
     ("diff --git", "bold"),
@@ -26,15 +26,17 @@ def diff_style(line: str) -> str | None:
 
 
 def print_diff(console, diff: str) -> None:
-    """`diff` on `console`: styled line by line on a terminal, verbatim otherwise."""
+    """`diff` on `console`: styled line by line on a terminal, as plain text otherwise. Control
+    characters in the changed files show as visible escapes either way (`--patch-out` writes the
+    exact bytes)."""
     if not console.is_terminal:
-        console.file.write(diff)
+        console.file.write(safe(diff))
         console.file.flush()
         return
     from rich.text import Text
 
     for line in diff.splitlines():
-        console.print(Text(line, style=diff_style(line) or ""), soft_wrap=True)
+        console.print(Text(safe(line), style=diff_style(line) or ""), soft_wrap=True)
 
 
 def stats_lines(stats) -> list[str]:

@@ -6,14 +6,15 @@ from collections import Counter
 from itertools import groupby
 
 from agent.report.common import rule_catalog, summary_line
+from agent.textformats import printable
 from agent.types import Finding, ReviewResult, Severity
 
 HEADING = "## fba review"
 
 
 def _cell(text: str) -> str:
-    """Text safe inside a table cell: one line, pipes escaped, no HTML."""
-    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Text safe inside a table cell: one line, pipes escaped, no HTML, no control characters."""
+    return " ".join(printable(text).split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _finding_row(finding: Finding) -> str:
