@@ -127,17 +127,21 @@ def review(
     result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
     if fix and _review_fix(term, result, options, config, diff_to_stderr=output_format != "text", **fix_flags):
         result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
+    model_failure = None
     if use_model:
-        result = _model_review(term, result, targets, options, config, changed, diff_ref, spec, batch, batch_wait)
+        result, model_failure = _model_review(term, result, targets, options, config, changed, diff_ref, spec, batch,
+                                              batch_wait, notes_on_stderr=output_format != "text")
     _emit_review(term, result, output_format, output)
     explicit_failures = [s for s in result.skipped if any(_same(s.path, t) for t in targets if t.is_file())]
     if result.skipped:  # the console's review module is not needed otherwise (start-up cost)
         from agent.console.review import print_skipped
 
         print_skipped(term, result.skipped, failed={s.path for s in explicit_failures})
+    if model_failure:  # degrade open (the static report is out), fail closed (exit 2)
+        term.error(model_failure)
     threshold = Severity.parse(config["fail-on"]).rank
     failing = any(f.severity.rank >= threshold for f in result.findings)
-    raise typer.Exit(EXIT_ERROR if explicit_failures else EXIT_FINDINGS if failing else EXIT_OK)
+    raise typer.Exit(EXIT_ERROR if explicit_failures or model_failure else EXIT_FINDINGS if failing else EXIT_OK)
 
 
 def _wants_model(static_only: bool, llm: bool, spec: Optional[Path], batch: bool,
@@ -159,11 +163,13 @@ def _wants_model(static_only: bool, llm: bool, spec: Optional[Path], batch: bool
 
 
 def _model_review(term, result, targets: list[Path], options, config, changed: bool, diff_ref: Optional[str],
-                  spec: Optional[Path], batch: bool, batch_wait: Optional[float]):
-    """The model pass over the reviewed (changed) files, merged into the static result."""
+                  spec: Optional[Path], batch: bool, batch_wait: Optional[float], notes_on_stderr: bool):
+    """The model pass over the reviewed (changed) files, merged into the static result; and None, or
+    the one line saying why the model pass failed (the static result then stands alone, every file
+    the model was asked about listed as not reviewed)."""
     from agent.console.stream import StreamPrinter
     from agent.store import SessionLog
-    from agent.workflows.review import PassOptions, Workspace, merge, model_targets, run_model_pass
+    from agent.workflows.review import PassOptions, Workspace, merge, model_targets, pass_failed, run_model_pass
 
     spec_text = ""
     if spec is not None:
@@ -183,16 +189,23 @@ def _model_review(term, result, targets: list[Path], options, config, changed: b
         outcome = run_model_pass(workspace, review_targets, result.findings, config, options, printer, log,
                                  PassOptions(spec_text=spec_text, batch=batch, batch_wait=batch_wait),
                                  on_batch=_batch_progress(term))
+    except FbaError as exc:
+        return pass_failed(result, review_targets, outside, workspace, exc), f"the model pass failed: {exc}"
     finally:
         log.close()
-    _print_model_notes(term, outcome, outside)
+    _print_model_notes(term, outcome, outside, notes_on_stderr)
     printer.finish(outcome.model, outcome.usage, outcome.stop_reason)
-    return merge(result, outcome)
+    failure = None
+    if outcome.failed:
+        failure = (f"the model did not review {len(outcome.failed)} file(s) validly "
+                   f"({', '.join(outcome.failed)}); they are not reported as clean")
+    return merge(result, outcome, outside), failure
 
 
-def _print_model_notes(term, outcome, outside) -> None:
-    """What the model pass did not do or changed, on stderr: never silent."""
-    for skipped in (*outside, *outcome.not_reviewed):
+def _print_model_notes(term, outcome, outside, not_reviewed: bool) -> None:
+    """What the model pass did not do or changed, on stderr: never silent. The files it did not
+    review too (`not_reviewed`) unless the text report on stdout lists them itself."""
+    for skipped in (*outside, *outcome.not_reviewed) if not_reviewed else ():
         term.warn(f"{skipped.path}: {skipped.reason}")
     if outcome.pending_batch:
         term.warn(f"batch {outcome.pending_batch} is still running; run the same command again to collect its results")

@@ -51,5 +51,9 @@ def render_github(result: ReviewResult) -> str:
         f"::warning file={escape_property(s.path)},title=fba could not fully analyse this file::{escape_data(s.reason)}"
         for s in result.skipped
     ]
+    lines += [
+        f"::warning file={escape_property(s.path)},title=fba model pass did not review this file::{escape_data(s.reason)}"
+        for s in result.not_reviewed
+    ]
     lines.append(f"fba: {summary_line(result)}")
     return "\n".join(lines) + "\n"

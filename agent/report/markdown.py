@@ -37,6 +37,10 @@ def render_markdown(result: ReviewResult) -> str:
         lines += ["### Not fully analysed", ""]
         lines += [f"- `{_cell(s.path)}`: {_cell(s.reason)}" for s in result.skipped]
         lines.append("")
+    if result.not_reviewed:
+        lines += ["### Not reviewed by the model", ""]
+        lines += [f"- `{_cell(s.path)}`: {_cell(s.reason)}" for s in result.not_reviewed]
+        lines.append("")
     used = sorted({f.rule for f in result.findings})
     if used:
         catalog = rule_catalog(result.findings)
