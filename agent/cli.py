@@ -85,6 +85,7 @@ def review(
     yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: apply without asking."),
     patch_out: Optional[Path] = typer.Option(None, "--patch-out", help="With --fix: write a git-apply-able patch to FILE instead of applying."),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="With --fix: also change files with uncommitted changes."),
+    allow_guarded: bool = typer.Option(False, "--allow-guarded", help="With --fix: --yes also applies guarded changes (.gitignore, CI, lock files, [tool.fba], tests)."),
     commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="With --fix: commit the fix (how: config key 'commit')."),
     changed: bool = typer.Option(False, "--changed", help="Only report files changed against HEAD (staged, unstaged, untracked)."),
     diff_ref: Optional[str] = typer.Option(None, "--diff", metavar="REF", help="Only report findings on lines changed since REF (e.g. origin/main)."),
@@ -120,9 +121,10 @@ def review(
     use_model = _wants_model(static_only, llm, spec, batch, batch_wait, config)
     targets = list(paths) if paths else [Path(".")]
     term = _terminal(quiet)
-    fix_flags = {"dry_run": dry_run, "yes": yes, "patch_out": patch_out, "allow_dirty": allow_dirty, "commit": commit}
+    fix_flags = {"dry_run": dry_run, "yes": yes, "patch_out": patch_out, "allow_dirty": allow_dirty,
+                 "allow_guarded": allow_guarded, "commit": commit}
     if not fix and any(v not in (None, False) for v in fix_flags.values()):
-        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty and --commit/--no-commit need --fix")
+        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty, --allow-guarded and --commit/--no-commit need --fix")
     progress = not quiet and sys.stderr.isatty() and (output_format == "text" or sys.stdout.isatty())
     result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
     if fix and _review_fix(term, result, options, config, diff_to_stderr=output_format != "text", **fix_flags):
@@ -240,7 +242,7 @@ def _batch_progress(term):
 
 
 def _review_fix(term, result, options, config, diff_to_stderr: bool, dry_run: bool, yes: bool,
-                patch_out: Optional[Path], allow_dirty: bool, commit: Optional[bool]) -> bool:
+                patch_out: Optional[Path], allow_dirty: bool, allow_guarded: bool, commit: Optional[bool]) -> bool:
     """Fix what can be fixed through the change flow; True when files were written."""
     import uuid
 
@@ -258,7 +260,8 @@ def _review_fix(term, result, options, config, diff_to_stderr: bool, dry_run: bo
                           extra=(f"Fba-Fixes: {', '.join(rules)}",) if rules else ()),
     )
     flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
-                       commit=_commit_mode(config["commit"], commit), review=options)
+                       commit=_commit_mode(config["commit"], commit), review=options, allow_guarded=allow_guarded,
+                       max_file_bytes=config["max-file-size"])
     return run_change_flow(changeset, root, info, flow, ChangeConsole(term, diff_to_stderr=diff_to_stderr)).applied
 
 
@@ -668,6 +671,7 @@ def implement(
     patch_out: Optional[Path] = typer.Option(None, "--patch-out", help="Write a git-apply-able patch to FILE instead of applying."),
     answers: Optional[Path] = typer.Option(None, "--answers", help="Answers to the agent's questions (YAML or JSON: question -> answer)."),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Also change files with uncommitted changes."),
+    allow_guarded: bool = typer.Option(False, "--allow-guarded", help="With --yes: also apply guarded changes (.gitignore, CI, lock files, [tool.fba] or pytest settings, weakened tests)."),
     agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No streamed text or tool lines; the report and the diff only."),
@@ -705,7 +709,8 @@ def implement(
         _save_questions(term, result)
         raise typer.Exit(EXIT_FINDINGS)
     flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
-                       commit=_commit_mode(config["commit"], commit), review=ReviewOptions.from_config(config))
+                       commit=_commit_mode(config["commit"], commit), review=ReviewOptions.from_config(config),
+                       allow_guarded=allow_guarded, max_file_bytes=config["max-file-size"])
     reasons = ", ".join(c.name for c in result.verification.failures()) if result.verification else result.stop_reason
     status = land_change(result, config.root, commit_info(result, _spec_label(spec, config.root)), flow, ui,
                          UnverifiedChangeUI(ui, f"failed: {reasons}"))

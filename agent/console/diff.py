@@ -70,6 +70,8 @@ class ChangeConsole:
             self.term.err.print(escape(line), style="bold" if not line.startswith("  ") else None)
         for finding in validation.new:
             self.term.warn(f"new finding after the change: {finding.path}:{finding.line} {finding.rule} {finding.message}")
+        for guard in validation.guarded:  # shown even with --quiet: they need the user's own decision
+            self.term.err.print(f"[bold yellow]guarded:[/] {escape(str(guard))}", soft_wrap=True)
         if validation.resolved and not self.term.quiet:
             count = len(validation.resolved)
             self.term.err.print(f"[green]resolves {count} finding{'s' if count != 1 else ''}[/]")

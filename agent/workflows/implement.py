@@ -137,7 +137,8 @@ def implement(spec: Spec, config: Config, options: ImplementOptions, on_event: E
     review = ReviewOptions.from_config(config)
     listing = [line for line in files.list_files(".").splitlines() if not line.startswith("[")]
     sources = project_sources(files.root, listing)
-    workspace = Workspace(root, files, review, config["test-command"], float(config["test-timeout"]), sources)
+    workspace = Workspace(root, files, review, config["test-command"], float(config["test-timeout"]), sources,
+                          config["max-file-size"])
     verify_options = VerifyOptions(review, config["test-command"], float(config["test-timeout"]),
                                    find_migrations(listing), spec.schema_task, sources)
     questions = _Questions(options.answers, ask)
