@@ -231,3 +231,27 @@ def test_implement_allow_guarded_applies_them(fake_api, project, run_fba):
     assert done.returncode == 0, done.stderr
     assert "guarded: .gitignore" in done.stderr  # still shown
     assert (project / ".gitignore").read_text() == "\n"
+
+
+# -- chat: /apply and /apply --allow-guarded ---------------------------------------------------
+
+
+def test_chat_apply_keeps_guarded_changes_pending_until_allowed(fake_api, git_repo, fba_home):
+    import os
+
+    (git_repo / ".gitignore").write_text(".env\n")
+    subprocess.run(["git", "add", "-A"], cwd=git_repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "init"], cwd=git_repo, check=True)
+    fake_api.script(tool_reply(("edit_file", {"path": ".gitignore", "old_string": ".env\n", "new_string": "\n"})),
+                    text_reply("Stopped ignoring .env."))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "FBA_"))}
+    env.update({"FBA_HOME": str(fba_home), "NO_COLOR": "1", "COLUMNS": "200", **fake_api.env()})
+    lines = ["Clean up .gitignore", "/apply", "/apply --allow-guarded", "/exit"]
+    done = subprocess.run([sys.executable, "-m", "agent", "chat"], input="".join(f"{l}\n" for l in lines),
+                          cwd=git_repo, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "guarded: .gitignore: changes what git ignores" in done.stderr
+    first, second = done.stderr.split("the changes stay pending", 1)
+    assert "--allow-guarded" in first
+    assert "applied changes to 1 file(s)" in second
+    assert (git_repo / ".gitignore").read_text() == "\n"
