@@ -85,6 +85,7 @@ def review(
     yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: apply without asking."),
     patch_out: Optional[Path] = typer.Option(None, "--patch-out", help="With --fix: write a git-apply-able patch to FILE instead of applying."),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="With --fix: also change files with uncommitted changes."),
+    allow_guarded: bool = typer.Option(False, "--allow-guarded", help="With --fix: --yes also applies guarded changes (.gitignore, CI, lock files, [tool.fba], tests)."),
     commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="With --fix: commit the fix (how: config key 'commit')."),
     changed: bool = typer.Option(False, "--changed", help="Only report files changed against HEAD (staged, unstaged, untracked)."),
     diff_ref: Optional[str] = typer.Option(None, "--diff", metavar="REF", help="Only report findings on lines changed since REF (e.g. origin/main)."),
@@ -120,24 +121,29 @@ def review(
     use_model = _wants_model(static_only, llm, spec, batch, batch_wait, config)
     targets = list(paths) if paths else [Path(".")]
     term = _terminal(quiet)
-    fix_flags = {"dry_run": dry_run, "yes": yes, "patch_out": patch_out, "allow_dirty": allow_dirty, "commit": commit}
+    fix_flags = {"dry_run": dry_run, "yes": yes, "patch_out": patch_out, "allow_dirty": allow_dirty,
+                 "allow_guarded": allow_guarded, "commit": commit}
     if not fix and any(v not in (None, False) for v in fix_flags.values()):
-        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty and --commit/--no-commit need --fix")
+        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty, --allow-guarded and --commit/--no-commit need --fix")
     progress = not quiet and sys.stderr.isatty() and (output_format == "text" or sys.stdout.isatty())
     result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
     if fix and _review_fix(term, result, options, config, diff_to_stderr=output_format != "text", **fix_flags):
         result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
+    model_failure = None
     if use_model:
-        result = _model_review(term, result, targets, options, config, changed, diff_ref, spec, batch, batch_wait)
+        result, model_failure = _model_review(term, result, targets, options, config, changed, diff_ref, spec, batch,
+                                              batch_wait, notes_on_stderr=output_format != "text")
     _emit_review(term, result, output_format, output)
     explicit_failures = [s for s in result.skipped if any(_same(s.path, t) for t in targets if t.is_file())]
     if result.skipped:  # the console's review module is not needed otherwise (start-up cost)
         from agent.console.review import print_skipped
 
         print_skipped(term, result.skipped, failed={s.path for s in explicit_failures})
+    if model_failure:  # degrade open (the static report is out), fail closed (exit 2)
+        term.error(model_failure)
     threshold = Severity.parse(config["fail-on"]).rank
     failing = any(f.severity.rank >= threshold for f in result.findings)
-    raise typer.Exit(EXIT_ERROR if explicit_failures else EXIT_FINDINGS if failing else EXIT_OK)
+    raise typer.Exit(EXIT_ERROR if explicit_failures or model_failure else EXIT_FINDINGS if failing else EXIT_OK)
 
 
 def _wants_model(static_only: bool, llm: bool, spec: Optional[Path], batch: bool,
@@ -159,11 +165,13 @@ def _wants_model(static_only: bool, llm: bool, spec: Optional[Path], batch: bool
 
 
 def _model_review(term, result, targets: list[Path], options, config, changed: bool, diff_ref: Optional[str],
-                  spec: Optional[Path], batch: bool, batch_wait: Optional[float]):
-    """The model pass over the reviewed (changed) files, merged into the static result."""
+                  spec: Optional[Path], batch: bool, batch_wait: Optional[float], notes_on_stderr: bool):
+    """The model pass over the reviewed (changed) files, merged into the static result; and None, or
+    the one line saying why the model pass failed (the static result then stands alone, every file
+    the model was asked about listed as not reviewed)."""
     from agent.console.stream import StreamPrinter
     from agent.store import SessionLog
-    from agent.workflows.review import PassOptions, Workspace, merge, model_targets, run_model_pass
+    from agent.workflows.review import PassOptions, Workspace, merge, model_targets, pass_failed, run_model_pass
 
     spec_text = ""
     if spec is not None:
@@ -183,16 +191,23 @@ def _model_review(term, result, targets: list[Path], options, config, changed: b
         outcome = run_model_pass(workspace, review_targets, result.findings, config, options, printer, log,
                                  PassOptions(spec_text=spec_text, batch=batch, batch_wait=batch_wait),
                                  on_batch=_batch_progress(term))
+    except FbaError as exc:
+        return pass_failed(result, review_targets, outside, workspace, exc), f"the model pass failed: {exc}"
     finally:
         log.close()
-    _print_model_notes(term, outcome, outside)
+    _print_model_notes(term, outcome, outside, notes_on_stderr)
     printer.finish(outcome.model, outcome.usage, outcome.stop_reason)
-    return merge(result, outcome)
+    failure = None
+    if outcome.failed:
+        failure = (f"the model did not review {len(outcome.failed)} file(s) validly "
+                   f"({', '.join(outcome.failed)}); they are not reported as clean")
+    return merge(result, outcome, outside), failure
 
 
-def _print_model_notes(term, outcome, outside) -> None:
-    """What the model pass did not do or changed, on stderr: never silent."""
-    for skipped in (*outside, *outcome.not_reviewed):
+def _print_model_notes(term, outcome, outside, not_reviewed: bool) -> None:
+    """What the model pass did not do or changed, on stderr: never silent. The files it did not
+    review too (`not_reviewed`) unless the text report on stdout lists them itself."""
+    for skipped in (*outside, *outcome.not_reviewed) if not_reviewed else ():
         term.warn(f"{skipped.path}: {skipped.reason}")
     if outcome.pending_batch:
         term.warn(f"batch {outcome.pending_batch} is still running; run the same command again to collect its results")
@@ -227,7 +242,7 @@ def _batch_progress(term):
 
 
 def _review_fix(term, result, options, config, diff_to_stderr: bool, dry_run: bool, yes: bool,
-                patch_out: Optional[Path], allow_dirty: bool, commit: Optional[bool]) -> bool:
+                patch_out: Optional[Path], allow_dirty: bool, allow_guarded: bool, commit: Optional[bool]) -> bool:
     """Fix what can be fixed through the change flow; True when files were written."""
     import uuid
 
@@ -245,7 +260,8 @@ def _review_fix(term, result, options, config, diff_to_stderr: bool, dry_run: bo
                           extra=(f"Fba-Fixes: {', '.join(rules)}",) if rules else ()),
     )
     flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
-                       commit=_commit_mode(config["commit"], commit), review=options)
+                       commit=_commit_mode(config["commit"], commit), review=options, allow_guarded=allow_guarded,
+                       max_file_bytes=config["max-file-size"])
     return run_change_flow(changeset, root, info, flow, ChangeConsole(term, diff_to_stderr=diff_to_stderr)).applied
 
 
@@ -660,6 +676,7 @@ def implement(
     patch_out: Optional[Path] = typer.Option(None, "--patch-out", help="Write a git-apply-able patch to FILE instead of applying."),
     answers: Optional[Path] = typer.Option(None, "--answers", help="Answers to the agent's questions (YAML or JSON: question -> answer)."),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Also change files with uncommitted changes."),
+    allow_guarded: bool = typer.Option(False, "--allow-guarded", help="With --yes: also apply guarded changes (.gitignore, CI, lock files, [tool.fba] or pytest settings, weakened tests)."),
     agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No streamed text or tool lines; the report and the diff only."),
@@ -701,7 +718,8 @@ def implement(
         _save_questions(term, result)
         raise typer.Exit(EXIT_FINDINGS)
     flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
-                       commit=_commit_mode(config["commit"], commit), review=ReviewOptions.from_config(config))
+                       commit=_commit_mode(config["commit"], commit), review=ReviewOptions.from_config(config),
+                       allow_guarded=allow_guarded, max_file_bytes=config["max-file-size"])
     reasons = ", ".join(c.name for c in result.verification.failures()) if result.verification else result.stop_reason
     status = land_change(result, config.root, commit_info(result, _spec_label(spec, config.root)), flow, ui,
                          UnverifiedChangeUI(ui, f"failed: {reasons}"))

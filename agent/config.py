@@ -115,6 +115,7 @@ KEYS: tuple[Key, ...] = (
     Key("max-cost", _float, None, "stop model work before a request would pass this many USD"),
     Key("test-command", _text, "pytest -q", "command run_tests uses (in an isolated copy)"),
     Key("test-timeout", _int, 300, "seconds before run_tests gives up"),
+    Key("max-file-size", _int, 1_000_000, "bytes a file the agent creates (or grows) may have"),
     Key("deny", _str_list, (), "extra glob patterns never sent to the model (on top of .env*, keys, ...)"),
     Key("commit", _choice("off", "branch", "new-branch"), "branch", "after apply: off, commit on the current branch, or on a new fba/... branch"),
     Key("timeout", _float, 600.0, "seconds one model request may take"),

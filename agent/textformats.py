@@ -1,8 +1,9 @@
-"""Text formats: decoding file bytes, JSON/YAML documents and front matter. The only importer of
-PyYAML (lazily; it is not needed for static review)."""
+"""Text formats: decoding file bytes, terminal-safe text, JSON/YAML documents and front matter.
+The only importer of PyYAML (lazily; it is not needed for static review)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agent.errors import InputError
@@ -16,6 +17,29 @@ def decode_text(data: bytes, label: str, what: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+
+
+# C0 controls but newline and tab, DEL, C1 controls (`\x9b` is a one-byte CSI), and the bidi
+# overrides that make text read differently from what it is ("Trojan Source").
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal: every control character but newline and tab shown as a
+    visible escape (`\\x1b`, `\\r`, `\\u202e`), so model output, file contents and diffs cannot
+    clear the screen, move the cursor, set the clipboard (OSC 52) or colour a fake verdict. CRLF
+    line ends print as plain line ends. Every printing path runs what it did not write itself
+    through this one function."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(_visible, text.replace("\r\n", "\n"))
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\r":
+        return "\\r"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def load_yaml(text: str, what: str) -> Any:

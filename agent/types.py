@@ -234,10 +234,12 @@ class Skipped:
 
 @dataclass(frozen=True)
 class ReviewResult:
-    """What a review produced: findings (sorted), files reviewed, files skipped."""
+    """What a review produced: findings (sorted), files reviewed, files skipped, and the files the
+    model pass was asked to review but did not review validly (never "clean")."""
 
     findings: tuple[Finding, ...]
     files: int
     skipped: tuple[Skipped, ...] = ()
     suppressed: int = 0
     usage: Usage = field(default_factory=Usage)
+    not_reviewed: tuple[Skipped, ...] = ()

@@ -196,7 +196,9 @@ def test_api_failure_exits_2_with_one_line(fake_api, project, run_fba):
     fake_api.script(status_fault(401))
     done = run_fba(["review", "app/items.py"], project, fake_api.env(api_key="wrong"))
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == "error: the API key was rejected (401): check ANTHROPIC_API_KEY"
+    assert done.stderr.strip().splitlines()[-1] == \
+        "error: the model pass failed: the API key was rejected (401): check ANTHROPIC_API_KEY"
+    assert "FBA" in done.stdout  # the static report is still printed
     assert "Traceback" not in done.stderr
 
 

@@ -3,6 +3,10 @@
 `Terminal` owns two rich consoles (stdout for results, stderr for progress, warnings and errors).
 Colour follows rich's rules: off when not a TTY, off with NO_COLOR, forced with FORCE_COLOR.
 Topic modules (review output, diffs, chat) live beside this one and take a `Terminal`.
+
+Only text reaches the terminal: everything printed that fba did not write itself (model output,
+tool results, file contents, diffs, paths) goes through `agent.textformats.printable` on the way,
+in `escape` (text inside rich markup), `safe` (plain text) or `Terminal.write` (raw output).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 from functools import cached_property
+
+from agent.textformats import printable
 
 
 PIPED_WIDTH = 200
@@ -49,8 +55,8 @@ class Terminal:
         return sys.stdin.isatty() and sys.stdout.isatty()
 
     def write(self, text: str) -> None:
-        """Raw text to stdout (machine formats: no markup, no wrapping)."""
-        sys.stdout.write(text)
+        """Raw text to stdout (machine formats: no markup, no wrapping), control characters made visible."""
+        sys.stdout.write(printable(text))
         sys.stdout.flush()
 
     def error(self, message: str) -> None:
@@ -77,15 +83,21 @@ class Terminal:
     def markdown(self, text: str) -> None:
         from rich.markdown import Markdown
 
-        self.out.print(Markdown(text))
+        self.out.print(Markdown(printable(text)))
 
     def confirm(self, question: str, default: bool = False) -> bool:
         from rich.prompt import Confirm
 
-        return Confirm.ask(question, default=default, console=self.err)
+        return Confirm.ask(safe(question), default=default, console=self.err)
 
 
 def escape(text: str) -> str:
+    """`text` for rich markup: markup escaped, control characters made visible."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    return rich_escape(printable(text))
+
+
+def safe(text: str) -> str:
+    """`text` for the terminal outside markup (rich `Text`, Markdown): control characters made visible."""
+    return printable(text)

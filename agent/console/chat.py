@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from agent.console import Terminal, escape
+from agent.console import Terminal, escape, safe
 from agent.console.diff import ChangeConsole, print_diff, stats_lines
 from agent.console.implement import ask_questions, print_report
 from agent.console.review import print_review
@@ -99,7 +99,7 @@ class ChatPrinter:
     def _markdown(self):
         from rich.markdown import Markdown
 
-        return Markdown(self._text)
+        return Markdown(safe(self._text))
 
     def close(self) -> None:
         """Stop the Live view (leaving its last rendering on screen)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.console import Terminal, escape
+from agent.console import Terminal, escape, safe
 
 LINE_STYLES = (
     ("diff --git", "bold"),
@@ -26,15 +26,17 @@ def diff_style(line: str) -> str | None:
 
 
 def print_diff(console, diff: str) -> None:
-    """`diff` on `console`: styled line by line on a terminal, verbatim otherwise."""
+    """`diff` on `console`: styled line by line on a terminal, as plain text otherwise. Control
+    characters in the changed files show as visible escapes either way (`--patch-out` writes the
+    exact bytes)."""
     if not console.is_terminal:
-        console.file.write(diff)
+        console.file.write(safe(diff))
         console.file.flush()
         return
     from rich.text import Text
 
     for line in diff.splitlines():
-        console.print(Text(line, style=diff_style(line) or ""), soft_wrap=True)
+        console.print(Text(safe(line), style=diff_style(line) or ""), soft_wrap=True)
 
 
 def stats_lines(stats) -> list[str]:
@@ -68,6 +70,8 @@ class ChangeConsole:
             self.term.err.print(escape(line), style="bold" if not line.startswith("  ") else None)
         for finding in validation.new:
             self.term.warn(f"new finding after the change: {finding.path}:{finding.line} {finding.rule} {finding.message}")
+        for guard in validation.guarded:  # shown even with --quiet: they need the user's own decision
+            self.term.err.print(f"[bold yellow]guarded:[/] {escape(str(guard))}", soft_wrap=True)
         if validation.resolved and not self.term.quiet:
             count = len(validation.resolved)
             self.term.err.print(f"[green]resolves {count} finding{'s' if count != 1 else ''}[/]")

@@ -23,6 +23,7 @@ MAX_EXCERPT_LINES = 3
 def print_review(term: Terminal, result: ReviewResult, sources: Mapping[str, str] | None = None) -> None:
     """Findings to stdout, then the summary (unless quiet)."""
     _print_findings(term.out, result, sources or {})
+    _print_not_reviewed(term.out, result)
     if not term.quiet:
         term.out.print(_styled_summary(result))
 
@@ -47,8 +48,15 @@ def review_text(result: ReviewResult, sources: Mapping[str, str] | None = None) 
     _print_findings(console, result, sources or {})
     for skipped in result.skipped:
         console.print(escape(f"not fully analysed: {skipped.path}: {skipped.reason}"))
-    console.print(summary_line(result))
+    _print_not_reviewed(console, result)
+    console.print(escape(summary_line(result)))
     return buffer.getvalue()
+
+
+def _print_not_reviewed(out, result: ReviewResult) -> None:
+    """Part of the report (stdout, even with --quiet): a file the model did not review is not clean."""
+    for item in result.not_reviewed:
+        out.print(escape(f"{item.path}: {item.reason}"), soft_wrap=True)
 
 
 def _print_findings(out, result: ReviewResult, sources: Mapping[str, str]) -> None:
@@ -80,6 +88,6 @@ def _excerpt_lines(finding: Finding, available: int) -> range:
 def _styled_summary(result: ReviewResult) -> str:
     text = escape(summary_line(result))
     if not result.findings:
-        return f"[green]{text}[/]"
+        return f"[yellow]{text}[/]" if result.not_reviewed else f"[green]{text}[/]"
     worst = max((f.severity for f in result.findings), key=lambda s: s.rank)
     return f"[{SEVERITY_STYLE[worst]}]{text}[/]"

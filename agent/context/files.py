@@ -28,8 +28,11 @@ from agent.errors import InputError
 from agent.textformats import decode_text
 
 DEFAULT_DENY: tuple[str, ...] = (
-    ".env*", "*.pem", "*.key", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "secrets/",
-    "credentials*", "*.p12", "*.pfx", ".netrc", ".npmrc", ".pypirc", "*.sqlite", "*.sqlite3", "*.db",
+    ".env*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".ssh/", ".aws/", ".gnupg/", ".kube/", ".docker/",
+    "secrets/", "credentials*", "*credentials*.json", "*service-account*.json", "*service_account*.json",
+    "client_secret*.json", "*.tfstate", "*.tfstate.*", ".netrc", ".npmrc", ".pypirc", ".git-credentials",
+    ".htpasswd", "*.sqlite", "*.sqlite3", "*.db",
 )
 ALWAYS_SKIPPED: tuple[str, ...] = (
     ".git/", ".hg/", ".venv/", "venv/", "node_modules/", "__pycache__/", ".mypy_cache/",
@@ -115,6 +118,14 @@ class RepoFiles:
         """(relative path, real path) of a readable file or folder, or InputError."""
         if not isinstance(path, str) or not path.strip():
             raise InputError("a path is required (relative to the repository root)")
+        if "\x00" in path:
+            raise InputError(f"{shown_path(path)}: a path cannot contain a NUL byte")
+        try:
+            return self._confined(path)
+        except (OSError, ValueError) as exc:  # a name over the OS limit, a link loop, no permission
+            raise InputError(f"{shown_path(path)}: cannot access: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def _confined(self, path: str) -> tuple[str, Path]:
         pure = PurePosixPath(path.replace("\\", "/"))
         if pure.is_absolute() or re.match(r"^[A-Za-z]:", path):
             raise InputError(f"'{path}': absolute paths are not allowed; use a path relative to the repository root")
@@ -200,6 +211,11 @@ class RepoFiles:
     def _hidden(self, relative: str, is_dir: bool) -> bool:
         path = relative + "/" if is_dir else relative
         return bool(self._deny.match_file(path) or self._skipped.match_file(path) or self._gitignored(path))
+
+
+def shown_path(path: str, limit: int = 80) -> str:
+    """A path the model sent, quoted and shortened for an error message (it may be huge)."""
+    return repr(path if len(path) <= limit else path[:limit] + "...")
 
 
 def relative_of(path: Path, root: Path) -> str:

@@ -3,7 +3,8 @@
 Commits are made with plumbing (a temporary index, `write-tree`, `commit-tree`, `update-ref`) so
 that exactly the change set's files are committed: whatever the user has staged for other files
 stays staged and out of fba's commit. Hooks do not run for fba's commits (the change was
-validated by fba; a formatting hook would change files after the preview).
+validated by fba; a formatting hook would change files after the preview), nor for `fba undo`'s
+revert commit.
 """
 
 from __future__ import annotations
@@ -228,7 +229,9 @@ def undo_last_commit(root: Path) -> CommitResult:
     if repo.is_dirty(index=True, working_tree=True, untracked_files=False):
         raise GitError("the work tree has uncommitted changes; commit or stash them first, nothing undone")
     try:
-        repo.git.revert("--no-edit", head.hexsha)
+        with tempfile.TemporaryDirectory(prefix="fba-no-hooks-") as no_hooks:
+            # like fba's other commits: no hook runs (an empty hooks folder, on every platform)
+            repo.git(c=f"core.hooksPath={no_hooks}").revert("--no-edit", head.hexsha)
     except _command_error() as exc:
         raise GitError(f"git revert failed: {_git_message(exc)}") from None
     new = repo.head.commit

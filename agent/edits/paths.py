@@ -27,7 +27,16 @@ def repo_path(root: Path, path: str) -> str:
     if _in_git_dir(parts):
         raise ChangeError(f"{path}: files under .git/ are never changed")
     relative = "/".join(parts)
-    real_root = Path(root).resolve()
+    try:
+        _check_real_location(Path(root), relative, path)
+    except OSError as exc:  # a name over the OS limit, a link loop, no permission
+        shown = path if len(path) <= 80 else path[:80] + "..."
+        raise ChangeError(f"{shown}: cannot access: {exc.strerror or exc}") from None
+    return relative
+
+
+def _check_real_location(root: Path, relative: str, path: str) -> None:
+    real_root = root.resolve()
     target = real_root / relative
     real_target = target.resolve()
     try:
@@ -38,7 +47,6 @@ def repo_path(root: Path, path: str) -> str:
         raise ChangeError(f"{path}: leads into .git/ through a symlink")
     if target.is_symlink():
         raise ChangeError(f"{path}: is a symlink; change the file it points to instead")
-    return relative
 
 
 def _in_git_dir(parts) -> bool:

@@ -1,5 +1,5 @@
-"""Validation of a change set before anything is written: paths, syntax, and what the static
-engine thinks of the result compared with the previous state."""
+"""Validation of a change set before anything is written: paths, syntax, what the static engine
+thinks of the result compared with the previous state, and the guarded changes in it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Mapping
 
 from agent.analysis.runner import ReviewOptions, review_sources
 from agent.analysis.source import parse_python
+from agent.edits.guards import Guard, guarded_changes
 from agent.edits.paths import repo_path
 from agent.errors import ChangeError, InputError
 from agent.types import ChangeSet, Finding
@@ -16,10 +17,12 @@ from agent.types import ChangeSet, Finding
 
 @dataclass(frozen=True)
 class Validation:
-    """Static findings the change introduces (`new`) and removes (`resolved`)."""
+    """Static findings the change introduces (`new`) and removes (`resolved`), and its guarded
+    changes (`agent.edits.guards`: never applied by `--yes` alone)."""
 
     new: tuple[Finding, ...] = ()
     resolved: tuple[Finding, ...] = ()
+    guarded: tuple[Guard, ...] = ()
 
 
 def validate_changeset(changeset: ChangeSet, root: Path, options: ReviewOptions = ReviewOptions(),
@@ -45,6 +48,7 @@ def validate_changeset(changeset: ChangeSet, root: Path, options: ReviewOptions 
     return Validation(
         new=_difference(after.findings, new_sources, before.findings, old_sources),
         resolved=_difference(before.findings, old_sources, after.findings, new_sources),
+        guarded=guarded_changes(changeset),
     )
 
 

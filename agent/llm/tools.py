@@ -54,6 +54,17 @@ def arg(tool_input: dict[str, Any], name: str, kind: type, required: bool = Fals
     return value
 
 
+def line_range(tool_input: dict[str, Any]) -> tuple[int | None, int | None]:
+    """`start_line` and `end_line` of a read_file input: 1-based, in order; otherwise a tool error."""
+    start, end = arg(tool_input, "start_line", int), arg(tool_input, "end_line", int)
+    for name, value in (("start_line", start), ("end_line", end)):
+        if value is not None and value < 1:
+            raise InputError(f"argument '{name}' must be 1 or more (lines are numbered from 1), got {value}")
+    if start is not None and end is not None and end < start:
+        raise InputError(f"end_line {end} is before start_line {start}")
+    return start, end
+
+
 def read_only_tools(files: Any) -> list[Tool]:
     """`list_files`, `read_file`, `search` over a RepoFiles."""
     return [
@@ -75,7 +86,7 @@ def read_only_tools(files: Any) -> list[Tool]:
                 "start_line": {"type": "integer", "minimum": 1, "description": "first line to show (1-based)"},
                 "end_line": {"type": "integer", "minimum": 1, "description": "last line to show (inclusive)"},
             }, "required": ["path"]},
-            lambda i: files.read_file(arg(i, "path", str, required=True), arg(i, "start_line", int), arg(i, "end_line", int)),
+            lambda i: files.read_file(arg(i, "path", str, required=True), *line_range(i)),
         ),
         Tool(
             "search",

@@ -21,13 +21,14 @@ def plural(count: int, word: str) -> str:
 
 
 def summary_line(result: ReviewResult) -> str:
-    """`3 findings (1 high, 2 medium) in 12 files, 1 suppressed`."""
+    """`3 findings (1 high, 2 medium) in 12 files, 1 suppressed, 1 file not reviewed by the model`."""
     counts = Counter(f.severity for f in result.findings)
     parts = [f"{counts[s]} {s.value}" for s in Severity if counts[s]]
     detail = f" ({', '.join(parts)})" if parts else ""
     extra = f", {result.suppressed} suppressed" if result.suppressed else ""
     skipped = f", {plural(len(result.skipped), 'file')} not fully analysed" if result.skipped else ""
-    return f"{plural(len(result.findings), 'finding')}{detail} in {plural(result.files, 'file')}{extra}{skipped}"
+    unreviewed = f", {plural(len(result.not_reviewed), 'file')} not reviewed by the model" if result.not_reviewed else ""
+    return f"{plural(len(result.findings), 'finding')}{detail} in {plural(result.files, 'file')}{extra}{skipped}{unreviewed}"
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """GitHub Actions workflow commands: one `::error|warning|notice ...::message` line per finding.
 
 GitHub shows them as annotations on the pull request's diff. Values are escaped as the runner
-expects: `%`, CR and LF everywhere, plus `:` and `,` inside `key=value` properties.
+expects: `%`, CR and LF everywhere, plus `:` and `,` inside `key=value` properties. Other control
+characters (terminal escapes in a model's message) are shown as visible escapes: CI logs render them.
 """
 
 from __future__ import annotations
 
 from agent.report.common import summary_line
+from agent.textformats import printable
 from agent.types import Finding, ReviewResult, Severity
 
 COMMANDS = {
@@ -19,8 +21,8 @@ COMMANDS = {
 
 
 def escape_data(text: str) -> str:
-    """Escape a command's message (after the `::`)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a command's message (after the `::`); other control characters are made visible."""
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:
@@ -48,6 +50,10 @@ def render_github(result: ReviewResult) -> str:
     lines += [
         f"::warning file={escape_property(s.path)},title=fba could not fully analyse this file::{escape_data(s.reason)}"
         for s in result.skipped
+    ]
+    lines += [
+        f"::warning file={escape_property(s.path)},title=fba model pass did not review this file::{escape_data(s.reason)}"
+        for s in result.not_reviewed
     ]
     lines.append(f"fba: {summary_line(result)}")
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ def summary(result: ReviewResult) -> dict:
         "by_severity": {s.value: counts.get(s.value, 0) for s in Severity},
         "suppressed": result.suppressed,
         "skipped": [s.to_dict() for s in result.skipped],
+        "not_reviewed": [s.to_dict() for s in result.not_reviewed],
     }
 
 

@@ -6,14 +6,15 @@ from collections import Counter
 from itertools import groupby
 
 from agent.report.common import rule_catalog, summary_line
+from agent.textformats import printable
 from agent.types import Finding, ReviewResult, Severity
 
 HEADING = "## fba review"
 
 
 def _cell(text: str) -> str:
-    """Text safe inside a table cell: one line, pipes escaped, no HTML."""
-    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Text safe inside a table cell: one line, pipes escaped, no HTML, no control characters."""
+    return " ".join(printable(text).split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _finding_row(finding: Finding) -> str:
@@ -35,6 +36,10 @@ def render_markdown(result: ReviewResult) -> str:
     if result.skipped:
         lines += ["### Not fully analysed", ""]
         lines += [f"- `{_cell(s.path)}`: {_cell(s.reason)}" for s in result.skipped]
+        lines.append("")
+    if result.not_reviewed:
+        lines += ["### Not reviewed by the model", ""]
+        lines += [f"- `{_cell(s.path)}`: {_cell(s.reason)}" for s in result.not_reviewed]
         lines.append("")
     used = sorted({f.rule for f in result.findings})
     if used:

@@ -92,15 +92,22 @@ def _plain(markdown: str) -> str:
 
 
 def _invocation(result: ReviewResult) -> dict[str, Any]:
-    notes = [
-        {"level": "warning", "message": {"text": s.reason},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(s.path), "uriBaseId": SRCROOT}}}]}
-        for s in result.skipped
-    ]
+    """Files not fully analysed and files the model did not review, as tool notifications."""
+    notes = [_notification(s.reason, s.path) for s in result.skipped]
+    notes += [_notification(s.reason, s.path, "fba-not-reviewed") for s in result.not_reviewed]
     invocation: dict[str, Any] = {"executionSuccessful": True}
     if notes:
         invocation["toolExecutionNotifications"] = notes
     return invocation
+
+
+def _notification(text: str, path: str, descriptor: str | None = None) -> dict[str, Any]:
+    note: dict[str, Any] = {
+        "level": "warning", "message": {"text": text},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(path), "uriBaseId": SRCROOT}}}]}
+    if descriptor:
+        note["descriptor"] = {"id": descriptor}
+    return note
 
 
 def _results(findings, index: Mapping[str, int], sources: Mapping[str, str] | None) -> list[dict[str, Any]]:

@@ -1,6 +1,11 @@
 """The one path every change to the user's repo takes: validate -> preview -> confirm -> apply ->
 commit. Used by `review --fix` and by implement/chat. Decisions live here; showing things and
 asking the user is the `ChangeUI`'s job (see `agent.console.diff.ChangeConsole`).
+
+Guarded changes (`agent.edits.guards`: .gitignore, CI, hooks, lock files, [tool.fba] and pytest
+settings, weakened tests) are listed in the preview and never applied by `--yes` alone: they need
+`allow_guarded` (`--allow-guarded`) or their own confirmation on a terminal. A file created or
+grown past `max_file_bytes` is refused outright.
 """
 
 from __future__ import annotations
@@ -15,9 +20,13 @@ from agent.edits.apply import apply_changeset
 from agent.edits.changeset import PendingChanges
 from agent.edits.diff import FileStat, diff_stats, unified_diff
 from agent.edits.fixes import fix_file, fixable_rules
+from agent.edits.guards import oversized
 from agent.edits.validate import Validation, validate_changeset
-from agent.errors import GitError, UsageError
+from agent.errors import ChangeError, GitError, UsageError
 from agent.types import ChangeSet, Finding
+
+
+DEFAULT_MAX_FILE_BYTES = 1_000_000
 
 
 class ChangeUI(Protocol):
@@ -35,7 +44,8 @@ class ChangeUI(Protocol):
 
 @dataclass(frozen=True)
 class FlowOptions:
-    """How far to go. `commit`: off, branch or new-branch (config key `commit`)."""
+    """How far to go. `commit`: off, branch or new-branch (config key `commit`); `allow_guarded`:
+    `--yes` applies guarded changes too; `max_file_bytes`: config `max-file-size`."""
 
     dry_run: bool = False
     yes: bool = False
@@ -43,6 +53,8 @@ class FlowOptions:
     allow_dirty: bool = False
     commit: str = "branch"
     review: ReviewOptions = field(default_factory=ReviewOptions)
+    allow_guarded: bool = False
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,8 @@ class CommitInfo:
 
 @dataclass(frozen=True)
 class FlowResult:
-    """`status`: empty, dry-run, patch-written, not-confirmed, declined or applied."""
+    """`status`: empty, dry-run, patch-written, not-confirmed, guarded (guarded changes without
+    --allow-guarded and no terminal to confirm them on), declined or applied."""
 
     status: str
     validation: Validation = Validation()
@@ -72,12 +85,15 @@ def run_change_flow(
 ) -> FlowResult:
     """Take `changeset` (paths relative to `root`) as far as `options` allow.
 
-    Raises ChangeError (invalid change, apply failed: nothing written) or GitError (dirty files,
-    or a failed commit after the files were written — the message says which).
+    Raises ChangeError (invalid change, a file over the size limit, apply failed: nothing written)
+    or GitError (dirty files, or a failed commit after the files were written — the message says which).
     """
     if not changeset:
         ui.note("no changes to make")
         return FlowResult("empty")
+    too_big = oversized(changeset, options.max_file_bytes)
+    if too_big:
+        raise ChangeError("; ".join(too_big))
     validation = validate_changeset(changeset, root, options.review)
     ui.preview(unified_diff(changeset), diff_stats(changeset), validation)
     if options.dry_run:
@@ -97,9 +113,27 @@ def run_change_flow(
         if not ui.confirm(f"Apply these changes to {len(changeset.files)} file(s)?"):
             ui.note("not applied")
             return FlowResult("declined", validation)
+    if validation.guarded and not options.allow_guarded:
+        refused = _refuse_guarded(validation, ui)
+        if refused is not None:
+            return FlowResult(refused, validation)
     apply_changeset(changeset, root)
     ui.note(f"applied changes to {len(changeset.files)} file(s)")
     return FlowResult("applied", validation, _commit(changeset, root, info, options, in_repo, ui))
+
+
+def _refuse_guarded(validation: Validation, ui: ChangeUI) -> str | None:
+    """None when the user confirms the guarded changes on a terminal; else the flow's status."""
+    files = ", ".join(sorted({g.path for g in validation.guarded}))
+    if not ui.interactive:
+        ui.note(f"not applied: the change has guarded changes ({files}) that --yes alone never applies; "
+                "read the diff and re-run with --allow-guarded to apply them")
+        return "guarded"
+    if not ui.confirm(f"The change also makes {len(validation.guarded)} guarded change(s) ({files}), listed above. "
+                      "Apply them too?"):
+        ui.note("not applied")
+        return "declined"
+    return None
 
 
 def _refuse_dirty(root: Path, changeset: ChangeSet) -> None:

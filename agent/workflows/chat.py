@@ -73,7 +73,7 @@ COMMANDS: dict[str, str] = {
     "review": "[PATH] — review the repository (or PATH) and discuss the findings",
     "implement": "SPEC — run fba implement on a spec (a file, a Spec Kit folder, or text); the result is pending",
     "diff": "show the pending changes",
-    "apply": "write the pending changes (and commit them, config key 'commit')",
+    "apply": "write the pending changes (and commit them, config key 'commit'); --allow-guarded: guarded changes too",
     "discard": "drop the pending changes",
     "undo": "revert fba's last commit",
     "run-tests": "run the tests on the pending changes, in an isolated copy",
@@ -287,10 +287,12 @@ class ChatSession:
     def scope_creep(self, changeset: ChangeSet) -> tuple[str, ...]:
         return scope_creep(changeset, self.requests, self.context_files)
 
-    def apply(self, ui: ChatUI, yes: bool) -> FlowResult:
-        """Validate, preview (with scope creep), confirm unless `yes`, write and commit."""
+    def apply(self, ui: ChatUI, yes: bool, allow_guarded: bool = False) -> FlowResult:
+        """Validate, preview (with scope creep), confirm unless `yes`, write and commit (guarded
+        changes only with `allow_guarded` or their own confirmation)."""
         changeset = self.workspace.snapshot()
-        options = FlowOptions(yes=yes, commit=self.config["commit"], review=ReviewOptions.from_config(self.config))
+        options = FlowOptions(yes=yes, commit=self.config["commit"], review=ReviewOptions.from_config(self.config),
+                              allow_guarded=allow_guarded, max_file_bytes=self.config["max-file-size"])
         result = run_change_flow(changeset, self.root, self._commit_info(), options,
                                  _ScopedUI(ui, self.scope_creep(changeset)))
         if result.applied:
@@ -312,7 +314,7 @@ class ChatSession:
     def _new_workspace(self) -> Workspace:
         return Workspace(self.root, self.files, ReviewOptions.from_config(self.config),
                          self.config["test-command"], float(self.config["test-timeout"]),
-                         unsandboxed=self.unsandboxed)
+                         unsandboxed=self.unsandboxed, max_file_bytes=self.config["max-file-size"])
 
     # -- slash commands ---------------------------------------------------------------------------
 
@@ -380,7 +382,9 @@ class ChatSession:
     def _cmd_apply(self, argument: str, ui: ChatUI) -> Outcome:
         if not self.workspace.snapshot():
             return Outcome("no pending changes to apply")
-        result = self.apply(ui, yes=True)
+        if argument not in ("", "--allow-guarded"):
+            raise UsageError("/apply takes no argument but --allow-guarded")
+        result = self.apply(ui, yes=True, allow_guarded=argument == "--allow-guarded")
         return Outcome() if result.applied else Outcome("the changes stay pending", "warn")
 
     def _cmd_discard(self, argument: str, ui: ChatUI) -> Outcome:

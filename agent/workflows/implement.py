@@ -142,7 +142,7 @@ def implement(spec: Spec, config: Config, options: ImplementOptions, on_event: E
     listing = [line for line in files.list_files(".").splitlines() if not line.startswith("[")]
     sources = project_sources(files.root, listing)
     workspace = Workspace(root, files, review, config["test-command"], float(config["test-timeout"]), sources,
-                          options.unsandboxed)
+                          unsandboxed=options.unsandboxed, max_file_bytes=config["max-file-size"])
     verify_options = VerifyOptions(review, config["test-command"], float(config["test-timeout"]),
                                    find_migrations(listing), spec.schema_task, sources, options.unsandboxed,
                                    workspace.copyable)

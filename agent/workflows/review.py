@@ -167,6 +167,7 @@ class FindingsCollector:
     reanchored: int = 0
     dropped: list[str] = field(default_factory=list)
     invalid_calls: int = 0
+    reported: set[str] = field(default_factory=set)  # the files with a valid report_findings call
 
     def tool(self, path: str) -> Tool:
         """`report_findings` for the review of `path`."""
@@ -190,6 +191,7 @@ class FindingsCollector:
         self.verdicts += [Verdict(v["rule"], v["path"], v["line"], v["verdict"], v["reason"])
                           for v in tool_input.get("static_findings", [])]
         kept = sum(1 for note in notes if not note.startswith("dropped"))
+        self.reported.add(path)
         return "\n".join([f"recorded {kept} finding(s) for {path}", *(n for n in notes if n)])
 
     def _add_finding(self, number: int, raw: Mapping[str, Any], path: str) -> str:
@@ -327,6 +329,7 @@ class ModelPass:
     suppressed: int = 0
     left_out: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     not_reviewed: tuple[Skipped, ...] = ()
+    failed: tuple[str, ...] = ()  # files the model failed on (no valid report): the pass did not do its job
     redactions: int = 0
     stop_reason: str = ""
     pending_batch: str | None = None
@@ -371,7 +374,7 @@ def run_model_pass(workspace: Workspace, targets: Sequence[ReviewTarget], static
     else:
         log.start("review", str(workspace.root), persona.name, model, f"review of {len(packed)} file(s)")
         run.interactive(packed)
-    not_reviewed += [Skipped(workspace.shown(p), f"not reviewed by the model: {run.stop_reason}") for p in run.unreviewed]
+    not_reviewed += [Skipped(workspace.shown(p), f"not reviewed by the model: {why}") for p, why in run.unreviewed.items()]
     lines = {t.path: t.lines for t in targets}
     kept, below, suppressed = _filter(collector.findings, workspace, lines, config, options)
     return ModelPass(
@@ -380,7 +383,8 @@ def run_model_pass(workspace: Workspace, targets: Sequence[ReviewTarget], static
         reanchored=collector.reanchored, dropped=tuple(collector.dropped), invalid_calls=collector.invalid_calls,
         below_confidence=below, suppressed=suppressed,
         left_out={workspace.shown(p): c.left_out for p, c in packed.items() if c.left_out},
-        not_reviewed=tuple(not_reviewed), redactions=run.redactions, stop_reason=run.stop_reason,
+        not_reviewed=tuple(not_reviewed), failed=tuple(workspace.shown(p) for p in run.failed),
+        redactions=run.redactions, stop_reason=run.stop_reason,
         pending_batch=run.pending_batch, resumed_batch=run.resumed_batch, session_id=log.session_id,
     )
 
@@ -413,7 +417,8 @@ class _Run:
         self.usage = Usage()
         self.redactions = 0
         self.stop_reason = "end_turn"
-        self.unreviewed: list[str] = []
+        self.unreviewed: dict[str, str] = {}  # repository path -> why the model did not review it
+        self.failed: list[str] = []  # the files of `unreviewed` the model failed on
         self.pending_batch: str | None = None
         self.resumed_batch: str | None = None
 
@@ -423,7 +428,8 @@ class _Run:
         self.on_event(event)
 
     def interactive(self, packed: Mapping[str, PackedContext]) -> None:
-        """One tool loop per file; a `max-cost` stop leaves the remaining files unreviewed."""
+        """One tool loop per file; a `max-cost` stop leaves the remaining files unreviewed, and a
+        file without a valid `report_findings` call is not reviewed (the model failed on it)."""
         max_cost = self.config["max-cost"]
         try:
             for number, (path, context) in enumerate(packed.items()):
@@ -438,8 +444,10 @@ class _Run:
                 self.log.messages(result.messages)
                 if result.stop_reason == "max_cost":
                     self.stop_reason = "max_cost"
-                    self.unreviewed = list(packed)[number:]
+                    self.unreviewed.update(dict.fromkeys(list(packed)[number:], "max_cost"))
                     break
+                if path not in self.collector.reported:
+                    self._model_failed(path, f"no valid {REPORT_TOOL} call (the model stopped: {result.stop_reason})")
         except FbaError:
             self.log.finish("failed")
             raise
@@ -466,7 +474,7 @@ class _Run:
         if not status.ended:
             self.pending_batch = batch_id
             self.stop_reason = "batch_pending"
-            self.unreviewed = list(packed)
+            self.unreviewed = dict.fromkeys(packed, "batch_pending")
             return
         self._collect(batch_id, ids)
 
@@ -506,13 +514,19 @@ class _Run:
         for custom_id, path in ids.items():
             outcome = results.get(custom_id, "no result in the batch")
             if isinstance(outcome, str):
-                self.unreviewed.append(path)
                 self.stop_reason = f"batch request failed ({outcome})"
+                self._model_failed(path, self.stop_reason)
                 continue
             self.usage += outcome.usage
             self.log.usage(self.model, outcome.usage)
             self._take_report(outcome, path)
+            if path not in self.collector.reported:
+                self._model_failed(path, f"no valid {REPORT_TOOL} call in the batch result")
         self.log.finish("collected")
+
+    def _model_failed(self, path: str, why: str) -> None:
+        self.unreviewed[path] = why
+        self.failed.append(path)
 
     def _take_report(self, reply: Reply, path: str) -> None:
         for use in reply.tool_uses:
@@ -615,11 +629,21 @@ def merge_findings(static: Sequence[Finding], model: Sequence[Finding]) -> tuple
     return sorted(kept, key=Finding.sort_key), duplicates
 
 
-def merge(static: ReviewResult, outcome: ModelPass) -> ReviewResult:
-    """The static result with the model's findings merged in and the model's usage."""
+def merge(static: ReviewResult, outcome: ModelPass, outside: Sequence[Skipped] = ()) -> ReviewResult:
+    """The static result with the model's findings merged in, the model's usage, and the files the
+    model did not review (`outside`: the ones it could not be asked about)."""
     findings, _ = merge_findings(static.findings, outcome.findings)
     return ReviewResult(tuple(findings), files=static.files, skipped=static.skipped,
-                        suppressed=static.suppressed + outcome.suppressed, usage=static.usage + outcome.usage)
+                        suppressed=static.suppressed + outcome.suppressed, usage=static.usage + outcome.usage,
+                        not_reviewed=(*static.not_reviewed, *outside, *outcome.not_reviewed))
+
+
+def pass_failed(static: ReviewResult, targets: Sequence[ReviewTarget], outside: Sequence[Skipped],
+                workspace: Workspace, error: Exception) -> ReviewResult:
+    """The static result when the model pass failed as a whole: every target is not reviewed."""
+    why = f"not reviewed by the model: the model pass failed: {error}"
+    return replace(static, not_reviewed=(*static.not_reviewed, *outside,
+                                         *(Skipped(workspace.shown(t.path), why) for t in targets)))
 
 
 def model_targets(workspace: Workspace, paths: Sequence[Path], exclude: Sequence[str] = (),

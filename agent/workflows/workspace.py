@@ -10,7 +10,8 @@ Static checks index the whole project (`context`: its Python files as on disk, u
 change), so auth dependencies and models defined in untouched files are known.
 
 Every write is confined like a read: inside the repository (no absolute paths, `..`, `.git/` or
-symlinks out) and never to a secret (deny-list) or ignored file.
+symlinks out) and never to a secret (deny-list) or ignored file; no file is created or grown past
+`max_file_bytes` (config `max-file-size`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Mapping
 from agent.analysis.runner import ReviewOptions, review_sources
 from agent.context.files import RepoFiles
 from agent.edits.changeset import PendingChanges
+from agent.edits.guards import oversized
 from agent.edits.paths import repo_path
 from agent.edits.testrun import IF_AVAILABLE, OFF, REQUIRED, TestRun, run_tests
 from agent.edits.validate import validate_changeset
@@ -38,7 +40,8 @@ class Workspace:
 
     def __init__(self, root: Path, files: RepoFiles, review: ReviewOptions = ReviewOptions(),
                  test_command: str = "pytest -q", test_timeout: float = 300.0,
-                 context: Mapping[str, str] | None = None, unsandboxed: bool = False) -> None:
+                 context: Mapping[str, str] | None = None, unsandboxed: bool = False,
+                 max_file_bytes: int = 1_000_000) -> None:
         self.root = Path(root).resolve()
         self.files = files
         self.context = dict(context or {})  # the project's Python files as on disk: the checks' index
@@ -47,6 +50,7 @@ class Workspace:
         self.test_timeout = test_timeout
         self.unsandboxed = unsandboxed  # the user allowed the model's code to run without a sandbox
         self.pending = PendingChanges(self.root)
+        self.max_file_bytes = max_file_bytes
 
     def snapshot(self) -> ChangeSet:
         return self.pending.snapshot()
@@ -101,12 +105,15 @@ class Workspace:
 
     def edit_file(self, path: str, old_string: str, new_string: str) -> str:
         relative = self._writable(path)
+        previous = self.pending.read(relative)
         self.pending.edit(relative, old_string, new_string)
+        self._refuse_oversized(relative, lambda: self.pending.rewrite(relative, previous))
         return f"edited {relative} (pending; nothing is written until the user applies the change)"
 
     def create_file(self, path: str, content: str) -> str:
         relative = self._writable(path)
         self.pending.create(relative, content)
+        self._refuse_oversized(relative, lambda: self.pending.delete(relative))
         return f"created {relative} ({len(content.splitlines())} lines, pending)"
 
     def delete_file(self, path: str) -> str:
@@ -145,7 +152,7 @@ class Workspace:
         try:
             extra = [shlex.quote(a) for a in shlex.split(args)]
         except ValueError as exc:
-            raise InputError(f"cannot split the test arguments {args!r}: {exc}") from None
+            raise InputError(f"cannot split the test arguments {args[:200]!r}: {exc}") from None
         command = " ".join([self.test_command, *extra])
         changeset = self.snapshot()
         confinement = OFF if self.unsandboxed else IF_AVAILABLE if by_user and not changeset else REQUIRED
@@ -160,6 +167,14 @@ class Workspace:
         return True
 
     # -- paths -----------------------------------------------------------------------------------------
+
+    def _refuse_oversized(self, relative: str, undo) -> None:
+        """When the last write made `relative` too big: `undo()` it and raise ChangeError."""
+        change = next((c for c in self.snapshot().files if c.path == relative), None)
+        problems = oversized(ChangeSet((change,)), self.max_file_bytes) if change else []
+        if problems:
+            undo()
+            raise ChangeError(problems[0])
 
     def _changed(self) -> dict[str, str | None]:
         return {c.path: c.after for c in self.snapshot().files}
