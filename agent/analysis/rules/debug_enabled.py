@@ -50,6 +50,7 @@ class DebugEnabled(Rule):
     category = "error-leak"
     severity = Severity.MEDIUM
     title = "Debug mode enabled"
+    preview = True  # precision on real code (bench/precision) below the default set's 0.80
 
     VALID = (
         """
