@@ -131,18 +131,22 @@ def _parse_verdict(text: str, where: str) -> Verdict:
 # --- fingerprints ---------------------------------------------------------------------------
 
 def fingerprint(source: str, line: int) -> str:
-    """`<scope>::<line text without whitespace>`: stable when lines above move."""
+    """`<scope>::<line text without whitespace>`, stable when lines above move; `#N` is added for
+    the N-th identical line of one scope (`raise HTTPException(` opening several clauses)."""
     lines = source.splitlines()
-    text = lines[line - 1] if 0 < line <= len(lines) else ""
-    return f"{_scope(source, line)}::{_WHITESPACE.sub('', text)}"
+    text = _WHITESPACE.sub("", lines[line - 1]) if 0 < line <= len(lines) else ""
+    start, scope = _scope(source, line)
+    repeats = sum(1 for n in range(start, line) if _WHITESPACE.sub("", lines[n - 1]) == text)
+    return f"{scope}::{text}" + (f"#{repeats + 1}" if repeats else "")
 
 
-def _scope(source: str, line: int) -> str:
-    best: tuple[int, str] | None = None
+def _scope(source: str, line: int) -> tuple[int, str]:
+    """(first line, dotted name) of the innermost class or function around `line`."""
+    best: tuple[int, str] = (1, "<module>")
     for start, end, name in _scopes(source):
-        if start <= line <= end and (best is None or start >= best[0]):
+        if start <= line <= end and (best[1] == "<module>" or start >= best[0]):
             best = (start, name)
-    return best[1] if best else "<module>"
+    return best
 
 
 @lru_cache(maxsize=64)
