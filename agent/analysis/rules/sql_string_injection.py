@@ -50,8 +50,9 @@ class SqlStringInjection(Rule):
 
     **Known problems**
     Interpolations that are known to be safe are accepted: literals, UPPER_CASE configuration
-    constants (`TIMEOUT`, `settings.DB_TIMEOUT`), `Model.__tablename__` / `table.name`, and names
-    checked against an allow-list in the same function (`if column not in ALLOWED_COLUMNS: raise`).
+    constants (`TIMEOUT`, `settings.DB_TIMEOUT`), `Model.__tablename__` / `table.name`, names
+    checked against an allow-list in the same function (`if column not in ALLOWED_COLUMNS: raise`),
+    a generated bind-parameter name (`= :{param}`) and `" AND ".join(...)` of safe pieces.
     When the statement is executed with bound parameters (`execute(sql, params)`), interpolated
     local variables are taken as SQL structure (placeholder or column lists) and only the
     function's own parameters are reported; a value smuggled through a local variable is missed.
@@ -109,6 +110,29 @@ def with_tags(stmt, tag_ids: list[str]):
         for i, tag in enumerate(tag_ids)
     ]))
 """,
+        # A generated placeholder name (`:{param}`) and WHERE fragments joined from placeholders:
+        # the values are bound.
+        """
+from sqlalchemy import text
+
+def with_tags(stmt, tag_ids: list[str]):
+    for index, tag_id in enumerate(tag_ids):
+        param = f"tag_id_{index}"
+        stmt = stmt.filter(text(f"EXISTS (SELECT 1 FROM json_each(chat.meta, '$.tags') WHERE value = :{param})"))
+        stmt = stmt.params(**{param: tag_id})
+    return stmt
+
+def delete(cur, ids: list[str], metadata: dict):
+    where, params = [], []
+    if ids:
+        where.append("id IN (" + ", ".join(["%s"] * len(ids)) + ")")
+        params.extend(ids)
+    for key, value in metadata.items():
+        where.append("JSON_EXTRACT(metadata, %s) = %s")
+        params.extend([f"$.{key}", value])
+    sql = "DELETE FROM document_chunk WHERE " + " AND ".join(where)
+    cur.execute(sql, params)
+""",
         """
 from alembic import op
 
@@ -162,6 +186,14 @@ def report(engine, year: str):
         query = "SELECT * FROM sales WHERE 1=1"
         query += f" AND year = {year}"
         return conn.execute(query).all()
+""",
+        # A PostgreSQL cast (`::{kind}`) is not a placeholder; a joined client list is not bound.
+        """
+from sqlalchemy import text
+
+def by_kind(session, kind: str, names: list[str]):
+    session.execute(text(f"SELECT id FROM item WHERE payload::{kind} IS NOT NULL"))
+    return session.execute(text("SELECT id FROM item WHERE name IN (" + ", ".join(names) + ")")).all()
 """,
         """
 import sqlalchemy as sa
@@ -259,7 +291,8 @@ def _structural_names(scope) -> frozenset[str]:
 def _interpolations(node: ast.expr) -> list[ast.expr]:
     """The values interpolated by an f-string, `%`, `.format()` or `+` string build (empty for anything else)."""
     if isinstance(node, ast.JoinedStr):
-        return [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
+        return [v.value for before, v in zip([None, *node.values], node.values)
+                if isinstance(v, ast.FormattedValue) and not _placeholder_name(before)]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and _is_str(node.left):
         if isinstance(node.right, ast.Dict):
             return list(node.right.values)
@@ -271,6 +304,12 @@ def _interpolations(node: ast.expr) -> list[ast.expr]:
             and _is_str(node.func.value)):
         return [*node.args, *(k.value for k in node.keywords)]
     return []
+
+
+def _placeholder_name(before: ast.expr | None) -> bool:
+    """The interpolation right after `:` names a bind parameter (`= :{param}`), whose value is
+    sent separately; `::` (a PostgreSQL cast) does not."""
+    return (_is_str(before) and before.value.endswith(":") and not before.value.endswith("::"))
 
 
 def _flatten_add(node: ast.expr) -> list[ast.expr]:
@@ -288,6 +327,8 @@ def _is_str(node: ast.AST) -> bool:
 def _safe(value: ast.expr, scope, constants: dict[str, ast.expr], trusted: frozenset[str] = frozenset()) -> bool:
     if isinstance(value, ast.Constant):
         return True
+    if _joined(value):  # `" AND ".join(clauses)`: as safe as the pieces
+        return all(_safe(v, scope, constants, trusted) for v in value.args)
     if isinstance(value, ast.Attribute) and (value.attr in SAFE_ATTRIBUTES or _constant_name(value.attr)):
         return True  # `Model.__tablename__`, `settings.DB_BUSY_TIMEOUT`
     if isinstance(value, ast.Name):
@@ -297,6 +338,11 @@ def _safe(value: ast.expr, scope, constants: dict[str, ast.expr], trusted: froze
             return True
         return scope is not None and _checked_against_allow_list(value.id, scope)
     return False
+
+
+def _joined(value: ast.expr) -> bool:
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "join"
+            and _is_str(value.func.value) and len(value.args) == 1 and not value.keywords)
 
 
 def _constant_name(name: str) -> bool:
