@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
+from agent.analysis.rules._responses import sets_status_code
 from agent.analysis.rules.base import FileContext, Rule, route_label
 from agent.analysis.walk import subtree_nodes
 from agent.types import Finding, Severity
@@ -77,6 +78,18 @@ router = APIRouter()
 async def create_item(item: dict):
     return item
 """,
+        # An upsert answers 201 only when the row is new.
+        """
+from fastapi import APIRouter, Response, status
+router = APIRouter()
+
+@router.post("/flows/")
+async def create_flow(flow: dict, response: Response, session):
+    model = await upsert_flow(session, flow)
+    if model.created >= now():
+        response.status_code = status.HTTP_201_CREATED
+    return model
+""",
     )
     INVALID = (
         """
@@ -103,7 +116,7 @@ def save_note(note: dict, session):
         for route, func in ctx.route_handlers():
             if route.methods != ("POST",) or route.status_code is not None:
                 continue
-            if _creates(func):
+            if _creates(func) and not sets_status_code(func):
                 yield self.finding(
                     ctx,
                     func,
