@@ -346,7 +346,9 @@ def rules(
         rule = rule_by_code(rule_id)
         if rule is None:
             raise UsageError(f"unknown rule '{rule_id}' (see 'fba rules')")
-        term.markdown(f"# {rule.code} {rule.name}\n\n*category:* `{rule.category}` · *severity:* `{rule.severity.value}`\n\n{_dedent_doc(rule.doc())}")
+        preview = " · *preview* (runs with `--preview`)" if rule.preview else ""
+        term.markdown(f"# {rule.code} {rule.name}\n\n*category:* `{rule.category}` · *severity:* `{rule.severity.value}`"
+                      f"{preview}\n\n{_dedent_doc(rule.doc())}")
         return
     if output_format == "json":
         import json
