@@ -13,6 +13,9 @@ SIZE_NAMES = frozenset({
     "page_limit", "count", "top", "first",
 })
 UPPER_BOUNDS = ("le", "lt")
+# Names that are page sizes in a query string but usually something else in a request body.
+AMBIGUOUS_NAMES = frozenset({"size", "count", "top", "first"})
+BODY_MARKERS = frozenset({"Body", "Form"})
 # Parameter markers whose arguments fba reads; any other call as a default (a project's
 # `LimitBody()` dependency factory) computes the value somewhere fba does not follow.
 PARAMETER_MARKERS = frozenset({"Query", "Body", "Form", "Header", "Cookie", "Path", "Field", "Param"})
@@ -126,6 +129,10 @@ def LimitBody():
 @router.post("/flows/filter")
 async def read_flows(limit: int = LimitBody(), offset: int = Body(0, ge=0)):
     return []
+
+@router.post("/images/resize")
+async def resize(size: int = Body(...), count: int = Form(1)):
+    return {}
 """,
     )
     INVALID = (
@@ -241,8 +248,11 @@ def _type_names(param) -> set[str]:
 def _unbounded_size(name: str, annotation: ast.expr | None, default: ast.expr | None) -> bool:
     if name.lower() not in SIZE_NAMES or not _integer(annotation, default):
         return False
-    if isinstance(default, ast.Call) and (call_name(default) or "").rsplit(".", 1)[-1] not in PARAMETER_MARKERS:
+    marker = (call_name(default) or "").rsplit(".", 1)[-1] if isinstance(default, ast.Call) else None
+    if marker is not None and marker not in PARAMETER_MARKERS:
         return False
+    if marker in BODY_MARKERS and name.lower() in AMBIGUOUS_NAMES:
+        return False  # `size: int = Body(...)` in a request body: an image size, a file size...
     return not any(_bounds(node) for node in (annotation, default) if node is not None)
 
 

@@ -32,6 +32,11 @@ class WebhookSecret(SQLModel):
 class LdapServer(SQLModel):
     host: str
     app_dn_password: str
+
+class UserStatus(SQLModel):
+    id: uuid.UUID
+    has_password: bool
+    is_secret: bool
 """
 
 
@@ -119,6 +124,20 @@ def token(user=Depends(get_current_user)):
     return issue(user)
 """,
         },
+        # Boolean flags about a secret are not the secret.
+        {
+            "app/models.py": SCHEMAS,
+            "app/api/routes/me.py": """
+from fastapi import APIRouter, Depends
+from app.models import UserStatus
+
+router = APIRouter()
+
+@router.get("/me/status", response_model=UserStatus)
+def read_status(user=Depends(get_current_user)):
+    return user
+""",
+        },
     )
     INVALID = (
         {
@@ -188,6 +207,12 @@ def list_integrations(user=Depends(get_admin_user)):
 ISSUED_WORDS = frozenset({"key", "token", "secret"})
 
 
+def _flag(field) -> bool:
+    """`has_password: bool` says whether a secret exists, not what it is."""
+    annotation = field.annotation.replace(" ", "")
+    return annotation in ("bool", "Optional[bool]", "bool|None") or field.name.lower().startswith(("has_", "is_"))
+
+
 def _purpose_words(route) -> frozenset[str]:
     """The words of the handler's name and path: `generate_api_key`, `/webhooks/{id}/secret`."""
     return frozenset(w for w in re.split(r"[^a-z0-9]+", f"{route.function} {route.path}".lower()) if w)
@@ -204,7 +229,8 @@ def _problem(model, public_route: bool, purpose: frozenset[str] = frozenset()) -
     if model.table:
         return "a database table model"
     exposed = model.sensitive_fields + (() if public_route else model.token_fields)
-    exposed = tuple(f for f in exposed if not _issued(f, purpose))
+    flags = {f.name for f in model.fields if _flag(f)}
+    exposed = tuple(f for f in exposed if not _issued(f, purpose) and f not in flags)
     if exposed:
         return "which exposes " + ", ".join(exposed)
     return None
