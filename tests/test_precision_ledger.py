@@ -104,3 +104,11 @@ def test_targets_count_precision_dismissals_and_high_severity():
 def test_a_rule_below_its_floor_is_a_miss():
     findings = [judged("FBA404", "tp")] * 40 + [judged("FBA220", "tp")] * 3 + [judged("FBA220", "fp")]
     assert ledger.target_misses(findings) == ["FBA220 precision 0.75 < 0.8"]
+
+
+def test_closing_fixed_false_positives_drops_open(tmp_path):
+    write(tmp_path, "FBA404", verdict(verdict="fp", open=True), verdict(fingerprint="g::x", verdict="fp", open=True))
+    fixed = [v for v in ledger.load_verdicts(tmp_path).values() if v.fingerprint == "g::x"]
+    assert ledger.close_fixed(fixed, tmp_path) == 1
+    still_open = {v.fingerprint: v.open for v in ledger.load_verdicts(tmp_path).values()}
+    assert still_open == {"f::raiseHTTPException(": True, "g::x": False}

@@ -351,6 +351,20 @@ def target_misses(findings: list[Judged]) -> list[str]:
     return misses
 
 
+def close_fixed(fixed: list[Verdict], folder: Path = VERDICTS) -> int:
+    """Remove `open` from these verdicts in their files; the number changed."""
+    keys = {v.key for v in fixed}
+    changed = 0
+    for rule in sorted({v.rule for v in fixed}):
+        file = folder / f"{rule}.jsonl"
+        rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for row in rows:
+            if (row["backend"], row["rule"], row["path"], row["fingerprint"]) in keys and row.pop("open", None):
+                changed += 1
+        file.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return changed
+
+
 def stub(finding: Judged) -> dict:
     return {"backend": finding.backend, "rule": finding.rule, "path": finding.path,
             "fingerprint": finding.fingerprint, "verdict": "", "reason": "",
@@ -363,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", action="append", default=[], help="only this backend (repeatable)")
     parser.add_argument("--unjudged-json", type=Path, help="write the unjudged findings as verdict stubs (JSON lines)")
     parser.add_argument("--no-targets", action="store_true", help="fail only when a fixed false positive is back")
+    parser.add_argument("--close-fixed", action="store_true",
+                        help="drop `open` from false positives no longer reported (they are fixed: their return fails)")
     args = parser.parse_args(argv)
     try:
         verdicts = load_verdicts()
@@ -386,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     default = [f for f in findings if not preview.get(f.rule)]
     print_table("default rules (the targets)", default, Counter({r: n for r, n in gone_all.items() if not preview.get(r)}), preview)
     print_table("all rules, preview included", findings, gone_all, preview)
+    if args.close_fixed:
+        closed = close_fixed([v for v in gone_verdicts if v.verdict == "fp" and v.open])
+        print(f"closed {closed} fixed false positive(s)")
     gone_fp = Counter(v.rule for v in gone_verdicts if v.verdict == "fp")
     if gone_fp:
         print("\nfalse positives judged and no longer reported: "
