@@ -79,6 +79,7 @@ def review(
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a finding is at or above this severity (default: medium, or config fail-on)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules or categories (comma separated)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Turn off these rules or categories."),
+    preview: Optional[bool] = typer.Option(None, "--preview", help="Also run the preview rules (see 'fba rules')."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the report: no warnings, progress or totals."),
     fix: bool = typer.Option(False, "--fix", help="Apply the safe automatic fixes: preview, confirm, write, commit."),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: show the diff and write nothing."),
@@ -114,7 +115,7 @@ def review(
     if output_format not in FORMATS:
         raise UsageError(f"unknown format '{output_format}' (choose from {', '.join(FORMATS)})")
     config = _config({"fail-on": fail_on, "select": _split(select), "ignore": _split(ignore),
-                      "model": model, "agent": agent, "max-cost": max_cost})
+                      "preview": preview or None, "model": model, "agent": agent, "max-cost": max_cost})
     options = ReviewOptions.from_config(config)
     cache = None if no_cache else ReviewCache.for_root(config.root)
     check_selectors(options, cache)
@@ -361,18 +362,22 @@ def rules(
         rule = rule_by_code(rule_id)
         if rule is None:
             raise UsageError(f"unknown rule '{rule_id}' (see 'fba rules')")
-        term.markdown(f"# {rule.code} {rule.name}\n\n*category:* `{rule.category}` · *severity:* `{rule.severity.value}`\n\n{_dedent_doc(rule.doc())}")
+        preview = " · *preview* (runs with `--preview`)" if rule.preview else ""
+        term.markdown(f"# {rule.code} {rule.name}\n\n*category:* `{rule.category}` · *severity:* `{rule.severity.value}`"
+                      f"{preview}\n\n{_dedent_doc(rule.doc())}")
         return
     if output_format == "json":
         import json
 
         term.write(json.dumps([
-            {"code": r.code, "name": r.name, "category": r.category, "severity": r.severity.value, "title": r.title}
+            {"code": r.code, "name": r.name, "category": r.category, "severity": r.severity.value, "title": r.title,
+             "preview": r.preview}
             for r in all_rules()
         ], indent=2) + "\n")
         return
     term.table(["code", "name", "category", "severity", "what it catches"],
-               [[r.code, r.name, r.category, r.severity.value, r.title] for r in all_rules()])
+               [[r.code + (" (preview)" if r.preview else ""), r.name, r.category, r.severity.value, r.title]
+                for r in all_rules()])
 
 
 def _dedent_doc(doc: str) -> str:

@@ -74,6 +74,14 @@ def _int(value: Any, key: str) -> int:
     return number
 
 
+def _bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
+
+
 def _text(value: Any, key: str) -> str:
     if not isinstance(value, (str, int, float)):
         raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
@@ -109,6 +117,7 @@ KEYS: tuple[Key, ...] = (
     Key("auth-dependencies", _str_list, (), "extra dependency names that count as authentication"),
     Key("select", _str_list, (), "only these rules or categories (empty: all)"),
     Key("ignore", _str_list, (), "rules or categories to turn off"),
+    Key("preview", _bool, False, "also run the preview rules (not yet precise enough on real code for the default set)"),
     Key("severity", _severity_map, {}, "per-rule severity overrides, e.g. { FBA201 = \"low\" }"),
     Key("fail-on", _severity, "medium", "lowest severity that makes the exit code 1"),
     Key("min-confidence", _float, 0.5, "drop model findings below this confidence (0..1)"),

@@ -29,7 +29,7 @@ def _cell(text: str) -> str:
 
 def table(rules: list[dict]) -> str:
     lines = ["| code | name | category | severity | what it catches |", "|---|---|---|---|---|"]
-    lines += [f"| {r['code']} | `{r['name']}` | {r['category']} | {r['severity']} | {_cell(r['title'])} |" for r in rules]
+    lines += [f"| {r['code']}{' (preview)' if r.get('preview') else ''} | `{r['name']}` | {r['category']} | {r['severity']} | {_cell(r['title'])} |" for r in rules]
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ TURN_COST = (1000 * 2.00 + 100 * 10.00) / 1_000_000  # sonnet prices
 def project(git_repo: Path) -> Path:
     (git_repo / "app").mkdir()
     (git_repo / "app" / "main.py").write_text(MAIN)
+    (git_repo / "pyproject.toml").write_text("[tool.fba]\npreview = true\n")  # FBA201 is a preview rule
     (git_repo / ".env").write_text("SECRET_KEY=do-not-send\n")
     (git_repo / ".gitignore").write_text(".env\n")
     git(git_repo, "add", "-A")

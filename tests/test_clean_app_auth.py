@@ -18,7 +18,7 @@ def _sources() -> dict[str, str]:
 
 
 def test_clean_app_has_no_findings_from_any_rule():
-    result = review_sources(_sources(), ReviewOptions())
+    result = review_sources(_sources(), ReviewOptions(preview=True))
     assert result.skipped == ()
     assert [f"{f.rule} {f.path}:{f.line} {f.message}" for f in result.findings] == []
 
@@ -101,6 +101,6 @@ def test_each_broken_category_is_found_at_the_right_file(edits, rule, path):
     for file, old, new in edits:
         assert sources[file].count(old) == 1, f"mutation does not apply to {file}: {old!r}"
         sources[file] = sources[file].replace(old, new)
-    findings = review_sources(sources, ReviewOptions()).findings
+    findings = review_sources(sources, ReviewOptions(preview=True)).findings
     assert any(f.rule == rule and f.path == path for f in findings), findings
     assert {f.rule for f in findings} == {rule}, [f"{f.rule} {f.path}:{f.line}" for f in findings]

@@ -11,7 +11,7 @@ import pytest
 from agent.analysis.runner import ReviewOptions, review_sources
 
 APP = Path(__file__).parent / "fixtures" / "clean_app"
-SECURITY = ReviewOptions(select=("jwt", "secrets", "cors", "error-leak", "password-storage", "injection"))
+SECURITY = ReviewOptions(select=("jwt", "secrets", "cors", "error-leak", "password-storage", "injection"), preview=True)
 
 
 def _sources() -> dict[str, str]:

@@ -19,7 +19,7 @@ def _key(item: dict) -> tuple:
 
 def _review_json() -> tuple[int, dict]:
     proc = subprocess.run(
-        [sys.executable, "-m", "agent", "review", "examples/", "--format", "json"],
+        [sys.executable, "-m", "agent", "review", "examples/", "--preview", "--format", "json"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert proc.stdout, proc.stderr

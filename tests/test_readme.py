@@ -20,7 +20,7 @@ def _quickstart_commands() -> list[str]:
 
 def test_quickstart_has_two_commands_and_the_second_is_what_ci_runs():
     review, tests = _quickstart_commands()
-    assert review == "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/fba review examples/"
+    assert review == "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/fba review examples/ --preview"
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert tests in ci_lines
     assert tests == "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest"
@@ -42,7 +42,7 @@ def test_quickstart_output_is_what_fba_prints(tmp_path):
     section = README.split("<!-- quickstart-output:start -->", 1)[1].split("<!-- quickstart-output:end -->", 1)[0]
     documented = re.search(r"```text\n(.*?)\n```", section, re.DOTALL).group(1)
     env = {"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "agent", "review", "examples/", "--no-cache"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "agent", "review", "examples/", "--preview", "--no-cache"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.rstrip("\n") == documented

@@ -248,14 +248,27 @@ def test_narrow_exception_leak_is_reported_with_lower_confidence():
     source = """
     from fastapi import HTTPException
 
+    def fetch_rate(client, currency: str) -> float:
+        try:
+            return client.rate(currency)
+        except TimeoutError as e:
+            raise HTTPException(502, f"rate service: {e}")
+    """
+    [finding] = findings("FBA404", source)
+    assert finding.line == 8 and finding.confidence < 1.0
+
+
+def test_a_value_error_describes_the_value_and_is_not_reported():
+    source = """
+    from fastapi import HTTPException
+
     def parse_amount(text: str) -> int:
         try:
             return int(text)
         except ValueError as e:
             raise HTTPException(400, f"bad amount: {e}")
     """
-    [finding] = findings("FBA404", source)
-    assert finding.line == 8 and finding.confidence < 1.0
+    assert findings("FBA404", source) == []
 
 
 def test_returning_exception_text_from_a_plain_helper_is_not_a_response():
@@ -369,7 +382,7 @@ def test_a_returned_leaking_response_is_one_finding_at_the_response():
                 content={"detail": str(exc)},
             )
 
-    @app.exception_handler(ValueError)
+    @app.exception_handler(RuntimeError)
     async def on_value_error(request, exc):
         return JSONResponse(status_code=400, content={"detail": str(exc)})
     """

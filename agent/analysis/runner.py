@@ -62,6 +62,7 @@ class ReviewOptions:
     public_routes: tuple[str, ...] = ()
     auth_dependencies: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    preview: bool = False
 
     @classmethod
     def from_config(cls, config) -> "ReviewOptions":
@@ -72,6 +73,7 @@ class ReviewOptions:
             public_routes=tuple(config["public-routes"]),
             auth_dependencies=tuple(config["auth-dependencies"]),
             exclude=tuple(config["exclude"]),
+            preview=bool(config["preview"]),
         )
 
 
@@ -87,7 +89,13 @@ def enabled_rules(options: ReviewOptions) -> list[Rule]:
     from agent.analysis.rules import all_rules
 
     rules = [r for r in all_rules() if (not options.select or _matches(r, options.select))]
-    return [r() for r in rules if not _matches(r, options.ignore)]
+    return [r() for r in rules if not _matches(r, options.ignore) and _previewed(r, options)]
+
+
+def _previewed(rule: type[Rule], options: ReviewOptions) -> bool:
+    """A preview rule (not yet precise enough for the default set) runs with `preview` on or when
+    selected by its own code."""
+    return not rule.preview or options.preview or any(s.strip().upper() == rule.code for s in options.select)
 
 
 def check_selectors(options: ReviewOptions, cache: ReviewCache | None = None) -> None:
@@ -361,7 +369,7 @@ class _Memory:
         index_options = (repr(sorted(options.auth_dependencies)), repr(options.public_routes))
         # The engine digest covers the rule catalogue, so the selectors stand for the rule set.
         report_options = (*index_options, repr(options.select), repr(options.ignore),
-                          repr(sorted(options.severity.items())))
+                          repr(sorted(options.severity.items())), repr(options.preview))
         self.index_settings = digest(engine_digest(), *index_options)
         self.settings = digest(engine_digest(), *report_options)
         # Blob names leave the engine out: a new fba version overwrites the old blobs.

@@ -42,6 +42,17 @@ def declares_response_class(call: ast.Call | None) -> bool:
     return call is not None and keyword(call, "response_class") is not None
 
 
+def sets_status_code(func: ast.AST) -> bool:
+    """The handler chooses the status at run time: `response.status_code = 201` on its
+    `Response` parameter (created vs updated by an upsert)."""
+    return any(
+        isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr == "status_code" and isinstance(t.value, ast.Name)
+            for t in node.targets)
+        for node in ast.walk(func)
+    )
+
+
 def status_value_of(text: str | None) -> int | None:
     """The status code of a decorator's `status_code=` source text (`Route.status_code`)."""
     if text is None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
+from agent.analysis.rules._responses import sets_status_code
 from agent.analysis.rules.base import FileContext, Rule, route_label
 from agent.analysis.walk import subtree_nodes
 from agent.types import Finding, Severity
@@ -10,7 +11,7 @@ from agent.types import Finding, Severity
 CREATE_VERBS = ("create", "add", "register", "new", "insert", "upload", "post_")
 NOT_CREATE_VERBS = ("login", "token", "search", "query", "verify", "refresh", "logout", "reset", "send",
                     "run", "execute", "validate", "check", "preview", "calculate", "webhook", "callback",
-                    "import", "export", "batch", "bulk", "recover", "test", "signin", "sign_in")
+                    "import", "export", "batch", "bulk", "recover", "test", "signin", "sign_in", "or_update", "upsert")
 
 
 class CreateWithoutCreated(Rule):
@@ -39,7 +40,9 @@ class CreateWithoutCreated(Rule):
 
     **Known problems**
     Action endpoints that use POST without creating anything (login, search, webhooks) are not
-    flagged when their name says so; others that add rows as a side effect may be.
+    flagged when their name says so; others that add rows as a side effect may be. Upserts
+    (`create_or_update_*`), handlers that set `response.status_code` themselves and `add_*`
+    handlers under an existing parent (`POST /channels/{id}/members/add`) are left alone.
     """
 
     code = "FBA203"
@@ -77,8 +80,48 @@ router = APIRouter()
 async def create_item(item: dict):
     return item
 """,
+        # Items added to an existing parent, and an upsert, are not creates.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/channels/{id}/members/add")
+async def add_members_by_id(id: str, form: dict, db):
+    db.add(Membership(channel_id=id, user_ids=form["user_ids"]))
+    return {"ok": True}
+
+@router.post("/projects/{name}/secrets/create_or_update")
+async def create_or_update_secret(name: str, body: dict):
+    return await upsert_secret(name, body)
+""",
+        # An upsert answers 201 only when the row is new.
+        """
+from fastapi import APIRouter, Response, status
+router = APIRouter()
+
+@router.post("/flows/")
+async def create_flow(flow: dict, response: Response, session):
+    model = await upsert_flow(session, flow)
+    if model.created >= now():
+        response.status_code = status.HTTP_201_CREATED
+    return model
+""",
     )
     INVALID = (
+        # Adding a new top-level item, or creating a child under a parent, is a create.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/memories/add")
+async def add_memory(form: dict, db):
+    db.add(Memory(**form))
+    return form
+
+@router.post("/knowledge/{id}/dirs/create")
+async def create_knowledge_directory(id: str, form: dict):
+    return await Directories.insert(id, form)
+""",
         """
 from fastapi import APIRouter
 router = APIRouter()
@@ -103,7 +146,7 @@ def save_note(note: dict, session):
         for route, func in ctx.route_handlers():
             if route.methods != ("POST",) or route.status_code is not None:
                 continue
-            if _creates(func):
+            if _creates(func) and not sets_status_code(func) and not _adds_to_parent(func, route.path):
                 yield self.finding(
                     ctx,
                     func,
@@ -111,6 +154,12 @@ def save_note(note: dict, session):
                     "set status_code=status.HTTP_201_CREATED",
                     line=route.decorator_line,
                 )
+
+
+def _adds_to_parent(func: ast.FunctionDef | ast.AsyncFunctionDef, path: str) -> bool:
+    """`add_members_by_id` on `POST /channels/{id}/members/add`: existing items linked to an
+    existing parent (members, tags, files), where 200 fits as well as 201."""
+    return func.name.lower().startswith("add_") and "{" in path
 
 
 def _creates(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -42,7 +42,8 @@ class DebugEnabled(Rule):
     ```
 
     **Known problems**
-    A settings field that defaults to `True` is not seen.
+    A settings field that defaults to `True` is not seen. Debug turned on inside an `if` on a
+    run-time condition (`if in_debug_mode(): app = FastAPI(debug=True)`) is left alone.
     """
 
     code = "FBA405"
@@ -71,12 +72,32 @@ from fastapi import FastAPI
 
 app = FastAPI(debug=True)
 """},
+        # The deployment decides: debug only when its setting says so.
+        """
+from fastapi import FastAPI
+from app.utils import in_debug_mode
+
+if in_debug_mode():
+    app = FastAPI(debug=True)
+else:
+    app = FastAPI(docs_url=None)
+""",
     )
     INVALID = (
         """
 from fastapi import FastAPI
 
 app = FastAPI(debug=True)
+""",
+        # The `else` branch (or a constant test) is not a setting turning debug on.
+        """
+from fastapi import FastAPI
+from app.utils import in_production
+
+if in_production():
+    app = FastAPI()
+else:
+    app = FastAPI(debug=True)
 """,
         """
 import uvicorn
@@ -114,6 +135,8 @@ app = fastapi.FastAPI(debug=True)
             if isinstance(node.value, ast.Call) and resolve(node.value.func, imports) in APP_CLASSES:
                 apps.update(t.id for t in node.targets if isinstance(t, ast.Name))
         for node in ctx.nodes_of(ast.Call, ast.Assign):
+            if _behind_a_setting(ctx, node):
+                continue
             if isinstance(node, ast.Call):
                 if _true(keyword(node, "debug"), constants) and resolve(node.func, imports) in DEBUG_CALLEES:
                     yield self.finding(ctx, node, "debug=True serves tracebacks and source to clients; "
@@ -124,6 +147,23 @@ app = fastapi.FastAPI(debug=True)
                             and isinstance(target.value, ast.Name) and target.value.id in apps):
                         yield self.finding(ctx, node, f"{target.value.id}.debug = True serves tracebacks and "
                                            "source to clients; keep it off in production")
+
+
+def _behind_a_setting(ctx: FileContext, node: ast.AST) -> bool:
+    """Inside the body of an `if` decided at run time (`if in_debug_mode():`, `if settings.DEBUG:`):
+    debug is on only where the deployment turns it on."""
+    child = node
+    for ancestor in ctx.ancestors(node):
+        if isinstance(ancestor, ast.If) and child in ancestor.body and _setting(ancestor.test):
+            return True
+        child = ancestor
+    return False
+
+
+def _setting(test: ast.expr) -> bool:
+    """A run-time condition: not a constant, nor the script guard `__name__ == "__main__"`."""
+    return not isinstance(test, ast.Constant) and not any(
+        isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(test))
 
 
 def _true(node: ast.expr | None, constants: dict[str, ast.expr]) -> bool:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from agent.analysis.rules._responses import returned_values, returns_response, status_value_of
+from agent.analysis.rules._responses import returned_values, returns_response, sets_status_code, status_value_of
 from agent.analysis.rules.base import FileContext, Rule, route_label
 from agent.types import Finding, Severity
 
@@ -61,6 +61,10 @@ def delete_user(id: int):
 @router.delete("/tags/{id}")
 def delete_tag(id: int):
     return Response(status_code=204)
+
+@router.delete("/owned-by/{resource_id}", status_code=status.HTTP_202_ACCEPTED)
+async def delete_owned_by(resource_id: str) -> None:
+    await queue_deletion(resource_id)
 """,
     )
     INVALID = (
@@ -85,6 +89,10 @@ async def delete_item(id: int):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for route, func in ctx.route_handlers():
             if "DELETE" not in route.methods or status_value_of(route.status_code) == 204:
+                continue
+            if route.status_code is not None and status_value_of(route.status_code) != 200:
+                continue  # another status chosen on purpose (202 Accepted: the deletion is queued)
+            if sets_status_code(func):
                 continue
             if returned_values(func) or returns_response(func) or route.response_model not in (None, "None"):
                 continue

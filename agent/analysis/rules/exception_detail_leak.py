@@ -6,12 +6,14 @@ from typing import Iterator
 from agent.analysis.facts import call_name, callee_attr, dotted_name
 from agent.analysis.rules._security import argument, imports_of, resolve
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
-from agent.analysis.walk import walk_nodes
 from agent.types import Finding, Severity
 
 # Exceptions whose text is about the client's own input: showing it is the point.
 CLIENT_FACING = frozenset({"RequestValidationError", "WebSocketRequestValidationError", "ValidationError",
                            "HTTPException", "StarletteHTTPException", "ValidationException"})
+# Errors about a value (the client's data, a document being parsed): their text names the value,
+# not the server's internals (no SQL, paths or hosts). JSONDecodeError is a ValueError too.
+VALUE_ERRORS = frozenset({"ValueError", "UnicodeError", "UnicodeDecodeError", "JSONDecodeError", "BadZipFile"})
 BROAD = frozenset({"Exception", "BaseException"})
 TRACEBACK_FUNCTIONS = frozenset({"traceback.format_exc", "traceback.format_exception", "traceback.format_tb",
                                  "traceback.format_stack", "traceback.extract_tb"})
@@ -52,8 +54,10 @@ class ExceptionDetailLeak(Rule):
     **Known problems**
     Validation and HTTP exceptions (`RequestValidationError`, pydantic `ValidationError`,
     `HTTPException`) are exempt: their text describes the client's input, as FastAPI's own docs
-    show. Domain exceptions raised with client-safe messages (`ValueError("Email taken")`) are
-    reported with lower confidence; suppress them when the message is meant for clients.
+    show. So are errors about a value (`ValueError`, `JSONDecodeError`, `UnicodeError`) and the
+    project's own exception classes (domain errors whose messages are written for callers): a
+    project exception that wraps another error's text (`raise StorageError(str(e))`) is missed.
+    Other specific exceptions (`RuntimeError`, a library's) are reported with lower confidence.
     """
 
     code = "FBA404"
@@ -108,8 +112,85 @@ def parse(model, data):
     except ValidationError as e:
         raise HTTPException(status_code=422, detail=e.errors())
 """,
+        # The project's own exception class: its messages are written for the caller.
+        {
+            "app/errors.py": """
+class GroupHierarchyError(Exception):
+    def __init__(self, message: str, status_code: int = 400):
+        super().__init__(message)
+        self.status_code = status_code
+""",
+            "app/main.py": """
+from fastapi import APIRouter, HTTPException
+from app.errors import GroupHierarchyError
+
+router = APIRouter()
+
+@router.post("/groups")
+def create_group(form: dict, service):
+    try:
+        return service.create(form)
+    except GroupHierarchyError as e:
+        raise HTTPException(status_code=e.status_code, detail=str(e)) from e
+""",
+        },
+        # A ValueError describes a value; the exception only picks one of fixed messages; its text
+        # is only the key of a table of fixed messages.
+        """
+from fastapi import APIRouter, HTTPException
+
+router = APIRouter()
+EMPTY = "The file is empty"
+MESSAGES = {"timeout": "The app did not answer in time"}
+
+@router.post("/targets")
+def create_target(form: dict, service):
+    try:
+        return service.create_target(form)
+    except ValueError as e:
+        raise HTTPException(status_code=400, detail=str(e))
+
+@router.post("/files")
+def upload(file, service):
+    try:
+        return service.store(file)
+    except Exception as e:
+        raise HTTPException(
+            status_code=400,
+            detail=EMPTY if isinstance(e, ValueError) and e.args == (EMPTY,) else "Error uploading file",
+        )
+
+@router.post("/apps/{app_id}/call")
+def call_app(app_id: str, client):
+    try:
+        return client.call(app_id)
+    except RuntimeError as exc:
+        raise HTTPException(502, MESSAGES.get(str(exc), "The app returned an invalid response")) from None
+""",
     )
     INVALID = (
+        # A library's exception class (not the project's) and an OSError (paths) still leak.
+        """
+from fastapi import APIRouter, HTTPException
+from sqlalchemy.exc import IntegrityError
+
+router = APIRouter()
+
+@router.post("/users")
+def create_user(user: dict, session):
+    try:
+        session.add(user)
+        session.commit()
+    except IntegrityError as e:
+        raise HTTPException(status_code=409, detail=str(e.orig))
+
+@router.post("/avatars")
+def upload_avatar(file, storage):
+    try:
+        return storage.save(file)
+    except (ValueError, OSError) as e:
+        raise HTTPException(status_code=400, detail=str(e))
+""",
         """
 from fastapi import APIRouter, HTTPException
 
@@ -189,7 +270,7 @@ def debug_info():
             leaked = _leaked(payload, exceptions, imports)
             if leaked is not None:
                 reported.add(node)
-                broad = exceptions.get(leaked, set()) & BROAD or not exceptions.get(leaked)
+                broad = {_last(t) for t in exceptions.get(leaked, ())} & BROAD or not exceptions.get(leaked)
                 yield self.finding(ctx, node, "exception text reaches the client; log it and answer a generic "
                                    "message instead", confidence=1.0 if broad or leaked == "traceback" else 0.7)
 
@@ -211,12 +292,12 @@ def _exception_handler_functions(ctx: FileContext) -> dict[str, set[str]]:
     for function in ctx.functions:
         for decorator in function.decorator_list:
             if isinstance(decorator, ast.Call) and _callee_ends_with(decorator, "exception_handler"):
-                handlers.setdefault(function.name, set()).update(_class_names(decorator.args[:1]))
+                handlers.setdefault(function.name, set()).update(_written_names(decorator.args[:1]))
     for node in ctx.nodes_of(ast.Call):
         if len(node.args) == 2 and _callee_ends_with(node, "add_exception_handler"):
             target = dotted_name(node.args[1])
             if target:
-                handlers.setdefault(target.rsplit(".", 1)[-1], set()).update(_class_names(node.args[:1]))
+                handlers.setdefault(target.rsplit(".", 1)[-1], set()).update(_written_names(node.args[:1]))
     return handlers
 
 
@@ -225,12 +306,27 @@ def _callee_ends_with(call: ast.Call, suffix: str) -> bool:
     return (callee_attr(call) or "").endswith(suffix) and call_name(call) is not None
 
 
-def _class_names(nodes) -> set[str]:
+def _written_names(nodes) -> set[str]:
+    """The exception classes as written (`exc.HydrationError`, `ValueError`)."""
     names: set[str] = set()
     for node in nodes:
         elements = node.elts if isinstance(node, ast.Tuple) else [node]
-        names.update((dotted_name(e) or "?").rsplit(".", 1)[-1] for e in elements)
+        names.update(dotted_name(e) or "?" for e in elements)
     return names
+
+
+def _last(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _says_nothing_internal(ctx: FileContext, name: str) -> bool:
+    """An exception class whose text is meant for (or harmless to) the client: a validation or
+    HTTP error, an error about a value, or the project's own exception class (a domain error
+    such as `GroupHierarchyError("a group cannot contain itself")`, written for callers)."""
+    if _last(name) in CLIENT_FACING | VALUE_ERRORS:
+        return True
+    symbol = ctx.index.symbols.get(ctx.index.resolve(ctx.path, name))
+    return symbol is not None and symbol.kind == "class"
 
 
 def _response_payloads(
@@ -271,14 +367,15 @@ def _exceptions_in_scope(ctx: FileContext, node: ast.AST, handlers: dict[str, se
     found: dict[str, set[str]] = {}
     for ancestor in ctx.ancestors(node):
         if isinstance(ancestor, ast.ExceptHandler) and ancestor.name:
-            found.setdefault(ancestor.name, _class_names([ancestor.type]) if ancestor.type else set())
+            found.setdefault(ancestor.name, _written_names([ancestor.type]) if ancestor.type else set())
         elif isinstance(ancestor, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if ancestor.name in handlers:
                 exc = _exception_parameter(ancestor)
                 if exc:
                     found.setdefault(exc, handlers[ancestor.name])
             break
-    return {name: types for name, types in found.items() if not types or not types <= CLIENT_FACING}
+    return {name: types for name, types in found.items()
+            if not types or not all(_says_nothing_internal(ctx, t) for t in types)}
 
 
 def _exception_parameter(function: FunctionNode) -> str | None:
@@ -291,7 +388,7 @@ def _leaked(payload: ast.expr, exceptions: dict[str, set[str]], imports: dict[st
     def is_exc(node: ast.AST) -> bool:
         return isinstance(node, ast.Name) and node.id in exceptions
 
-    for node in walk_nodes(payload):
+    for node in _sent(payload):
         if isinstance(node, ast.Call):
             if resolve(node.func, imports) in TRACEBACK_FUNCTIONS:
                 return "traceback"
@@ -312,3 +409,21 @@ def _leaked(payload: ast.expr, exceptions: dict[str, set[str]], imports: dict[st
         elif isinstance(node, ast.Attribute) and node.attr in LEAKY_ATTRIBUTES and is_exc(node.value):
             return node.value.id
     return None
+
+
+def _sent(payload: ast.expr) -> Iterator[ast.AST]:
+    """The nodes of `payload` whose value can reach the client: not a test that only chooses
+    between messages (`A if isinstance(e, X) and e.args == (...) else B`, a comparison) nor the
+    key of a lookup (`MESSAGES.get(str(e), "generic")` sends the table's text)."""
+    stack = [payload]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Compare) or (isinstance(node, ast.Call) and call_name(node) == "isinstance"):
+            continue
+        yield node
+        if isinstance(node, ast.IfExp):
+            stack += [node.body, node.orelse]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+            stack += [node.func, *node.args[1:], *(k.value for k in node.keywords)]
+        else:
+            stack += list(ast.iter_child_nodes(node))

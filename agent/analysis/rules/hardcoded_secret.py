@@ -7,7 +7,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Iterator
 
-from agent.analysis.facts import call_name, callee_attr
+from agent.analysis.facts import call_name, callee_attr, dotted_name
 from agent.analysis.rules._security import (
     AUTHLIB, argument, import_paths, imports_of, is_test_file, jwt_calls, name_words, resolve, target_name,
 )
@@ -156,8 +156,22 @@ from pydantic_settings import BaseSettings
 class Settings(BaseSettings, env_prefix="APP_", secret_key_source="vault-kv-2"):
     pass
 """,
+        # An enum member names a kind of resource, not a credential.
+        """
+from enum import Enum
+
+class ResourceType(str, Enum):
+    STACK = "stack"
+    SECRET = "secret"
+    API_KEY = "api_key"
+""",
     )
     INVALID = (
+        # A plain class attribute is still a literal secret.
+        """
+class Settings:
+    SECRET_KEY = "kJ8f2mQ9xL4vT7wR1zN6bH3cY5pD0sA"
+""",
         """
 from fastapi_users.authentication import JWTStrategy
 
@@ -233,6 +247,8 @@ def _named_literals(ctx: FileContext) -> Iterator[tuple[ast.Constant, str]]:
     caller reports each literal once, under the first name that makes it a secret.
     """
     for node in ctx.nodes_of(ast.Assign, ast.AnnAssign):
+        if _enum_member(ctx, node):
+            continue  # `SECRET = "secret"` in an Enum names a kind of thing, not a credential
         value = node.value
         if isinstance(value, ast.Call):
             value = _wrapped_default(value)
@@ -271,6 +287,13 @@ def _env_fallbacks(ctx: FileContext) -> Iterator[tuple[ast.Constant, str]]:
         # Two string literals first: that rejects almost every call before resolving its callee.
         if len(args) >= 2 and _is_str(args[1]) and _is_str(args[0]) and resolve(call.func, imports) in ENV_READERS:
             yield args[1], args[0].value
+
+
+def _enum_member(ctx: FileContext, node: ast.AST) -> bool:
+    owner = ctx.parent(node)
+    if not isinstance(owner, ast.ClassDef):
+        return False
+    return any((dotted_name(base) or "").endswith("Enum") for base in owner.bases)
 
 
 def _wrapped_default(call: ast.Call) -> ast.expr | None:

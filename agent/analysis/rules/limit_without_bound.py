@@ -13,6 +13,12 @@ SIZE_NAMES = frozenset({
     "page_limit", "count", "top", "first",
 })
 UPPER_BOUNDS = ("le", "lt")
+# Names that are page sizes in a query string but usually something else in a request body.
+AMBIGUOUS_NAMES = frozenset({"size", "count", "top", "first"})
+BODY_MARKERS = frozenset({"Body", "Form"})
+# Parameter markers whose arguments fba reads; any other call as a default (a project's
+# `LimitBody()` dependency factory) computes the value somewhere fba does not follow.
+PARAMETER_MARKERS = frozenset({"Query", "Body", "Form", "Header", "Cookie", "Path", "Field", "Param"})
 
 
 class LimitWithoutBound(Rule):
@@ -44,7 +50,8 @@ class LimitWithoutBound(Rule):
 
     **Known problems**
     Clamping done in another function (a CRUD helper) is not seen; dependency classes defined
-    in another file are not followed.
+    in another file are not followed. A default computed by a project call (a dependency factory
+    such as `limit: int = LimitBody()`) is trusted, since fba does not follow it.
     """
 
     code = "FBA211"
@@ -102,6 +109,30 @@ def read_tags(limit: int = 50):
     if limit > MAX_PAGE:
         raise HTTPException(400, "limit too large")
     return []
+
+@router.get("/threads/{id}")
+def read_thread(id: str, skip: int = 0, limit: int = 50):
+    return Messages.get_thread(id, skip, min(max(limit, 1), 100))
+""",
+        # A dependency factory supplies (and bounds) the value: fba does not follow it.
+        """
+from fastapi import APIRouter, Body, Depends, HTTPException
+router = APIRouter()
+
+def LimitBody():
+    def get_limit(limit: int = Body(None)):
+        if limit is not None and limit > 200:
+            raise HTTPException(422, "limit must be <= 200")
+        return limit or 200
+    return Depends(get_limit)
+
+@router.post("/flows/filter")
+async def read_flows(limit: int = LimitBody(), offset: int = Body(0, ge=0)):
+    return []
+
+@router.post("/images/resize")
+async def resize(size: int = Body(...), count: int = Form(1)):
+    return {}
 """,
     )
     INVALID = (
@@ -217,6 +248,11 @@ def _type_names(param) -> set[str]:
 def _unbounded_size(name: str, annotation: ast.expr | None, default: ast.expr | None) -> bool:
     if name.lower() not in SIZE_NAMES or not _integer(annotation, default):
         return False
+    marker = (call_name(default) or "").rsplit(".", 1)[-1] if isinstance(default, ast.Call) else None
+    if marker is not None and marker not in PARAMETER_MARKERS:
+        return False
+    if marker in BODY_MARKERS and name.lower() in AMBIGUOUS_NAMES:
+        return False  # `size: int = Body(...)` in a request body: an image size, a file size...
     return not any(_bounds(node) for node in (annotation, default) if node is not None)
 
 
@@ -249,10 +285,11 @@ def _bounds(node: ast.AST) -> bool:
 
 
 def _clamped(func: FunctionNode, name: str) -> bool:
-    """The handler clamps the value itself: `min(limit, MAX)` or a `limit > MAX` check."""
+    """The handler clamps the value itself: `min(limit, MAX)` (also `min(max(limit, 1), MAX)`)
+    or a `limit > MAX` check."""
     for node in walk_body(func):
         if isinstance(node, ast.Call) and call_name(node) == "min":
-            if any(isinstance(a, ast.Name) and a.id == name for a in node.args):
+            if any(isinstance(n, ast.Name) and n.id == name for a in node.args for n in ast.walk(a)):
                 return True
         if isinstance(node, ast.Compare) and _caps(node, name):
             return True

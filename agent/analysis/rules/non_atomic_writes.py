@@ -15,13 +15,21 @@ from agent.analysis.rules._db import (
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
 from agent.types import Finding
 
-# A path state: ("clean", 0) before any commit, ("committed", line) right after the commit at
-# `line`, ("dirty", line) when rows were written after that commit and are not committed yet.
+# A path state: ("clean", 0) before any write, ("pending", 0) after writes not committed yet,
+# ("committed", line) right after the commit at `line` saved some writes, ("dirty", line) when
+# rows were written after that commit and are not committed yet. A commit with nothing written
+# before it (ending a read-only transaction, say before taking a lock) saves no first part.
 State = tuple[str, int]
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
 SAFE_METHODS = frozenset({"begin", "begin_nested", "rollback"})
 # What `_Flow.events` reacts to: commits and writes are calls or attribute assignments.
 EVENT_NODES = (ast.Call, ast.Assign, ast.AugAssign)
+_AFTER_WRITE = {
+    "clean": lambda line: ("pending", 0),
+    "pending": lambda line: ("pending", 0),
+    "committed": lambda line: ("dirty", line),
+    "dirty": lambda line: ("dirty", line),
+}
 
 
 class NonAtomicWrites(Rule):
@@ -72,6 +80,20 @@ class NonAtomicWrites(Rule):
     title = "Multi-step writes are committed separately"
 
     VALID = (
+        # The first commit only ends a read-only transaction (to see rows committed by others
+        # after taking a lock); the writes are committed once.
+        """
+async def create_volume(session, project, user, spec):
+    if is_db_sqlite():
+        await session.commit()
+    else:
+        await session.execute(select(func.pg_advisory_xact_lock(lock_id(project.name))))
+    volume = VolumeModel(project_id=project.id, name=spec.name)
+    session.add(volume)
+    events.emit(session, "Volume created", actor=user)
+    await session.commit()
+    return volume
+""",
         """
 def create_item(*, session, current_user, item_in):
     item = Item.model_validate(item_in, update={"owner_id": current_user.id})
@@ -252,7 +274,7 @@ class _Flow:
                 dirty = [line for tag, line in states if tag == "dirty"]
                 if dirty and event not in self.violations:
                     self.violations[event] = dirty[0]
-                states = {("committed", event.lineno)}
+                states = {("committed", event.lineno) if tag != "clean" else (tag, line) for tag, line in states}
             else:
-                states = {("dirty", line) if tag != "clean" else (tag, line) for tag, line in states}
+                states = {_AFTER_WRITE[tag](line) for tag, line in states}
         return states

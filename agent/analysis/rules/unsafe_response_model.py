@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from agent.analysis.rules.base import FileContext, Rule
@@ -19,6 +20,23 @@ class UserWithHash(SQLModel):
 class Token(SQLModel):
     access_token: str
     token_type: str = "bearer"
+
+class ApiKey(SQLModel):
+    name: str
+    api_key: str
+
+class WebhookSecret(SQLModel):
+    id: uuid.UUID
+    secret: str
+
+class LdapServer(SQLModel):
+    host: str
+    app_dn_password: str
+
+class UserStatus(SQLModel):
+    id: uuid.UUID
+    has_password: bool
+    is_secret: bool
 """
 
 
@@ -50,7 +68,9 @@ class UnsafeResponseModel(Rule):
 
     **Known problems**
     Only models defined in the reviewed files are known. A table model whose columns are all
-    harmless is still reported (it will not stay that way).
+    harmless is still reported (it will not stay that way). A key, token or secret field is not
+    reported where the handler's name or path says that is what it hands out
+    (`generate_api_key` answering `api_key`, `rotate_webhook_secret` answering `secret`).
     """
 
     code = "FBA202"
@@ -82,6 +102,42 @@ def login_access_token() -> Token:
     return Token(access_token="...")
 """,
         },
+        # The credential is what the endpoint hands out: a new API key, a rotated secret, a token.
+        {
+            "app/models.py": SCHEMAS,
+            "app/api/routes/keys.py": """
+from fastapi import APIRouter, Depends
+from app.models import ApiKey, Token, WebhookSecret
+
+router = APIRouter()
+
+@router.post("/api_key", response_model=ApiKey)
+def generate_api_key(user=Depends(get_current_user)):
+    return ApiKey(name="default", api_key=new_key())
+
+@router.put("/webhooks/{webhook_id}/secret")
+def rotate_webhook_secret(webhook_id: str, user=Depends(get_current_user)) -> WebhookSecret:
+    return rotate(webhook_id)
+
+@router.post("/token", response_model=Token)
+def token(user=Depends(get_current_user)):
+    return issue(user)
+""",
+        },
+        # Boolean flags about a secret are not the secret.
+        {
+            "app/models.py": SCHEMAS,
+            "app/api/routes/me.py": """
+from fastapi import APIRouter, Depends
+from app.models import UserStatus
+
+router = APIRouter()
+
+@router.get("/me/status", response_model=UserStatus)
+def read_status(user=Depends(get_current_user)):
+    return user
+""",
+        },
     )
     INVALID = (
         {
@@ -110,6 +166,24 @@ def read_users() -> list[UserWithHash]:
     return []
 """,
         },
+        # A password is never what an endpoint is for; a key outside its own endpoint leaks.
+        {
+            "app/models.py": SCHEMAS,
+            "app/api/routes/admin.py": """
+from fastapi import APIRouter, Depends
+from app.models import ApiKey, LdapServer
+
+router = APIRouter()
+
+@router.get("/admin/config/ldap/server", response_model=LdapServer)
+def get_ldap_server(user=Depends(get_admin_user)):
+    return load_ldap()
+
+@router.get("/admin/integrations", response_model=list[ApiKey])
+def list_integrations(user=Depends(get_admin_user)):
+    return load_integrations()
+""",
+        },
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
@@ -118,7 +192,7 @@ def read_users() -> list[UserWithHash]:
             if not declared or declared == "None":
                 continue
             for model in ctx.index.models_in(ctx.path, declared):
-                problem = _problem(model, route.public)
+                problem = _problem(model, route.public, _purpose_words(route))
                 if problem:
                     yield self.finding(
                         ctx,
@@ -129,10 +203,34 @@ def read_users() -> list[UserWithHash]:
                     )
 
 
-def _problem(model, public_route: bool) -> str | None:
+# Credentials an endpoint may exist to hand out; a password never is.
+ISSUED_WORDS = frozenset({"key", "token", "secret"})
+
+
+def _flag(field) -> bool:
+    """`has_password: bool` says whether a secret exists, not what it is."""
+    annotation = field.annotation.replace(" ", "")
+    return annotation in ("bool", "Optional[bool]", "bool|None") or field.name.lower().startswith(("has_", "is_"))
+
+
+def _purpose_words(route) -> frozenset[str]:
+    """The words of the handler's name and path: `generate_api_key`, `/webhooks/{id}/secret`."""
+    return frozenset(w for w in re.split(r"[^a-z0-9]+", f"{route.function} {route.path}".lower()) if w)
+
+
+def _issued(field: str, purpose: frozenset[str]) -> bool:
+    """The field is what the endpoint is for: `api_key` from `generate_api_key`, `secret` from
+    `rotate_webhook_secret`, `access_token` from the token endpoint."""
+    last = field.lower().rsplit("_", 1)[-1]
+    return last in ISSUED_WORDS and last in purpose
+
+
+def _problem(model, public_route: bool, purpose: frozenset[str] = frozenset()) -> str | None:
     if model.table:
         return "a database table model"
     exposed = model.sensitive_fields + (() if public_route else model.token_fields)
+    flags = {f.name for f in model.fields if _flag(f)}
+    exposed = tuple(f for f in exposed if not _issued(f, purpose) and f not in flags)
     if exposed:
         return "which exposes " + ", ".join(exposed)
     return None

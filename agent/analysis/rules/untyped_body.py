@@ -3,7 +3,8 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from agent.analysis.rules._db import unique_handlers, untyped_body_args
+from agent.analysis.facts import call_name
+from agent.analysis.rules._db import unique_handlers, untyped_body_args, walk_body
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding
 
@@ -40,7 +41,9 @@ class UntypedBody(Rule):
     **Known problems**
     Endpoints that must accept arbitrary JSON (a webhook relay, a user-defined metadata blob)
     are flagged too; suppress them with `# fba: ignore[FBA220]` on the parameter line.
-    `dict[str, int]` and other dicts with typed values are accepted as validated.
+    `dict[str, int]` and other dicts with typed values are accepted as validated, and so is a dict
+    the handler validates itself (`Valves(**form_data)`, `Model.model_validate(data)`,
+    `validate(data, schema)`).
     """
 
     code = "FBA220"
@@ -73,6 +76,24 @@ router = APIRouter()
 @router.put("/items/{item_id}")
 def update_item(item_id: int, item: Annotated[ItemUpdate, Body(embed=True)], importance: int = Body(gt=0)):
     return item
+""",
+        # The handler validates the dict with a model picked at run time, or against a schema.
+        """
+from fastapi import APIRouter
+
+router = APIRouter()
+
+@router.post("/functions/{id}/valves")
+async def update_valves(id: str, form_data: dict):
+    Valves = load_module(id).Valves
+    form_data = {k: v for k, v in form_data.items() if v is not None}
+    valves = Valves(**form_data)
+    return valves.model_dump()
+
+@router.post("/runs/{id}/resume")
+async def resume(id: str, run_input: dict | None = Body(None, embed=True)):
+    schema_tools.validate(run_input, load_schema(id), raise_on_error=True)
+    return {"ok": True}
 """,
     )
     INVALID = (
@@ -107,6 +128,8 @@ def bulk(rows: list[dict], meta=Body(None)):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for route, func in unique_handlers(ctx):
             for arg in untyped_body_args(func, route.path):
+                if _validated_in_body(func, arg.arg):
+                    continue
                 shown = ast.unparse(arg.annotation) if arg.annotation is not None else "no type"
                 yield self.finding(
                     ctx,
@@ -115,3 +138,24 @@ def bulk(rows: list[dict], meta=Body(None)):
                     "declare a Pydantic model for it",
                     line=arg.lineno,
                 )
+
+
+def _validated_in_body(func, name: str) -> bool:
+    """The handler validates the dict itself: `Valves(**form_data)` (a model class chosen at run
+    time), `Model.model_validate(form_data)`, `schema_tools.validate(run_input, schema)`."""
+    for node in walk_body(func):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = (call_name(node) or "").rsplit(".", 1)[-1]
+        if callee[:1].isupper() and any(k.arg is None and _is_name(k.value, name) for k in node.keywords):
+            return True
+        if callee.endswith(VALIDATORS) and node.args and _is_name(node.args[0], name):
+            return True
+    return False
+
+
+VALIDATORS = ("validate", "model_validate", "parse_obj", "validate_python")
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
