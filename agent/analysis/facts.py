@@ -38,11 +38,29 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Via:
+    """Where a route's authentication comes from: the dependency (or check) and the level it is
+    attached at (`handler`, `route`, `router`, `include`, `app`), with the file and line saying so."""
+
+    dependency: str
+    attached: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Route:
     """One path operation. `auth` is filled by the index: where authentication comes from
     ("handler", "router", "include", "app") or None when the route has none. `apps` are the
     applications it belongs to (`ProjectIndex._route_apps`) and `app_has_auth` says whether one of
-    them authenticates anywhere (an application without any auth is a deliberately public API)."""
+    them authenticates anywhere (an application without any auth is a deliberately public API).
+
+    Extracted from the handler: `decorators` (its other decorators, as callee names), `signals`
+    (auth evidence in its own body, as in `FunctionFacts`), `calls` (what it calls),
+    `redirects` (every `return` answers a `RedirectResponse`), `names` (class-like names it uses).
+    Decided by the auth policy (`auth_policy.py`): `auth_status` (authenticated, public, missing,
+    unknown), `auth_reason`, `auth_chain` and `principal` (the annotation of the authenticated
+    caller's parameter)."""
 
     file: str
     function: str
@@ -65,6 +83,15 @@ class Route:
     user_param: str | None = None
     apps: tuple[str, ...] = ()
     app_has_auth: bool = False
+    decorators: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+    redirects: bool = False
+    names: tuple[str, ...] = ()
+    auth_status: str = "missing"
+    auth_reason: str = ""
+    auth_chain: tuple[Via, ...] = ()
+    principal: str | None = None
 
     def path_params(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params if p.source == "path")
@@ -104,7 +131,10 @@ class FunctionFacts:
 
     `signals` are the auth evidence found in its body: "jwt-decode", "http-401", "http-403",
     "credential-check" (a 4xx rejection that depends on a credential-like parameter, see
-    `credential_rejections`); `admin_check` is True when it raises on a superuser/admin/role test.
+    `credential_rejections`), "login-redirect" (a redirect to a login page); `admin_check` is
+    True when it raises on a superuser/admin/role test. `returns` are the names it returns
+    (a factory returning the dependency it picked); `inner_dependencies` the dependencies that
+    functions defined inside it take (`Depends(make_checker(...))`'s checker).
     """
 
     name: str
@@ -113,6 +143,8 @@ class FunctionFacts:
     calls: tuple[str, ...] = ()
     signals: tuple[str, ...] = ()
     admin_check: bool = False
+    returns: tuple[str, ...] = ()
+    inner_dependencies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +179,8 @@ class FileFacts:
     `instances`: module-level `name = Callee(...)` -> {"name": "Callee"} (security schemes,
     fastapi-users `current_user(...)`, settings objects, callable dependency instances).
     `constants`: module-level and class-level string literals (`API_V1_STR`, `Settings.API_V1_STR`).
+    `auth_middleware`: lines of HTTP middleware that answer 401/403 (`@app.middleware("http")`
+    functions, `BaseHTTPMiddleware` classes): authentication for the whole application.
     """
 
     path: str
@@ -160,6 +194,7 @@ class FileFacts:
     aliases: dict[str, str] = field(default_factory=dict)
     instances: dict[str, str] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
+    auth_middleware: tuple[int, ...] = ()
 
 
 def module_name(path: str) -> str:
@@ -341,6 +376,8 @@ def describe_param(arg: ast.arg, default: ast.expr | None, path_params: set[str]
         dependency = None
         if kind == "depends":
             target = marker.args[0] if marker.args else keyword(marker, "dependency")
+            # `Depends(ProjectAdmin())`, `Security(HTTPBearer())`: the class or factory called.
+            target = target.func if isinstance(target, ast.Call) else target
             dependency = dotted_name(target) if target is not None else type_text or None
         return Param(arg.arg, annotation, kind, dependency, default_text, arg.lineno)
     if arg.arg in path_params:
@@ -385,14 +422,18 @@ def path_parameters(path: str) -> set[str]:
     return names
 
 
-def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str) -> list[Route]:
-    """One Route per route decorator on `node` (usually one)."""
+def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str, walk: TreeWalk | None = None) -> list[Route]:
+    """One Route per route decorator on `node` (usually one). `app.webhooks.post(...)` documents
+    an outgoing webhook in OpenAPI: not a served route."""
     routes: list[Route] = []
+    evidence: tuple | None = None
     for decorator in node.decorator_list:
         found = route_decorator(decorator)
-        if found is None:
+        if found is None or found[0].rpartition(".")[2] == "webhooks" and "." in found[0]:
             continue
         owner, method, call = found
+        if evidence is None:
+            evidence = _handler_evidence(node, walk if walk is not None else TreeWalk(node))
         url = literal_str(call.args[0]) if call.args else literal_str(keyword(call, "path"))
         url = url if url is not None else ""
         params = function_params(node, path_parameters(url))
@@ -412,9 +453,27 @@ def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str) -
                 + tuple(p.dependency for p in params if p.dependency),
                 response_model=_source(keyword(call, "response_model")),
                 status_code=_source(keyword(call, "status_code")),
+                decorators=tuple(n for d in node.decorator_list if route_decorator(d) is None
+                                 and (n := dotted_name(d.func if isinstance(d, ast.Call) else d))),
+                signals=evidence[0],
+                calls=evidence[1],
+                redirects=evidence[2] or "RedirectResponse" in (_source(keyword(call, "response_class")) or ""),
+                names=evidence[3],
             )
         )
     return routes
+
+
+def _handler_evidence(node: ast.FunctionDef | ast.AsyncFunctionDef, walk: TreeWalk) -> tuple:
+    """(auth signals, calls, answers only redirects, class-like names) of a handler's body."""
+    calls, signals, _ = _body_evidence(node, walk)
+    if credential_rejections(node, function_params(node, set()), walk):
+        signals = tuple(sorted({*signals, "credential-check"}))
+    body = walk.body(node)
+    returns = [n.value for n in body if isinstance(n, ast.Return) and n.value is not None]
+    redirects = bool(returns) and all((call_name(r) or "").endswith("RedirectResponse") for r in returns)
+    names = sorted({n.id for n in body if isinstance(n, ast.Name) and n.id[:1].isupper()})
+    return signals, calls, redirects, tuple(names)
 
 
 def _dependency_names(node: ast.AST | None) -> tuple[str, ...]:
@@ -486,11 +545,22 @@ def _body_evidence(func: ast.AST, walk: TreeWalk) -> tuple[tuple[str, ...], tupl
                 code = http_exception_status(node)
                 if code in (401, 403):
                     signals.add(f"http-{code}")
+            if _login_redirect(node, name):
+                signals.add("login-redirect")
     for node in walk.subtree_of_type(func, ast.If):
         if _tests_admin(node.test, walk) and walk.subtree_of_type(node, ast.Raise):
             admin = True
             break
     return tuple(dict.fromkeys(calls)), tuple(sorted(signals)), admin
+
+
+def _login_redirect(call: ast.Call, name: str) -> bool:
+    """`RedirectResponse("/login")`, `HTTPException(307, headers={"Location": "/login?next=..."})`:
+    a session check that sends the anonymous caller to sign in."""
+    if not name.endswith(("RedirectResponse", "HTTPException", "redirect")):
+        return False
+    return any(isinstance(n, ast.Constant) and isinstance(n.value, str) and re.search(r"log_?in|sign_?in", n.value)
+               for n in ast.walk(call))
 
 
 def _tests_admin(test: ast.AST, walk: TreeWalk) -> bool:
@@ -515,7 +585,12 @@ def function_facts(
     params = function_params(node, set())
     if credential_rejections(node, params, walk):
         signals = tuple(sorted({*signals, "credential-check"}))
-    return FunctionFacts(name or node.name, node.lineno, params, calls, signals, admin)
+    returns = tuple(dict.fromkeys(n for r in walk.body(node) if isinstance(r, ast.Return)
+                                  and (n := dotted_name(r.value)) is not None))
+    inner = tuple(dict.fromkeys(
+        p.dependency for f in walk.subtree_of_type(node, ast.FunctionDef, ast.AsyncFunctionDef) if f is not node
+        for p in function_params(f, set()) if p.dependency))
+    return FunctionFacts(name or node.name, node.lineno, params, calls, signals, admin, returns, inner)
 
 
 # Words that make a header/query/cookie parameter a presented credential: `x_token`, `x_api_key`,
@@ -628,10 +703,12 @@ def literal_path(node: ast.AST | None, constants: dict[str, str]) -> str | None:
 
 
 def _router_def(name: str, call: ast.Call, constants: dict[str, str]) -> RouterDef | None:
+    """`APIRouter(...)`, `FastAPI(...)`, or a router class of a project or library
+    (`PrefectRouter(...)`, `VersionedAPIRouter(...)`: a callee named `*Router`)."""
     kind = (call_name(call) or "").rsplit(".", 1)[-1]
-    if kind not in APP_CLASSES:
+    if kind not in APP_CLASSES and not kind.endswith("Router"):
         return None
-    prefix_node = keyword(call, "prefix") if kind == "APIRouter" else None
+    prefix_node = keyword(call, "prefix") if kind != "FastAPI" else None
     return RouterDef(name, kind, call.lineno, literal_path(prefix_node, constants),
                      _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node))
 
@@ -763,7 +840,7 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
     for node in walk.of_type(ast.Import, ast.ImportFrom):
         imports.update(import_bindings(node, module, is_package))
     for node in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef):
-        routes.extend(route_of_function(node, path))
+        routes.extend(route_of_function(node, path, walk))
     for node in tree.body:  # the module's own definitions, in source order
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             functions.append(function_facts(node, walk=walk))
@@ -799,4 +876,28 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
         aliases=aliases,
         instances=instances,
         constants=constants,
+        auth_middleware=_auth_middleware(walk),
     )
+
+
+def _auth_middleware(walk: TreeWalk) -> tuple[int, ...]:
+    """Lines of HTTP middleware that reject requests with 401/403: `@app.middleware("http")`
+    functions and `BaseHTTPMiddleware` subclasses whose body answers 401 or 403."""
+    found: list[int] = []
+    for node in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+        if isinstance(node, ast.ClassDef):
+            middleware = any((dotted_name(b) or "").endswith("BaseHTTPMiddleware") for b in node.bases)
+        else:
+            middleware = any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr == "middleware"
+                             for d in node.decorator_list)
+        if middleware and _answers_unauthorized(node, walk):
+            found.append(node.lineno)
+    return tuple(found)
+
+
+def _answers_unauthorized(node: ast.AST, walk: TreeWalk) -> bool:
+    for call in walk.subtree_of_type(node, ast.Call):
+        status = http_exception_status(call) or status_value(keyword(call, "status_code"))
+        if status in (401, 403):
+            return True
+    return False

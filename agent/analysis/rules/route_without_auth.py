@@ -392,16 +392,14 @@ def download_token(order_id: int) -> dict:
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for route, func in ctx.route_handlers():
-            if route.auth or route.public or not route.app_has_auth or "WEBSOCKET" in route.methods:
-                continue
-            if ctx.index.authenticates_in_body(ctx.path, func.name):
+            if route.auth_status != "missing" or not route.app_has_auth or "WEBSOCKET" in route.methods:
                 continue
             methods = ",".join(route.methods)
             yield self.finding(
                 ctx,
                 func,
-                f"{methods} {route.full_path or route.path} has no authentication at handler, router, "
-                "include_router or app level; add an auth dependency (e.g. `current_user: CurrentUser`) "
+                f"{methods} {route.full_path or route.path} has no authentication ({route.auth_reason}); "
+                "add an auth dependency (e.g. `current_user: CurrentUser`) "
                 "or list it in `public-routes` if it is public on purpose",
                 line=route.decorator_line,
             )
