@@ -60,6 +60,14 @@ ADMIN_NAME = re.compile(r"superuser|admin|staff", re.IGNORECASE)
 # `@login_required`, project `@authenticated` / `@auth_required`.
 AUTH_DECORATOR = re.compile(r"^(requires|login_required|auth_required|authenticated|require_auth\w*|jwt_required)$")
 
+# Calls that check a request signature or shared secret (Stripe/GitHub webhooks, HMAC tokens).
+SIGNATURE_CALL = re.compile(r"construct_event|verify_?signature|verify_webhook|compare_digest|validate_signature", re.IGNORECASE)
+# Calls that read stored data: a handler making one is not a stateless utility.
+DATA_CALL = re.compile(r"(^|\.)(all|filter|filter_by|get|query|execute|scalars?|scalar_one\w*|first|find\w*|select|"
+                       r"fetch\w*|objects\.\w+|aggregate|count|exists)$")
+
+READ_CALL = re.compile(r"(^|\.)((get|list|load|read)_\w+|[A-Z]\w*|str|len|dict|list|sorted)$")
+
 # Why a dependency authenticates (the codes `dependency_auth` answers), in words.
 REASONS = {
     "config": "named in the auth-dependencies setting",
@@ -73,6 +81,7 @@ REASONS = {
     "dependency": "depends on an authenticating dependency",
     "calls": "calls a function that authenticates",
     "factory": "returns or builds an authenticating dependency",
+    "signature": "verifies a request signature or shared secret",
     "decorator": "a decorator that refuses anonymous callers",
     "by-name": "defined outside the reviewed files (or resting on one); judged by its name",
 }
@@ -88,7 +97,7 @@ SIGN_IN_PREFIXES = ("login", "signin", "signup", "register", "logout", "logon", 
 # `/password-reset`, `/email/verify`) or a second one of them (`/request-verify-token`):
 # `/orders/{id}/confirm` or `/reports/refresh` stay private.
 PUBLIC_IN_AUTH_CONTEXT = frozenset({"token", "refresh", "reset", "verify", "verification", "confirm", "activate",
-                                    "authorize", "authorization"})
+                                    "authorize", "authorization", "redirect", "providers", "metadata"})
 AUTH_CONTEXT = frozenset({"auth", "oauth", "oauth2", "password", "email", "account", "session", "jwt", "sso",
                           "oidc", "saml", "magic", "otp", "mfa", "2fa", "invite", "invitation", "provider"})
 # Words that make a route public only when they are the route's whole path (`/ping`, `/api/v1/version`).
@@ -246,9 +255,12 @@ def _compute_admin(index: ProjectIndex, qual: str) -> bool:
 def authenticates_in_body(index: ProjectIndex, facts: FileFacts, signals: tuple[str, ...], calls: tuple[str, ...]) -> str | None:
     """Does a handler check a credential itself (answer 401/403, decode a JWT, reject a bad token,
     or call a function that authenticates)? The reason code, else None."""
-    if signals:
-        return signals[0]
+    found = [s for s in signals if s != "optional-auth"]
+    if found:
+        return found[0]
     for call in calls:
+        if SIGNATURE_CALL.search(call):
+            return "signature"
         if index._qualified_guess(facts, call).endswith(JWT_DECODERS):
             return "jwt-decode"
         callee = index._lookup(facts, call)
@@ -282,6 +294,11 @@ def decide(index: ProjectIndex, facts: FileFacts, route: Route, router_qual: str
     middleware = _auth_middleware(index, route)
     if middleware is not None:
         return AuthDecision("authenticated", "an HTTP middleware of the application answers 401/403", (middleware,))
+    if "optional-auth" in route.signals:
+        return AuthDecision("public", "optional authentication: the handler serves anonymous callers on purpose "
+                                      "(it reads request.user.is_authenticated)")
+    if _stateless(index, facts, route):
+        return AuthDecision("public", "a stateless utility (no input naming a resource, no session, no data access)")
     if router_qual is not None and len(chains) > 1:
         return AuthDecision("missing", "no authentication on at least one of the include_router chains mounting it")
     return AuthDecision("missing", "no authentication at handler, router, include_router or app level")
@@ -352,6 +369,17 @@ def _auth_middleware(index: ProjectIndex, route: Route) -> Via | None:
     return None
 
 
+def _stateless(index: ProjectIndex, facts: FileFacts, route: Route) -> bool:
+    """A utility that can answer nobody's data (`POST /api/server/get_info`): no parameters and
+    no dependencies, it only reads (`get_*`/`list_*`/`load_*` calls, constructors of answers),
+    no data access call, no table model named in its body. A stub (`return []`) is not one."""
+    if route.params or route.dependencies or not route.calls:
+        return False
+    if any(DATA_CALL.search(call) or not READ_CALL.search(call) for call in route.calls):
+        return False
+    return not any((model := index.model(facts.path, name)) is not None and model.table for name in route.names)
+
+
 def principal(index: ProjectIndex, facts: FileFacts, route: Route) -> tuple[str | None, str | None]:
     """(parameter name, its annotation or dependency) of the authenticated caller the handler receives."""
     for param in route.params:
@@ -392,8 +420,12 @@ def public_reason(route: Route, full_path: str, patterns: tuple[str, ...] = ()) 
         return "the site root"
     if read_only and re.search(r"\{\w+:path\}$", full_path) and not re.sub(r"\{\w+:path\}$", "", full_path).count("{"):
         return "a catch-all page shell ({path:path})"
-    if read_only and route.redirects:
+    if route.answer == "redirect":
         return "a redirect"
+    if read_only and route.answer == "template" and all(p.source == "request" for p in route.params):
+        return "a page shell (renders a template from the request alone)"
+    if read_only and route.answer == "literal" and all(p.source == "request" for p in route.params):
+        return "a stateless answer (returns a fixed literal)"
     return None
 
 

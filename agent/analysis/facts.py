@@ -57,7 +57,9 @@ class Route:
 
     Extracted from the handler: `decorators` (its other decorators, as callee names), `signals`
     (auth evidence in its own body, as in `FunctionFacts`), `calls` (what it calls),
-    `redirects` (every `return` answers a `RedirectResponse`), `names` (class-like names it uses).
+    `answer` ("redirect": every `return` answers a `RedirectResponse`; "literal": every `return`
+    answers a literal built without calls or awaits, a stateless utility; "template": it only
+    renders a template), `names` (class-like names it uses).
     Decided by the auth policy (`auth_policy.py`): `auth_status` (authenticated, public, missing,
     unknown), `auth_reason`, `auth_chain` and `principal` (the annotation of the authenticated
     caller's parameter)."""
@@ -86,12 +88,13 @@ class Route:
     decorators: tuple[str, ...] = ()
     signals: tuple[str, ...] = ()
     calls: tuple[str, ...] = ()
-    redirects: bool = False
+    answer: str = ""
     names: tuple[str, ...] = ()
     auth_status: str = "missing"
     auth_reason: str = ""
     auth_chain: tuple[Via, ...] = ()
     principal: str | None = None
+    path_ref: str | None = None
 
     def path_params(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params if p.source == "path")
@@ -434,7 +437,9 @@ def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str, w
         owner, method, call = found
         if evidence is None:
             evidence = _handler_evidence(node, walk if walk is not None else TreeWalk(node))
-        url = literal_str(call.args[0]) if call.args else literal_str(keyword(call, "path"))
+        url_node = call.args[0] if call.args else keyword(call, "path")
+        url = literal_str(url_node)
+        path_ref = _prefix_ref(url_node) if url is None else None
         url = url if url is not None else ""
         params = function_params(node, path_parameters(url))
         routes.append(
@@ -457,23 +462,35 @@ def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str, w
                                  and (n := dotted_name(d.func if isinstance(d, ast.Call) else d))),
                 signals=evidence[0],
                 calls=evidence[1],
-                redirects=evidence[2] or "RedirectResponse" in (_source(keyword(call, "response_class")) or ""),
+                answer="redirect" if "RedirectResponse" in (_source(keyword(call, "response_class")) or "") else evidence[2],
                 names=evidence[3],
+                path_ref=path_ref,
             )
         )
     return routes
 
 
 def _handler_evidence(node: ast.FunctionDef | ast.AsyncFunctionDef, walk: TreeWalk) -> tuple:
-    """(auth signals, calls, answers only redirects, class-like names) of a handler's body."""
-    calls, signals, _ = _body_evidence(node, walk)
+    """(auth signals, calls, answer kind, class-like names) of a handler's body."""
+    _, signals, _ = _body_evidence(node, walk)
     if credential_rejections(node, function_params(node, set()), walk):
         signals = tuple(sorted({*signals, "credential-check"}))
-    body = walk.body(node)
+    body = [n for statement in node.body for n in (statement, *walk.body(statement))]  # not its decorators
+    calls = tuple(dict.fromkeys(name for n in body if isinstance(n, ast.Call) and (name := call_name(n))))
     returns = [n.value for n in body if isinstance(n, ast.Return) and n.value is not None]
-    redirects = bool(returns) and all((call_name(r) or "").endswith("RedirectResponse") for r in returns)
+    answer = ""
+    if returns and all((call_name(r) or "").endswith("RedirectResponse") for r in returns):
+        answer = "redirect"
+    elif returns and not any(isinstance(n, (ast.Call, ast.Await)) for n in body) \
+            and all(isinstance(r, (ast.Dict, ast.List)) and (r.keys if isinstance(r, ast.Dict) else r.elts) for r in returns):
+        answer = "literal"  # a fixed non-empty literal (`return []` is a stub, not an answer)
+    elif returns and all((call_name(r) or "").endswith(("TemplateResponse", "render_template")) for r in returns) \
+            and len([n for n in body if isinstance(n, ast.Call)]) == len(returns):
+        answer = "template"
+    if any(isinstance(n, ast.Attribute) and n.attr == "is_authenticated" for n in body):
+        signals = tuple(sorted({*signals, "optional-auth"}))
     names = sorted({n.id for n in body if isinstance(n, ast.Name) and n.id[:1].isupper()})
-    return signals, calls, redirects, tuple(names)
+    return signals, calls, answer, tuple(names)
 
 
 def _dependency_names(node: ast.AST | None) -> tuple[str, ...]:
@@ -714,7 +731,9 @@ def _router_def(name: str, call: ast.Call, constants: dict[str, str]) -> RouterD
 
 
 def _prefix_ref(node: ast.AST | None) -> str | None:
-    return dotted_name(node) if node is not None else None
+    """A prefix or path that is not a literal of this file, as written (`settings.API_V1_STR`,
+    `API + VERSION_1 + ARTIFACTS`): the index follows its names across files."""
+    return unparse(node) if node is not None else None
 
 
 def _include(call: ast.Call, constants: dict[str, str]) -> Include | None:
@@ -841,7 +860,7 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
         imports.update(import_bindings(node, module, is_package))
     for node in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef):
         routes.extend(route_of_function(node, path, walk))
-    for node in tree.body:  # the module's own definitions, in source order
+    for node in _module_statements(tree.body):  # the module's own definitions, in source order
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             functions.append(function_facts(node, walk=walk))
         elif isinstance(node, ast.ClassDef):
@@ -856,7 +875,7 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
                 constants[name] = text
             elif (target := _alias_target(value)) is not None:
                 aliases[name] = target
-            elif isinstance(value, ast.Call) and (callee := call_name(value)):
+            elif isinstance(value, ast.Call) and (callee := call_name(value)) and name not in instances:
                 instances[name] = callee
                 router = _router_def(name, value, constants)
                 if router is not None:
@@ -864,6 +883,7 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
     pending_includes = [call for call in walk.of_type(ast.Call)
                         if isinstance(call.func, ast.Attribute) and call.func.attr == "include_router"]
     includes = [inc for inc in (_include(call, constants) for call in pending_includes) if inc is not None]
+    routers.extend(_routers_in_functions(walk, includes, {*instances, *(r.name for r in routers)}, constants))
     return FileFacts(
         path=path,
         module=module,
@@ -878,6 +898,45 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
         constants=constants,
         auth_middleware=_auth_middleware(walk),
     )
+
+
+def _module_statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The module's statements, also inside top-level `if`/`try`/`with` blocks (a dependency or
+    router chosen by a setting: `if TOKEN: _auth = ServiceAccount(TOKEN) else: _auth = Forbidden()`)."""
+    found: list[ast.stmt] = []
+    for node in body:
+        if isinstance(node, ast.If):
+            found += _module_statements([*node.body, *node.orelse])
+        elif isinstance(node, ast.Try):
+            found += _module_statements([*node.body, *(s for h in node.handlers for s in h.body), *node.orelse, *node.finalbody])
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            found += _module_statements(node.body)
+        else:
+            found.append(node)
+    return found
+
+
+def _routers_in_functions(walk: TreeWalk, includes: list[Include], known: set[str],
+                          constants: dict[str, str]) -> list[RouterDef]:
+    """Routers made inside functions (`def create_app(): app = FastAPI(...)`) and the
+    application a helper receives (`def register(app): app.include_router(items, prefix="/items")`):
+    the prefixes and dependencies of their includes still apply. Names defined at module level win."""
+    found: dict[str, RouterDef] = {}
+    for func in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef):
+        for node in walk.body(func):
+            assigned = _assignment(node) if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+            if assigned is not None and isinstance(assigned[1], ast.Call) and assigned[0] not in known:
+                router = _router_def(assigned[0], assigned[1], constants)
+                if router is not None:
+                    found.setdefault(router.name, router)
+        parameters = {a.arg: a for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
+        for include in includes:
+            arg = parameters.get(include.parent)
+            if arg is not None and include.parent not in known and func.lineno <= include.line <= (func.end_lineno or 0):
+                annotation = unparse(arg.annotation) if arg.annotation is not None else ""
+                kind = "FastAPI" if "FastAPI" in annotation or include.parent in {"app", "application"} else "APIRouter"
+                found.setdefault(include.parent, RouterDef(include.parent, kind, func.lineno, ""))
+    return list(found.values())
 
 
 def _auth_middleware(walk: TreeWalk) -> tuple[int, ...]:

@@ -445,6 +445,8 @@ class ProjectIndex:
         params = tuple(self._resolved_param(facts, p) for p in route.params)
         extra = tuple(p.dependency for p, old in zip(params, route.params) if p.dependency and not old.dependency)
         route = _replace(route, params=params, dependencies=route.dependencies + extra)
+        if route.path_ref is not None:
+            route = _replace(route, path=self._expression_value(facts.path, route.path_ref) or "")
         router_qual = self._lookup(facts, route.owner)
         router = self.symbols[router_qual] if router_qual is not None else None
         chains = self._chains(router_qual) if router is not None and router.kind == "router" else [[]]
@@ -574,10 +576,31 @@ class ProjectIndex:
         return self._prefix_value(symbol.path, symbol.value.prefix, symbol.value.prefix_ref)
 
     def _prefix_value(self, path: str, prefix: str | None, ref: str | None) -> str:
-        """A prefix's text; `settings.API_V1_STR` is followed to the Settings class default."""
+        """A prefix's text; `settings.API_V1_STR` is followed to the Settings class default,
+        `API + VERSION_1 + ITEMS` to the constants of other files."""
         if prefix is not None:
             return prefix
-        return (self._constant(path, ref) if ref else None) or ""
+        return (self._expression_value(path, ref) if ref else None) or ""
+
+    def _expression_value(self, path: str, text: str) -> str | None:
+        """The string an expression of constants builds (names, `+`, f-strings), else None."""
+        try:
+            node = ast.parse(text, mode="eval").body
+        except SyntaxError:
+            return None
+        return self._string_of(path, node)
+
+    def _string_of(self, path: str, node: ast.AST) -> str | None:
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, str) else None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = self._string_of(path, node.left), self._string_of(path, node.right)
+            return left + right if left is not None and right is not None else None
+        if isinstance(node, ast.JoinedStr):
+            parts = [self._string_of(path, v.value if isinstance(v, ast.FormattedValue) else v) for v in node.values]
+            return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+        name = dotted_name(node)
+        return self._constant(path, name) if name else None
 
     def _constant(self, path: str, ref: str) -> str | None:
         facts = self.files[path]
