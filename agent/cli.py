@@ -333,6 +333,36 @@ def _emit_review(term, result, output_format: str, output: Optional[Path]) -> No
 
 
 @app.command()
+def routes(
+    paths: List[Path] = typer.Argument(None, help="Files or folders whose routes to list (default: the current folder)."),
+    output_format: str = typer.Option("text", "--format", "-f", help="text, json or markdown."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the inventory to FILE instead of stdout."),
+    app_ref: Optional[str] = typer.Option(None, "--app", metavar="MODULE:ATTR", help="Import this FastAPI app (in a subprocess, your interpreter) and list the routes it really serves."),
+    python: Optional[str] = typer.Option(None, "--python", help="With --app: the interpreter that imports the app (default: the one running fba)."),
+    compare: bool = typer.Option(False, "--compare", help="With --app: list where the static inventory and the runtime one disagree."),
+) -> None:
+    """List every route: method, full path, handler, and how it is authenticated (which dependency,
+    attached where) or why it is public, the principal it receives and the owner scope of its models."""
+    from agent.report.routes import ROUTE_FORMATS, render_routes
+    from agent.workflows.routes import route_inventory
+
+    if output_format not in ROUTE_FORMATS:
+        raise UsageError(f"unknown format '{output_format}' (choose from {', '.join(ROUTE_FORMATS)})")
+    if (compare or python) and not app_ref:
+        raise UsageError("--compare and --python need --app")
+    config = _config()
+    found = route_inventory(list(paths) if paths else [Path(".")], config, app_ref, python or sys.executable, compare)
+    text = render_routes(found.document, output_format)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+
+
+@app.command()
 def rules(
     rule_id: Optional[str] = typer.Argument(None, help="A rule code (FBA102) to show its documentation."),
     output_format: str = typer.Option("text", "--format", "-f", help="text or json."),

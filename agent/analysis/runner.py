@@ -150,14 +150,16 @@ def _module_name(import_path: str) -> str:
 
 
 def build_index(
-    sources: Mapping[str, str], auth_dependencies: Sequence[str] = (), public_routes: Sequence[str] = ()
+    sources: Mapping[str, str], auth_dependencies: Sequence[str] = (), public_routes: Sequence[str] = (),
+    modules: Mapping[str, str] | None = None,
 ) -> ProjectIndex:
-    """The project index of in-memory sources (path -> text); files that do not parse are left out."""
+    """The project index of in-memory sources (path -> text; `modules`: path -> module name);
+    files that do not parse are left out."""
     from agent.analysis.analyzer import Analyzer
     from agent.analysis.index import ProjectIndex
 
     analyzer = Analyzer()
-    facts = [entry.facts for file in source_files(sources) if (entry := analyzer.facts(file)).facts is not None]
+    facts = [entry.facts for file in source_files(sources, modules) if (entry := analyzer.facts(file)).facts is not None]
     analyzer.release()
     return ProjectIndex.build(facts, auth_dependencies, public_routes)
 
