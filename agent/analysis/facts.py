@@ -737,14 +737,20 @@ def _prefix_ref(node: ast.AST | None) -> str | None:
 
 
 def _include(call: ast.Call, constants: dict[str, str]) -> Include | None:
-    if not isinstance(call.func, ast.Attribute) or call.func.attr != "include_router":
+    """`parent.include_router(child, prefix=...)`, or `parent.mount("/api", app=child)` (a
+    sub-application mounted under a path: its routes get the path as a prefix)."""
+    if not isinstance(call.func, ast.Attribute) or call.func.attr not in {"include_router", "mount"}:
         return None
     parent = dotted_name(call.func.value)
-    child_node = call.args[0] if call.args else keyword(call, "router")
+    if call.func.attr == "mount":
+        child_node = call.args[1] if len(call.args) > 1 else keyword(call, "app")
+        prefix_node = call.args[0] if call.args else keyword(call, "path")
+    else:
+        child_node = call.args[0] if call.args else keyword(call, "router")
+        prefix_node = keyword(call, "prefix")
     child = dotted_name(child_node) if child_node is not None else None
     if parent is None or child is None:
         return None
-    prefix_node = keyword(call, "prefix")
     return Include(parent, child, call.lineno, literal_path(prefix_node, constants),
                    _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node))
 
@@ -881,8 +887,9 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
                 if router is not None:
                     routers.append(router)
     pending_includes = [call for call in walk.of_type(ast.Call)
-                        if isinstance(call.func, ast.Attribute) and call.func.attr == "include_router"]
-    includes = [inc for inc in (_include(call, constants) for call in pending_includes) if inc is not None]
+                        if isinstance(call.func, ast.Attribute) and call.func.attr in {"include_router", "mount"}]
+    includes = [one for call in pending_includes if (inc := _include(call, constants)) is not None
+                for one in _loop_includes(inc, call, walk, tree.body)]
     routers.extend(_routers_in_functions(walk, includes, {*instances, *(r.name for r in routers)}, constants))
     return FileFacts(
         path=path,
@@ -898,6 +905,26 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
         constants=constants,
         auth_middleware=_auth_middleware(walk),
     )
+
+
+def _loop_includes(include: Include, call: ast.Call, walk: TreeWalk, module_body: list[ast.stmt]) -> list[Include]:
+    """`for router in API_ROUTERS: app.include_router(router)`: one include per router the loop
+    runs over (a literal tuple/list, or a module-level one of this file); else the include itself."""
+    node: ast.AST | None = walk.parent(call)
+    while node is not None and not (isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name)
+                                    and node.target.id == include.child):
+        node = walk.parent(node)
+    if node is None:
+        return [include]
+    items = node.iter
+    if isinstance(items, ast.Name):
+        items = next((value for stmt in module_body if (found := _assignment(stmt)) is not None
+                      and found[0] == node.iter.id for value in [found[1]]), None)
+    if not isinstance(items, (ast.List, ast.Tuple)):
+        return [include]
+    children = [name for element in items.elts if (name := dotted_name(element))]
+    return [Include(include.parent, child, include.line, include.prefix, include.dependencies, include.prefix_ref)
+            for child in children] or [include]
 
 
 def _module_statements(body: list[ast.stmt]) -> list[ast.stmt]:

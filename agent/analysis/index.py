@@ -451,6 +451,12 @@ class ProjectIndex:
         router = self.symbols[router_qual] if router_qual is not None else None
         chains = self._chains(router_qual) if router is not None and router.kind == "router" else [[]]
         full_paths = [self._full_path(chain, router_qual, route.path) for chain in chains]
+        # The first path whose mounts all have a known prefix is the one shown (`app.mount(
+        # settings.BASE or "/api", ...)` next to `app.mount("/api", ...)`).
+        known = [i for i, chain in enumerate(chains) if all(inc.prefix is not None or
+                 self._expression_value(path, inc.prefix_ref or "") is not None for path, inc, _ in chain)]
+        if known and known[0]:
+            full_paths.insert(0, full_paths.pop(known[0]))
         route = _replace(route, apps=self._route_apps(facts, router_qual, chains))
         decision = auth_policy.decide(self, facts, route, router_qual, chains, full_paths)
         admin = any(self.is_admin_dependency(facts.path, d) for d in route.dependencies) or any(

@@ -142,31 +142,31 @@ def compare(static: list[dict[str, Any]], runtime: list[dict[str, Any]]) -> tupl
     judged by the same policy, `runtime_entries`: what differs is the route table and dependency
     graph the static engine inferred).
     """
-    by_handler = {_handler_key(e): e for e in static}
-    seen: set[tuple] = set()
+    by_handler: dict[tuple, list[dict[str, Any]]] = {}
+    for entry in static:
+        by_handler.setdefault(_handler_key(entry), []).append(entry)
     disagreements: list[dict[str, Any]] = []
     agreed = 0
     for entry in runtime:
-        key = _handler_key(entry)
-        mine = by_handler.get(key)
+        candidates = by_handler.get(_handler_key(entry), [])
+        mine = next((e for e in candidates if e["path"] == entry["path"]), candidates[0] if candidates else None)
         if mine is None:
             disagreements.append(_disagreement("only-runtime", entry, None, "fba found no such route"))
             continue
-        seen.add(key)
+        candidates.remove(mine)
         problems = []
         if mine["path"] != entry["path"]:
             problems.append(f"path: static {mine['path']} vs runtime {entry['path']}")
-        if _static_auth(mine) != _runtime_auth(entry):
+        if _authenticated(mine) != _authenticated(entry):
             problems.append(f"auth: static {mine['auth']['status']} ({mine['auth']['reason']}) vs runtime "
                             f"{entry['auth']['status']} ({entry['auth']['reason']})")
         if problems:
             disagreements.append(_disagreement("differs", entry, mine, "; ".join(problems)))
         else:
             agreed += 1
-    for key, mine in by_handler.items():
-        if key not in seen:
-            disagreements.append(_disagreement("only-static", None, mine, "FastAPI does not serve it"))
-    total = len(runtime) + sum(1 for key in by_handler if key not in seen)
+    left = [mine for candidates in by_handler.values() for mine in candidates]
+    disagreements += [_disagreement("only-static", None, mine, "FastAPI does not serve it") for mine in left]
+    total = len(runtime) + len(left)
     return disagreements, {"routes": total, "agree": agreed, "ratio": round(agreed / total, 3) if total else None}
 
 
@@ -174,11 +174,7 @@ def _handler_key(entry: dict[str, Any]) -> tuple:
     return (entry["file"], entry["line"], entry["method"])
 
 
-def _static_auth(entry: dict[str, Any]) -> bool:
-    return entry["auth"]["status"] in AUTHENTICATED
-
-
-def _runtime_auth(entry: dict[str, Any]) -> bool:
+def _authenticated(entry: dict[str, Any]) -> bool:
     return entry["auth"]["status"] in AUTHENTICATED
 
 
