@@ -97,6 +97,8 @@ def review(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
     agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Model pass: stop before a request would take the run past USD."),
+    app_ref: Optional[str] = typer.Option(None, "--app", metavar="MODULE:ATTR", help="Import this FastAPI app (in a subprocess, your interpreter) and take route paths and dependencies from FastAPI itself."),
+    python: Optional[str] = typer.Option(None, "--python", help="With --app: the interpreter that imports the app (default: the one running fba)."),
 ) -> None:
     """Review FastAPI code against the checklist.
 
@@ -115,6 +117,15 @@ def review(
     config = _config({"fail-on": fail_on, "select": _split(select), "ignore": _split(ignore),
                       "model": model, "agent": agent, "max-cost": max_cost})
     options = ReviewOptions.from_config(config)
+    if python and not app_ref:
+        raise UsageError("--python needs --app")
+    if app_ref:  # the runtime table is not part of the cache key: review without the cache
+        from dataclasses import replace
+
+        from agent.analysis.runtime import read_app, runtime_routes
+
+        options = replace(options, runtime=runtime_routes(read_app(app_ref, python or sys.executable, Path.cwd()), Path.cwd()))
+        no_cache = True
     cache = None if no_cache else ReviewCache.for_root(config.root)
     check_selectors(options, cache)
     use_model = _wants_model(static_only, llm, spec, batch, batch_wait, config)

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.analysis.facts import JWT_DECODERS, FileFacts, FunctionFacts, Include, Param, Route, Via
+from agent.analysis.facts import JWT_DECODERS, FileFacts, FunctionFacts, Include, Param, Route, RuntimeRoute, Via
 
 if TYPE_CHECKING:
     from agent.analysis.index import ProjectIndex
@@ -378,6 +378,36 @@ def _stateless(index: ProjectIndex, facts: FileFacts, route: Route) -> bool:
     if any(DATA_CALL.search(call) or not READ_CALL.search(call) for call in route.calls):
         return False
     return not any((model := index.model(facts.path, name)) is not None and model.table for name in route.names)
+
+
+def runtime_decision(index: ProjectIndex, served: RuntimeRoute, route: Route | None) -> AuthDecision:
+    """The authentication of a route FastAPI serves (`--app`), judged over FastAPI's own
+    dependency graph. What the graph cannot hold (a check in the handler body, an auth decorator,
+    an authenticating middleware, a public kind found in the handler) comes from the static
+    `route` of the same handler, when there is one."""
+    found = []
+    for dependency in served.dependencies:
+        via = Via(dependency.name, dependency.attached, dependency.file, dependency.line)
+        code = "security-scheme" if dependency.scheme else dependency_auth(index, dependency.file, dependency.name)
+        if code is not None:
+            found.append((via, code))
+    confirmed = [(v, code) for v, code in found if code != "by-name"]
+    if confirmed:
+        return AuthDecision("authenticated", f"{confirmed[0][0].dependency}: {REASONS.get(confirmed[0][1], confirmed[0][1])}"
+                                             " (FastAPI's dependency graph)", tuple(v for v, _ in found))
+    if found:
+        return AuthDecision("unknown", f"{found[0][0].dependency}: {REASONS['by-name']}", tuple(v for v, _ in found))
+    if route is not None:
+        outside = tuple(v for v in route.auth_chain if v.dependency in {route.function, "middleware"}
+                        or AUTH_DECORATOR.match(v.dependency.rsplit(".", 1)[-1]))
+        if route.auth_status == "authenticated" and outside:
+            return AuthDecision("authenticated", route.auth_reason, outside)
+        reason = public_reason(route, served.path, index.public_routes)
+        if reason is None and route.auth_status == "public":
+            reason = route.auth_reason  # a kind found in the handler (optional auth, stateless utility)
+        if reason is not None:
+            return AuthDecision("public", reason)
+    return AuthDecision("missing", "no authenticating dependency in FastAPI's dependency graph")
 
 
 def principal(index: ProjectIndex, facts: FileFacts, route: Route) -> tuple[str | None, str | None]:

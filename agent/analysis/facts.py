@@ -49,6 +49,32 @@ class Via:
 
 
 @dataclass(frozen=True)
+class RuntimeDependency:
+    """A dependency of a route in FastAPI's own graph (`--app`): its callable's name, where it is
+    attached ("handler": a parameter; "route": the route's, router's, include's or app's
+    `dependencies=`), its definition, and whether it or one of its own dependencies is a
+    `fastapi.security` scheme."""
+
+    name: str
+    attached: str
+    file: str
+    line: int
+    scheme: bool = False
+
+
+@dataclass(frozen=True)
+class RuntimeRoute:
+    """A route FastAPI serves (`--app`): method, full path, handler `def` (file as the index shows it, line)."""
+
+    method: str
+    path: str
+    handler: str
+    file: str
+    line: int
+    dependencies: tuple[RuntimeDependency, ...] = ()
+
+
+@dataclass(frozen=True)
 class Route:
     """One path operation. `auth` is filled by the index: where authentication comes from
     ("handler", "router", "include", "app") or None when the route has none. `apps` are the

@@ -25,6 +25,7 @@ from agent.analysis.facts import (
     Include,
     Param,
     Route,
+    RuntimeRoute,
     dotted_name,
 )
 
@@ -219,7 +220,10 @@ class ProjectIndex:
         facts: Iterable[FileFacts],
         auth_dependencies: Iterable[str] = (),
         public_routes: Iterable[str] = (),
+        runtime: Iterable[RuntimeRoute] = (),
     ) -> "ProjectIndex":
+        """The index of `facts`; `runtime` (FastAPI's own route table, `--app`) replaces the
+        inferred full path and authentication of each route FastAPI serves."""
         index = cls(
             files={f.path: f for f in facts},
             extra_auth_dependencies=frozenset(auth_dependencies),
@@ -230,7 +234,27 @@ class ProjectIndex:
                   for r in f.routes]
         with_auth = index._apps_with_auth(routes)
         index.routes = [_replace(r, app_has_auth=bool(with_auth.intersection(r.apps))) for r in routes]
+        if runtime:
+            index.routes = index._with_runtime(tuple(runtime))
         return index
+
+    def _with_runtime(self, runtime: tuple[RuntimeRoute, ...]) -> list[Route]:
+        served: dict[tuple[str, int], list[RuntimeRoute]] = {}
+        for item in runtime:
+            served.setdefault((item.file, item.line), []).append(item)
+        routes = []
+        for route in self.routes:
+            items = [i for i in served.get((route.file, route.line), ()) if i.method in route.methods]
+            if not items:
+                routes.append(route)
+                continue
+            item = next((i for i in items if i.path == route.full_path), items[0])
+            decision = auth_policy.runtime_decision(self, item, route)
+            level = decision.level
+            routes.append(_replace(route, full_path=item.path, auth=level, public=decision.status == "public",
+                                   auth_via=decision.via[0].dependency if level else None,
+                                   auth_status=decision.status, auth_reason=decision.reason, auth_chain=decision.via))
+        return routes
 
     # --- queries used by rules -------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from agent.analysis.facts import Route
+from agent.analysis.facts import Route, RuntimeRoute, Via
 from agent.analysis.index import ProjectIndex
 
 INVENTORY_VERSION = 1
@@ -29,14 +29,17 @@ def _entry(index: ProjectIndex, route: Route, method: str) -> dict[str, Any]:
         "line": route.line,
         "auth": {
             "status": route.auth_status,
-            "via": [{"dependency": v.dependency, "attached": v.attached, "file": v.file, "line": v.line}
-                    for v in route.auth_chain],
+            "via": [_via(v) for v in route.auth_chain],
             "reason": route.auth_reason,
         },
         "principal": route.principal,
         "owner_scope": owner_scope(index, route),
         "source": "static",
     }
+
+
+def _via(via: Via) -> dict[str, Any]:
+    return {"dependency": via.dependency, "attached": via.attached, "file": via.file, "line": via.line}
 
 
 def owner_scope(index: ProjectIndex, route: Route) -> list[str]:
@@ -70,63 +73,23 @@ def document(routes: list[dict[str, Any]], disagreements: list[dict[str, Any]] |
 # --- runtime ---------------------------------------------------------------------------------------
 
 
-def runtime_entries(index: ProjectIndex, raw: list[dict[str, Any]], shown: dict[str, str]) -> list[dict[str, Any]]:
-    """Contract entries for the routes FastAPI serves (`runtime.read_app`), judged by the auth
-    policy over FastAPI's own dependency graph. `shown` maps absolute file paths to the paths
-    the index uses. What the graph cannot hold (a check in the handler body, an auth decorator,
-    an authenticating middleware, a public kind) is taken from the static route of the same handler."""
-    from agent.analysis import auth_policy
+def runtime_entries(index: ProjectIndex, served: tuple[RuntimeRoute, ...]) -> list[dict[str, Any]]:
+    """Contract entries for the routes FastAPI serves (`runtime.runtime_routes`), judged by the
+    auth policy over FastAPI's own dependency graph (`auth_policy.runtime_decision`)."""
+    from agent.analysis.auth_policy import runtime_decision
 
     static = {(r.file, r.line): r for r in index.routes}
     entries = []
-    for item in raw:
-        file = shown.get(item["file"], item["file"])
-        route = static.get((file, item["line"]))
-        via = [_runtime_via(index, dep, shown) for dep in item["dependencies"]]
-        confirmed = [v for v, code in via if code not in {None, "by-name"}]
-        by_name = [v for v, code in via if code == "by-name"]
-        if confirmed:
-            auth = {"status": "authenticated", "via": confirmed, "reason": "an authenticating dependency in FastAPI's graph"}
-        elif by_name:
-            auth = {"status": "unknown", "via": by_name, "reason": auth_policy.REASONS["by-name"]}
-        elif route is not None and (own := _outside_graph(route)):
-            auth = {"status": "authenticated", "reason": route.auth_reason,
-                    "via": [{"dependency": v.dependency, "attached": v.attached, "file": v.file, "line": v.line} for v in own]}
-        else:
-            reason = auth_policy.public_reason(route, item["path"], index.public_routes) if route is not None else None
-            if reason is None and route is not None and route.auth_status == "public":
-                reason = route.auth_reason  # a kind found in the handler (optional auth, stateless utility)
-            auth = {"status": "public", "via": [], "reason": reason} if reason else \
-                {"status": "missing", "via": [], "reason": "no authenticating dependency in FastAPI's graph"}
+    for item in served:
+        route = static.get((item.file, item.line))
+        decision = runtime_decision(index, item, route)
         entries.append({
-            "method": item["method"], "path": item["path"], "handler": item["handler"], "file": file,
-            "line": item["line"], "auth": auth, "principal": route.principal if route is not None else None,
+            "method": item.method, "path": item.path, "handler": item.handler, "file": item.file, "line": item.line,
+            "auth": {"status": decision.status, "via": [_via(v) for v in decision.via], "reason": decision.reason},
+            "principal": route.principal if route is not None else None,
             "owner_scope": owner_scope(index, route) if route is not None else [], "source": "runtime",
         })
     return sorted(entries, key=_order)
-
-
-def _outside_graph(route: Route) -> list:
-    """The static evidence FastAPI's dependency graph cannot hold: a check in the handler body,
-    an auth decorator, an authenticating middleware."""
-    from agent.analysis.auth_policy import AUTH_DECORATOR
-
-    if route.auth_status != "authenticated":
-        return []
-    return [v for v in route.auth_chain if v.dependency in {route.function, "middleware"}
-            or AUTH_DECORATOR.match(v.dependency.rsplit(".", 1)[-1])]
-
-
-def _runtime_via(index: ProjectIndex, dependency: dict[str, Any], shown: dict[str, str]) -> tuple[dict[str, Any], str | None]:
-    from agent.analysis import auth_policy
-
-    file = shown.get(dependency["file"] or "", dependency["file"] or "")
-    via = {"dependency": dependency["name"], "attached": dependency["attached"], "file": file, "line": dependency["line"]}
-    if dependency["scheme"]:
-        return via, "security-scheme"
-    if file in index.files:
-        return via, auth_policy.dependency_auth(index, file, dependency["name"])
-    return via, auth_policy.dependency_auth(index, "", dependency["name"])
 
 
 # --- static vs runtime -------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ class ReviewOptions:
     public_routes: tuple[str, ...] = ()
     auth_dependencies: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    runtime: tuple = ()  # `RuntimeRoute`s of FastAPI's own route table (`review --app`)
 
     @classmethod
     def from_config(cls, config) -> "ReviewOptions":
@@ -332,7 +333,8 @@ class _Run:
             # Path order, not completion order: the index (and so the output) must not depend on
             # which worker or cache answered first.
             parsed = tuple(facts[s.path] for s in self.sources if facts[s.path] is not None)
-            self._inputs = IndexInputs(parsed, tuple(self.options.auth_dependencies), tuple(self.options.public_routes))
+            self._inputs = IndexInputs(parsed, tuple(self.options.auth_dependencies), tuple(self.options.public_routes),
+                                       tuple(self.options.runtime))
         return self._inputs
 
     def _all_facts(self) -> dict[str, Any]:

@@ -5,12 +5,14 @@ user code itself, and only this module (only with `--app`) runs it."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from agent.analysis.facts import RuntimeDependency, RuntimeRoute
 from agent.errors import UsageError
 
 PROBE = Path(__file__).with_name("runtime_probe.py")
@@ -37,3 +39,18 @@ def read_app(app_ref: str, python: str, cwd: Path) -> list[dict[str, Any]]:
             return json.loads(output.read_text(encoding="utf-8"))["routes"]
         except (OSError, ValueError, KeyError) as exc:
             raise UsageError(f"--app {app_ref}: no route table from the application import ({exc})") from None
+
+
+def runtime_routes(raw: list[dict[str, Any]], cwd: Path) -> tuple[RuntimeRoute, ...]:
+    """The probe's routes as facts, with files relative to `cwd` as reviews show them."""
+    base = str(cwd.resolve())
+
+    def where(file: str | None) -> str:
+        return os.path.relpath(file, base).replace(os.sep, "/") if file else ""
+
+    return tuple(
+        RuntimeRoute(item["method"], item["path"], item["handler"], where(item["file"]), item["line"],
+                     tuple(RuntimeDependency(d["name"], d["attached"], where(d["file"]), d["line"], d["scheme"])
+                           for d in item["dependencies"]))
+        for item in raw
+    )

@@ -37,10 +37,9 @@ def route_inventory(paths: Sequence[Path], config, app_ref: str | None = None, p
     static = inventory.static_entries(index, wanted)
     if app_ref is None:
         return RouteInventory(inventory.document(static))
-    from agent.analysis.runtime import read_app
+    from agent.analysis.runtime import read_app, runtime_routes
 
-    raw = read_app(app_ref, python, Path.cwd())
-    runtime = inventory.runtime_entries(index, raw, shown)
+    runtime = inventory.runtime_entries(index, runtime_routes(read_app(app_ref, python, Path.cwd()), Path.cwd()))
     if not compare:
         return RouteInventory(inventory.document(runtime))
     disagreements, agreement = inventory.compare(static, runtime)
