@@ -66,7 +66,10 @@ SIGNATURE_CALL = re.compile(r"construct_event|verify_?signature|verify_webhook|c
 DATA_CALL = re.compile(r"(^|\.)(all|filter|filter_by|get|query|execute|scalars?|scalar_one\w*|first|find\w*|select|"
                        r"fetch\w*|objects\.\w+|aggregate|count|exists)$")
 
-READ_CALL = re.compile(r"(^|\.)((get|list|load|read)_\w+|[A-Z]\w*|str|len|dict|list|sorted)$")
+READ_CALL = re.compile(r"(^|\.)((get|list|load|read)_\w+|[A-Z]\w*)$")
+# Names of things that belong to someone: a utility reading them is not stateless.
+PRIVATE_WORDS = re.compile(r"user|account|member|customer|tenant|secret|token|key|password|credential|session"
+                           r"|order|payment|invoice|message|file|document|profile", re.IGNORECASE)
 
 # Why a dependency authenticates (the codes `dependency_auth` answers), in words.
 REASONS = {
@@ -105,6 +108,10 @@ PUBLIC_ALONE = frozenset({
     "ping", "status", "metrics", "ready", "live", "alive", "version", "info", "token", "changelog",
     "manifest.json", "robots.txt", "favicon.ico", "opensearch.xml", "sitemap.xml", "security.txt",
 })
+# Words of discovery and status documents (`/scim/v2/ServiceProviderConfig`, `/ResourceTypes`):
+# public when the handler answers a fixed literal.
+DISCOVERY_WORDS = frozenset({"config", "configuration", "schema", "schemas", "types", "capabilities", "discovery",
+                             "metadata", "status", "features"})
 MOUNT_SEGMENTS = re.compile(r"api|v\d+(\.\d+)?")
 
 # FBA407: non-GET routes whose path or function name says they take a secret from a caller.
@@ -209,9 +216,14 @@ def _function_auth(index: ProjectIndex, path: str, function: FunctionFacts) -> s
 
 
 def param_dependency(index: ProjectIndex, facts: FileFacts, param: Param) -> str | None:
-    """The dependency a parameter names: `Depends(x)`, or an `Annotated` alias annotation."""
+    """The dependency a parameter names: `Depends(x)`, an `Annotated` alias annotation, or a
+    default bound to a module-level `Depends(x)` (`user=CURRENT`)."""
     if param.dependency:
         return param.dependency
+    if param.default and re.fullmatch(r"[\w.]+", param.default):
+        qual = index._lookup(facts, param.default)
+        if qual is not None and index.symbols[qual].kind == "alias":
+            return param.default
     if not param.annotation or not re.fullmatch(r"[\w.]+", param.annotation):
         return None
     qual = index._lookup(facts, param.annotation)
@@ -375,7 +387,7 @@ def _stateless(index: ProjectIndex, facts: FileFacts, route: Route) -> bool:
     no data access call, no table model named in its body. A stub (`return []`) is not one."""
     if route.params or route.dependencies or not route.calls:
         return False
-    if any(DATA_CALL.search(call) or not READ_CALL.search(call) for call in route.calls):
+    if any(DATA_CALL.search(call) or not READ_CALL.search(call) or PRIVATE_WORDS.search(call) for call in route.calls):
         return False
     return not any((model := index.model(facts.path, name)) is not None and model.table for name in route.names)
 
@@ -454,8 +466,9 @@ def public_reason(route: Route, full_path: str, patterns: tuple[str, ...] = ()) 
         return "a redirect"
     if read_only and route.answer == "template" and all(p.source == "request" for p in route.params):
         return "a page shell (renders a template from the request alone)"
-    if read_only and route.answer == "literal" and all(p.source == "request" for p in route.params):
-        return "a stateless answer (returns a fixed literal)"
+    if read_only and route.answer == "literal" and all(p.source == "request" for p in route.params) \
+            and (route.path.strip("/") == "" or words & DISCOVERY_WORDS):
+        return "a discovery or status document (a fixed literal)"
     return None
 
 

@@ -782,7 +782,12 @@ def _include(call: ast.Call, constants: dict[str, str]) -> Include | None:
 
 
 def _alias_target(value: ast.AST | None) -> str | None:
-    """`Annotated[User, Depends(get_current_user)]` -> "get_current_user"."""
+    """`Annotated[User, Depends(get_current_user)]` -> "get_current_user"; also a marker bound to
+    a name, used as parameter defaults (`CURRENT = Depends(get_current_user)`; `user=CURRENT`)."""
+    marker = _marker_call(value)
+    if marker is not None and PARAM_SOURCES[call_name(marker).rsplit(".", 1)[-1]] == "depends" and marker.args:
+        target = marker.args[0]
+        return dotted_name(target.func if isinstance(target, ast.Call) else target)
     if not isinstance(value, ast.Subscript):
         return None
     base_type, metadata = _annotated_parts(value)

@@ -24,7 +24,10 @@ class AuthEndpointWithoutRateLimit(Rule):
 
     **What it does**
     Flags non-GET routes whose path or function name says login / token / signup / register /
-    password / OTP / verify / magic link, that are not behind an authenticated user, when
+    password / OTP / verify / magic link, that anonymous clients may call by design (their
+    authentication is `public` under the route auth policy, or their application has none; a
+    route FBA101 reports for missing authentication is not reported again here, and a route
+    behind a user or a client credential such as HTTP Basic is not anonymous), when
     nothing throttles them: no slowapi `@limiter.limit(...)` decorator, no fastapi-limiter
     `Depends(RateLimiter(...))` on the route or its router, no rate-limit call in the handler,
     and no project-wide rate-limit middleware (`SlowAPIMiddleware`, a `RateLimit...Middleware`).
@@ -146,6 +149,37 @@ router = APIRouter(prefix="/mfa", route_class=MfaRoute)
 async def verify_mfa(body: MfaIn):
     return {}
 """,
+        # A route FBA101 reports (no auth in an app that has it) is not also an open login endpoint;
+        # a token endpoint behind HTTP Basic client authentication is not anonymous.
+        {
+            "app/security.py": """
+from fastapi import Security
+from fastapi.security import HTTPBasic, OAuth2PasswordBearer
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/oauth/token")
+
+def verify_client(credentials=Security(HTTPBasic())):
+    return credentials.username
+""",
+            "app/routes.py": """
+from fastapi import APIRouter, Depends
+from app.security import oauth2, verify_client
+
+router = APIRouter()
+
+@router.get("/me")
+def me(token: str = Depends(oauth2)) -> dict:
+    return {}
+
+@router.put("/users/{user_id}/password")
+def set_password(user_id: int, body: PasswordIn) -> None:
+    return None
+
+@router.post("/oauth/token")
+def issue_token(form: TokenForm, client: str = Depends(verify_client)) -> dict:
+    return {}
+""",
+        },
     )
     INVALID = (
         """
@@ -166,6 +200,21 @@ async def reset_password(body: NewPassword):
 
 @router.post("/sign-up", status_code=201)
 async def create_account(body: UserRegister):
+    return {}
+""",
+        # A sign-in variant with a suffix in an application that authenticates elsewhere.
+        """
+from fastapi import APIRouter, Depends
+from app.deps import get_current_user
+
+router = APIRouter(prefix="/auth")
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.post("/login-ldap")
+def login_ldap(form: LdapForm) -> dict:
     return {}
 """,
     )
