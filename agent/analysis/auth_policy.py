@@ -334,7 +334,7 @@ def _attached_auth(index: ProjectIndex, facts: FileFacts, route: Route, router_q
         return found
     own = _router_auth(index, router_qual)
     if own is not None:
-        return found + [own]
+        found.append(own)
     per_chain = [_chain_auth(index, chain) for chain in chains]
     if per_chain and all(r is not None for r in per_chain):
         found.append(per_chain[0])  # type: ignore[arg-type]
