@@ -62,6 +62,9 @@ AUTH_DECORATOR = re.compile(r"^(requires|login_required|auth_required|authentica
 
 # Calls that check a request signature or shared secret (Stripe/GitHub webhooks, HMAC tokens).
 SIGNATURE_CALL = re.compile(r"construct_event|verify_?signature|verify_webhook|compare_digest|validate_signature", re.IGNORECASE)
+# Calls whose name says they check the caller's credential (`authenticate_credentials(activation_token=...)`).
+CREDENTIAL_CALL = re.compile(r"^(authenticate\w*|verify_(token|jwt|api_key|credentials?|access_token|activation_token)"
+                             r"|check_(token|credentials?|api_key)|decode_(token|jwt|access_token))$")
 # Calls that read stored data: a handler making one is not a stateless utility.
 DATA_CALL = re.compile(r"(^|\.)(all|filter|filter_by|get|query|execute|scalars?|scalar_one\w*|first|find\w*|select|"
                        r"fetch\w*|objects\.\w+|aggregate|count|exists)$")
@@ -70,6 +73,10 @@ READ_CALL = re.compile(r"(^|\.)((get|list|load|read)_\w+|[A-Z]\w*)$")
 # Names of things that belong to someone: a utility reading them is not stateless.
 PRIVATE_WORDS = re.compile(r"user|account|member|customer|tenant|secret|token|key|password|credential|session"
                            r"|order|payment|invoice|message|file|document|profile", re.IGNORECASE)
+
+# Last path segments of read-only lookup lists (reference data, enum choices).
+LOOKUP_WORDS = frozenset({"options", "choices", "types", "supported", "languages", "currencies", "countries",
+                          "timezones", "locales", "capabilities"})
 
 # Why a dependency authenticates (the codes `dependency_auth` answers), in words.
 REASONS = {
@@ -85,6 +92,7 @@ REASONS = {
     "calls": "calls a function that authenticates",
     "factory": "returns or builds an authenticating dependency",
     "signature": "verifies a request signature or shared secret",
+    "credential-call": "calls a credential check (authenticate_*, verify_token, ...)",
     "decorator": "a decorator that refuses anonymous callers",
     "by-name": "defined outside the reviewed files (or resting on one); judged by its name",
 }
@@ -100,7 +108,7 @@ SIGN_IN_PREFIXES = ("login", "signin", "signup", "register", "logout", "logon", 
 # `/password-reset`, `/email/verify`) or a second one of them (`/request-verify-token`):
 # `/orders/{id}/confirm` or `/reports/refresh` stay private.
 PUBLIC_IN_AUTH_CONTEXT = frozenset({"token", "refresh", "reset", "verify", "verification", "confirm", "activate",
-                                    "authorize", "authorization", "redirect", "providers", "metadata"})
+                                    "authorize", "authorization", "redirect", "providers", "metadata", "magic"})
 AUTH_CONTEXT = frozenset({"auth", "oauth", "oauth2", "password", "email", "account", "session", "jwt", "sso",
                           "oidc", "saml", "magic", "otp", "mfa", "2fa", "invite", "invitation", "provider"})
 # Words that make a route public only when they are the route's whole path (`/ping`, `/api/v1/version`).
@@ -273,6 +281,8 @@ def authenticates_in_body(index: ProjectIndex, facts: FileFacts, signals: tuple[
     for call in calls:
         if SIGNATURE_CALL.search(call):
             return "signature"
+        if CREDENTIAL_CALL.search(call.rsplit(".", 1)[-1]):
+            return "credential-call"
         if index._qualified_guess(facts, call).endswith(JWT_DECODERS):
             return "jwt-decode"
         callee = index._lookup(facts, call)
@@ -311,6 +321,9 @@ def decide(index: ProjectIndex, facts: FileFacts, route: Route, router_qual: str
                                       "(it reads request.user.is_authenticated)")
     if _stateless(index, facts, route):
         return AuthDecision("public", "a stateless utility (no input naming a resource, no session, no data access)")
+    catalogue = _catalogue(index, facts, route)
+    if catalogue is not None:
+        return AuthDecision("public", catalogue)
     if router_qual is not None and len(chains) > 1:
         return AuthDecision("missing", "no authentication on at least one of the include_router chains mounting it")
     return AuthDecision("missing", "no authentication at handler, router, include_router or app level")
@@ -378,6 +391,21 @@ def _auth_middleware(index: ProjectIndex, route: Route) -> Via | None:
             same_package = app.endswith(".*") and (module == app[:-2] or module.startswith(app[:-1]))
             if same_app or same_package:
                 return Via("middleware", "app", path, facts.auth_middleware[0])
+    return None
+
+
+def _catalogue(index: ProjectIndex, facts: FileFacts, route: Route) -> str | None:
+    """A read-only lookup list, public by design (`GET /chat/options`, `/supported-events`,
+    `/countries`): reference data with no path parameter naming a resource.
+
+    A read over owner-less table models (`GET /tags`) is not taken as public: whether a shared
+    catalogue is meant for anonymous callers is not in the code (the clean app's tag catalogue
+    sits behind include-level auth), so it stays a finding to confirm or list in `public-routes`."""
+    if not set(route.methods) <= {"GET", "HEAD"} or route.path_params():
+        return None
+    static = [s for s in route.path.strip("/").split("/") if s and not s.startswith("{")]
+    if static and _words(static[-1]) & LOOKUP_WORDS:
+        return f"a read-only lookup list ({static[-1]})"
     return None
 
 
@@ -473,8 +501,11 @@ def public_reason(route: Route, full_path: str, patterns: tuple[str, ...] = ()) 
 
 
 def is_auth_endpoint(route: Route) -> bool:
-    """A non-GET route that takes a secret from its caller: login, token, signup, password, OTP, verify."""
-    if set(route.methods) <= {"GET", "HEAD", "OPTIONS"}:
+    """A non-GET route that takes a secret from its caller: login, token, signup, password, OTP,
+    verify. A handler that only starts an OAuth redirect (`authorize_redirect`) takes none."""
+    if set(route.methods) <= {"GET", "HEAD", "OPTIONS"} or route.answer == "redirect":
+        return False
+    if route.calls and all(c.endswith(("authorize_redirect", "url_path_for", "str")) for c in route.calls):
         return False
     tokens = [t for t in re.split(r"[^a-z0-9]+", f"{route.path} {route.function}".lower()) if t]
     words = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}

@@ -600,7 +600,11 @@ def _body_evidence(func: ast.AST, walk: TreeWalk) -> tuple[tuple[str, ...], tupl
 def _login_redirect(call: ast.Call, name: str) -> bool:
     """`RedirectResponse("/login")`, `HTTPException(307, headers={"Location": "/login?next=..."})`:
     a session check that sends the anonymous caller to sign in."""
-    if not name.endswith(("RedirectResponse", "HTTPException", "redirect")):
+    if name.endswith("HTTPException"):
+        status = http_exception_status(call)
+        if not (status is not None and 300 <= status < 400 or keyword(call, "headers") is not None):
+            return False  # `HTTPException(429, "Ran out of login attempts")` sends nobody anywhere
+    elif not name.endswith(("RedirectResponse", "redirect")):
         return False
     return any(isinstance(n, ast.Constant) and isinstance(n.value, str) and re.search(r"log_?in|sign_?in", n.value)
                for n in ast.walk(call))

@@ -180,6 +180,16 @@ def issue_token(form: TokenForm, client: str = Depends(verify_client)) -> dict:
     return {}
 """,
         },
+        # A login route that only starts the OAuth redirect takes no secret.
+        """
+from fastapi import APIRouter, Request
+router = APIRouter(prefix="/auth")
+
+@router.post("/login")
+async def login(request: Request):
+    redirect_uri = str(request.app.url_path_for("auth"))
+    return await oauth.google.authorize_redirect(request, redirect_uri)
+""",
     )
     INVALID = (
         """

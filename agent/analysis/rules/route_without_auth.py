@@ -570,6 +570,31 @@ def daily(session: SessionDep) -> list[dict]:
     return []
 """,
         },
+        # A handler that calls a credential check itself (an activation token), and read-only
+        # lookup lists of reference data.
+        """
+from fastapi import APIRouter, Depends
+from app.auth import authenticate_credentials, get_current_user
+
+router = APIRouter()
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.put("/users/{name}/activate")
+def activate_user(name: str, body: UserUpdate) -> dict:
+    authenticate_credentials(user_name=name, activation_token=body.activation_token)
+    return {}
+
+@router.get("/chat/options")
+def chat_options(request: Request) -> dict:
+    return {command.name: command.value for command in Command}
+
+@router.get("/triggers/supported-events")
+def supported_events(source: str) -> list[str]:
+    return REGISTRY.get(source, [])
+""",
     )
     INVALID = (
         # A dependency that reads a pagination `page_token` does not authenticate.
