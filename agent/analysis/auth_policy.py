@@ -110,7 +110,7 @@ SIGN_IN_PREFIXES = ("login", "signin", "signup", "register", "logout", "logon", 
 PUBLIC_IN_AUTH_CONTEXT = frozenset({"token", "refresh", "reset", "verify", "verification", "confirm", "activate",
                                     "authorize", "authorization", "redirect", "providers", "metadata", "magic"})
 AUTH_CONTEXT = frozenset({"auth", "oauth", "oauth2", "password", "email", "account", "session", "jwt", "sso",
-                          "oidc", "saml", "magic", "otp", "mfa", "2fa", "invite", "invitation", "provider"})
+                          "oidc", "saml", "magic", "otp", "mfa", "2fa", "invite", "invitation", "provider", "device"})
 # Words that make a route public only when they are the route's whole path (`/ping`, `/api/v1/version`).
 PUBLIC_ALONE = frozenset({
     "ping", "status", "metrics", "ready", "live", "alive", "version", "info", "token", "changelog",
@@ -310,12 +310,12 @@ def decide(index: ProjectIndex, facts: FileFacts, route: Route, router_qual: str
     if reason is not None:
         return AuthDecision("public", reason)
     body = authenticates_in_body(index, facts, route.signals, route.calls)
+    middleware = _auth_middleware(index, route)
+    if middleware is not None and body in {None, "http-403"}:  # a 403 alone may refuse a value, not a caller
+        return AuthDecision("authenticated", "an HTTP middleware of the application answers 401/403", (middleware,))
     if body is not None:
         via = Via(route.function, "handler", route.file, route.line)
         return AuthDecision("authenticated", f"the handler itself {REASONS.get(body, body)}", (via,))
-    middleware = _auth_middleware(index, route)
-    if middleware is not None:
-        return AuthDecision("authenticated", "an HTTP middleware of the application answers 401/403", (middleware,))
     if "optional-auth" in route.signals:
         return AuthDecision("public", "optional authentication: the handler serves anonymous callers on purpose "
                                       "(it reads request.user.is_authenticated)")
