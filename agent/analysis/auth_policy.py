@@ -325,7 +325,7 @@ def decide(index: ProjectIndex, facts: FileFacts, route: Route, router_qual: str
     if catalogue is not None:
         return AuthDecision("public", catalogue)
     if router_qual is not None and len(chains) > 1:
-        return AuthDecision("missing", "no authentication on at least one of the include_router chains mounting it")
+        return AuthDecision("missing", "no authentication on one of the include_router chains mounting it")
     return AuthDecision("missing", "no authentication at handler, router, include_router or app level")
 
 

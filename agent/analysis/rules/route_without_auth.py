@@ -767,7 +767,7 @@ def delete_conversation(conversation_id: int, request: Request) -> None:
             yield self.finding(
                 ctx,
                 func,
-                f"{methods} {route.full_path or route.path} has no authentication ({route.auth_reason}); "
+                f"{methods} {route.full_path or route.path} has {route.auth_reason}; "
                 "add an auth dependency (e.g. `current_user: CurrentUser`) "
                 "or list it in `public-routes` if it is public on purpose",
                 line=route.decorator_line,
