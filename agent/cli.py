@@ -99,6 +99,8 @@ def review(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
     agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Model pass: stop before a request would take the run past USD."),
+    app_ref: Optional[str] = typer.Option(None, "--app", metavar="MODULE:ATTR", help="Import this FastAPI app (in a subprocess, your interpreter) and take route paths and dependencies from FastAPI itself."),
+    python: Optional[str] = typer.Option(None, "--python", help="With --app: the interpreter that imports the app (default: the one running fba)."),
 ) -> None:
     """Review FastAPI code against the checklist.
 
@@ -117,6 +119,15 @@ def review(
     config = _config({"fail-on": fail_on, "select": _split(select), "ignore": _split(ignore),
                       "preview": preview or None, "model": model, "agent": agent, "max-cost": max_cost})
     options = ReviewOptions.from_config(config)
+    if python and not app_ref:
+        raise UsageError("--python needs --app")
+    if app_ref:  # the runtime table is not part of the cache key: review without the cache
+        from dataclasses import replace
+
+        from agent.analysis.runtime import read_app, runtime_routes
+
+        options = replace(options, runtime=runtime_routes(read_app(app_ref, python or sys.executable, Path.cwd()), Path.cwd()))
+        no_cache = True
     cache = None if no_cache else ReviewCache.for_root(config.root)
     check_selectors(options, cache)
     use_model = _wants_model(static_only, llm, spec, batch, batch_wait, config)
@@ -347,6 +358,36 @@ def _emit_review(term, result, output_format: str, output: Optional[Path]) -> No
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror}") from None
         term.info(f"report written to {output}")
+
+
+@app.command()
+def routes(
+    paths: List[Path] = typer.Argument(None, help="Files or folders whose routes to list (default: the current folder)."),
+    output_format: str = typer.Option("text", "--format", "-f", help="text, json or markdown."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the inventory to FILE instead of stdout."),
+    app_ref: Optional[str] = typer.Option(None, "--app", metavar="MODULE:ATTR", help="Import this FastAPI app (in a subprocess, your interpreter) and list the routes it really serves."),
+    python: Optional[str] = typer.Option(None, "--python", help="With --app: the interpreter that imports the app (default: the one running fba)."),
+    compare: bool = typer.Option(False, "--compare", help="With --app: list where the static inventory and the runtime one disagree."),
+) -> None:
+    """List every route: method, full path, handler, and how it is authenticated (which dependency,
+    attached where) or why it is public, the principal it receives and the owner scope of its models."""
+    from agent.report.routes import ROUTE_FORMATS, render_routes
+    from agent.workflows.routes import route_inventory
+
+    if output_format not in ROUTE_FORMATS:
+        raise UsageError(f"unknown format '{output_format}' (choose from {', '.join(ROUTE_FORMATS)})")
+    if (compare or python) and not app_ref:
+        raise UsageError("--compare and --python need --app")
+    config = _config()
+    found = route_inventory(list(paths) if paths else [Path(".")], config, app_ref, python or sys.executable, compare)
+    text = render_routes(found.document, output_format)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
 
 
 @app.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from agent.analysis.facts import FileFacts, extract_facts
+from agent.analysis.facts import FileFacts, RuntimeRoute, extract_facts
 from agent.analysis.index import ProjectIndex
 from agent.analysis.rules.base import FileContext, Rule
 from agent.analysis.source import parse_python
@@ -61,9 +61,10 @@ class IndexInputs:
     facts: tuple[FileFacts, ...]
     auth_dependencies: tuple[str, ...] = ()
     public_routes: tuple[str, ...] = ()
+    runtime: tuple[RuntimeRoute, ...] = ()  # FastAPI's own route table (`--app`)
 
     def build(self) -> ProjectIndex:
-        return ProjectIndex.build(self.facts, self.auth_dependencies, self.public_routes)
+        return ProjectIndex.build(self.facts, self.auth_dependencies, self.public_routes, self.runtime)
 
 
 class Analyzer:
@@ -94,12 +95,12 @@ class Analyzer:
         self,
         paths: Sequence[str],
         others: Mapping[str, FileFacts],
-        settings: tuple[tuple[str, ...], tuple[str, ...]],
+        settings: tuple[tuple[str, ...], tuple[str, ...], tuple[RuntimeRoute, ...]],
         rules: Sequence[Rule],
         severity: Mapping[str, str],
     ) -> None:
         """`prepare` with an index built here: the facts of `paths` (path order) are this
-        analyzer's own or in `others`; `settings` are (auth dependencies, public routes)."""
+        analyzer's own or in `others`; `settings` are (auth dependencies, public routes, runtime routes)."""
         facts = tuple(self._facts[path] if path in self._facts else others[path] for path in paths)
         self.prepare(IndexInputs(facts, *settings).build(), rules, severity)
 

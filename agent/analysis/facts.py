@@ -38,11 +38,57 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Via:
+    """Where a route's authentication comes from: the dependency (or check) and the level it is
+    attached at (`handler`, `route`, `router`, `include`, `app`), with the file and line saying so."""
+
+    dependency: str
+    attached: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class RuntimeDependency:
+    """A dependency of a route in FastAPI's own graph (`--app`): its callable's name, where it is
+    attached ("handler": a parameter; "route": the route's, router's, include's or app's
+    `dependencies=`), its definition, and whether it or one of its own dependencies is a
+    `fastapi.security` scheme."""
+
+    name: str
+    attached: str
+    file: str
+    line: int
+    scheme: bool = False
+
+
+@dataclass(frozen=True)
+class RuntimeRoute:
+    """A route FastAPI serves (`--app`): method, full path, handler `def` (file as the index shows it, line)."""
+
+    method: str
+    path: str
+    handler: str
+    file: str
+    line: int
+    dependencies: tuple[RuntimeDependency, ...] = ()
+
+
+@dataclass(frozen=True)
 class Route:
     """One path operation. `auth` is filled by the index: where authentication comes from
     ("handler", "router", "include", "app") or None when the route has none. `apps` are the
     applications it belongs to (`ProjectIndex._route_apps`) and `app_has_auth` says whether one of
-    them authenticates anywhere (an application without any auth is a deliberately public API)."""
+    them authenticates anywhere (an application without any auth is a deliberately public API).
+
+    Extracted from the handler: `decorators` (its other decorators, as callee names), `signals`
+    (auth evidence in its own body, as in `FunctionFacts`), `calls` (what it calls),
+    `answer` ("redirect": every `return` answers a `RedirectResponse`; "literal": every `return`
+    answers a literal built without calls or awaits, a stateless utility; "template": it only
+    renders a template), `names` (class-like names it uses).
+    Decided by the auth policy (`auth_policy.py`): `auth_status` (authenticated, public, missing,
+    unknown), `auth_reason`, `auth_chain` and `principal` (the annotation of the authenticated
+    caller's parameter)."""
 
     file: str
     function: str
@@ -65,6 +111,16 @@ class Route:
     user_param: str | None = None
     apps: tuple[str, ...] = ()
     app_has_auth: bool = False
+    decorators: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+    answer: str = ""
+    names: tuple[str, ...] = ()
+    auth_status: str = "missing"
+    auth_reason: str = ""
+    auth_chain: tuple[Via, ...] = ()
+    principal: str | None = None
+    path_ref: str | None = None
 
     def path_params(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params if p.source == "path")
@@ -104,7 +160,10 @@ class FunctionFacts:
 
     `signals` are the auth evidence found in its body: "jwt-decode", "http-401", "http-403",
     "credential-check" (a 4xx rejection that depends on a credential-like parameter, see
-    `credential_rejections`); `admin_check` is True when it raises on a superuser/admin/role test.
+    `credential_rejections`), "login-redirect" (a redirect to a login page); `admin_check` is
+    True when it raises on a superuser/admin/role test. `returns` are the names it returns
+    (a factory returning the dependency it picked); `inner_dependencies` the dependencies that
+    functions defined inside it take (`Depends(make_checker(...))`'s checker).
     """
 
     name: str
@@ -113,6 +172,8 @@ class FunctionFacts:
     calls: tuple[str, ...] = ()
     signals: tuple[str, ...] = ()
     admin_check: bool = False
+    returns: tuple[str, ...] = ()
+    inner_dependencies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +208,8 @@ class FileFacts:
     `instances`: module-level `name = Callee(...)` -> {"name": "Callee"} (security schemes,
     fastapi-users `current_user(...)`, settings objects, callable dependency instances).
     `constants`: module-level and class-level string literals (`API_V1_STR`, `Settings.API_V1_STR`).
+    `auth_middleware`: lines of HTTP middleware that answer 401/403 (`@app.middleware("http")`
+    functions, `BaseHTTPMiddleware` classes): authentication for the whole application.
     """
 
     path: str
@@ -160,6 +223,7 @@ class FileFacts:
     aliases: dict[str, str] = field(default_factory=dict)
     instances: dict[str, str] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
+    auth_middleware: tuple[int, ...] = ()
 
 
 def module_name(path: str) -> str:
@@ -341,6 +405,8 @@ def describe_param(arg: ast.arg, default: ast.expr | None, path_params: set[str]
         dependency = None
         if kind == "depends":
             target = marker.args[0] if marker.args else keyword(marker, "dependency")
+            # `Depends(ProjectAdmin())`, `Security(HTTPBearer())`: the class or factory called.
+            target = target.func if isinstance(target, ast.Call) else target
             dependency = dotted_name(target) if target is not None else type_text or None
         return Param(arg.arg, annotation, kind, dependency, default_text, arg.lineno)
     if arg.arg in path_params:
@@ -385,15 +451,21 @@ def path_parameters(path: str) -> set[str]:
     return names
 
 
-def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str) -> list[Route]:
-    """One Route per route decorator on `node` (usually one)."""
+def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str, walk: TreeWalk | None = None) -> list[Route]:
+    """One Route per route decorator on `node` (usually one). `app.webhooks.post(...)` documents
+    an outgoing webhook in OpenAPI: not a served route."""
     routes: list[Route] = []
+    evidence: tuple | None = None
     for decorator in node.decorator_list:
         found = route_decorator(decorator)
-        if found is None:
+        if found is None or found[0].rpartition(".")[2] == "webhooks" and "." in found[0]:
             continue
         owner, method, call = found
-        url = literal_str(call.args[0]) if call.args else literal_str(keyword(call, "path"))
+        if evidence is None:
+            evidence = _handler_evidence(node, walk if walk is not None else TreeWalk(node))
+        url_node = call.args[0] if call.args else keyword(call, "path")
+        url = literal_str(url_node)
+        path_ref = _prefix_ref(url_node) if url is None else None
         url = url if url is not None else ""
         params = function_params(node, path_parameters(url))
         routes.append(
@@ -412,9 +484,39 @@ def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str) -
                 + tuple(p.dependency for p in params if p.dependency),
                 response_model=_source(keyword(call, "response_model")),
                 status_code=_source(keyword(call, "status_code")),
+                decorators=tuple(n for d in node.decorator_list if route_decorator(d) is None
+                                 and (n := dotted_name(d.func if isinstance(d, ast.Call) else d))),
+                signals=evidence[0],
+                calls=evidence[1],
+                answer="redirect" if "RedirectResponse" in (_source(keyword(call, "response_class")) or "") else evidence[2],
+                names=evidence[3],
+                path_ref=path_ref,
             )
         )
     return routes
+
+
+def _handler_evidence(node: ast.FunctionDef | ast.AsyncFunctionDef, walk: TreeWalk) -> tuple:
+    """(auth signals, calls, answer kind, class-like names) of a handler's body."""
+    _, signals, _ = _body_evidence(node, walk)
+    if credential_rejections(node, function_params(node, set()), walk):
+        signals = tuple(sorted({*signals, "credential-check"}))
+    body = [n for statement in node.body for n in (statement, *walk.body(statement))]  # not its decorators
+    calls = tuple(dict.fromkeys(name for n in body if isinstance(n, ast.Call) and (name := call_name(n))))
+    returns = [n.value for n in body if isinstance(n, ast.Return) and n.value is not None]
+    answer = ""
+    if returns and all((call_name(r) or "").endswith("RedirectResponse") for r in returns):
+        answer = "redirect"
+    elif returns and not any(isinstance(n, (ast.Call, ast.Await)) for n in body) \
+            and all(isinstance(r, (ast.Dict, ast.List)) and (r.keys if isinstance(r, ast.Dict) else r.elts) for r in returns):
+        answer = "literal"  # a fixed non-empty literal (`return []` is a stub, not an answer)
+    elif returns and all((call_name(r) or "").endswith(("TemplateResponse", "render_template")) for r in returns) \
+            and len([n for n in body if isinstance(n, ast.Call)]) == len(returns):
+        answer = "template"
+    if any(isinstance(n, ast.Attribute) and n.attr == "is_authenticated" for n in body):
+        signals = tuple(sorted({*signals, "optional-auth"}))
+    names = sorted({n.id for n in body if isinstance(n, ast.Name) and n.id[:1].isupper()})
+    return signals, calls, answer, tuple(names)
 
 
 def _dependency_names(node: ast.AST | None) -> tuple[str, ...]:
@@ -486,11 +588,26 @@ def _body_evidence(func: ast.AST, walk: TreeWalk) -> tuple[tuple[str, ...], tupl
                 code = http_exception_status(node)
                 if code in (401, 403):
                     signals.add(f"http-{code}")
+            if _login_redirect(node, name):
+                signals.add("login-redirect")
     for node in walk.subtree_of_type(func, ast.If):
         if _tests_admin(node.test, walk) and walk.subtree_of_type(node, ast.Raise):
             admin = True
             break
     return tuple(dict.fromkeys(calls)), tuple(sorted(signals)), admin
+
+
+def _login_redirect(call: ast.Call, name: str) -> bool:
+    """`RedirectResponse("/login")`, `HTTPException(307, headers={"Location": "/login?next=..."})`:
+    a session check that sends the anonymous caller to sign in."""
+    if name.endswith("HTTPException"):
+        status = http_exception_status(call)
+        if not (status is not None and 300 <= status < 400 or keyword(call, "headers") is not None):
+            return False  # `HTTPException(429, "Ran out of login attempts")` sends nobody anywhere
+    elif not name.endswith(("RedirectResponse", "redirect")):
+        return False
+    return any(isinstance(n, ast.Constant) and isinstance(n.value, str) and re.search(r"log_?in|sign_?in", n.value)
+               for n in ast.walk(call))
 
 
 def _tests_admin(test: ast.AST, walk: TreeWalk) -> bool:
@@ -515,7 +632,12 @@ def function_facts(
     params = function_params(node, set())
     if credential_rejections(node, params, walk):
         signals = tuple(sorted({*signals, "credential-check"}))
-    return FunctionFacts(name or node.name, node.lineno, params, calls, signals, admin)
+    returns = tuple(dict.fromkeys(n for r in walk.body(node) if isinstance(r, ast.Return)
+                                  and (n := dotted_name(r.value)) is not None))
+    inner = tuple(dict.fromkeys(
+        p.dependency for f in walk.subtree_of_type(node, ast.FunctionDef, ast.AsyncFunctionDef) if f is not node
+        for p in function_params(f, set()) if p.dependency))
+    return FunctionFacts(name or node.name, node.lineno, params, calls, signals, admin, returns, inner)
 
 
 # Words that make a header/query/cookie parameter a presented credential: `x_token`, `x_api_key`,
@@ -628,33 +750,48 @@ def literal_path(node: ast.AST | None, constants: dict[str, str]) -> str | None:
 
 
 def _router_def(name: str, call: ast.Call, constants: dict[str, str]) -> RouterDef | None:
+    """`APIRouter(...)`, `FastAPI(...)`, or a router class of a project or library
+    (`PrefectRouter(...)`, `VersionedAPIRouter(...)`: a callee named `*Router`)."""
     kind = (call_name(call) or "").rsplit(".", 1)[-1]
-    if kind not in APP_CLASSES:
+    if kind not in APP_CLASSES and not kind.endswith("Router"):
         return None
-    prefix_node = keyword(call, "prefix") if kind == "APIRouter" else None
+    prefix_node = keyword(call, "prefix") if kind != "FastAPI" else None
     return RouterDef(name, kind, call.lineno, literal_path(prefix_node, constants),
                      _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node))
 
 
 def _prefix_ref(node: ast.AST | None) -> str | None:
-    return dotted_name(node) if node is not None else None
+    """A prefix or path that is not a literal of this file, as written (`settings.API_V1_STR`,
+    `API + VERSION_1 + ARTIFACTS`): the index follows its names across files."""
+    return unparse(node) if node is not None else None
 
 
 def _include(call: ast.Call, constants: dict[str, str]) -> Include | None:
-    if not isinstance(call.func, ast.Attribute) or call.func.attr != "include_router":
+    """`parent.include_router(child, prefix=...)`, or `parent.mount("/api", app=child)` (a
+    sub-application mounted under a path: its routes get the path as a prefix)."""
+    if not isinstance(call.func, ast.Attribute) or call.func.attr not in {"include_router", "mount"}:
         return None
     parent = dotted_name(call.func.value)
-    child_node = call.args[0] if call.args else keyword(call, "router")
+    if call.func.attr == "mount":
+        child_node = call.args[1] if len(call.args) > 1 else keyword(call, "app")
+        prefix_node = call.args[0] if call.args else keyword(call, "path")
+    else:
+        child_node = call.args[0] if call.args else keyword(call, "router")
+        prefix_node = keyword(call, "prefix")
     child = dotted_name(child_node) if child_node is not None else None
     if parent is None or child is None:
         return None
-    prefix_node = keyword(call, "prefix")
     return Include(parent, child, call.lineno, literal_path(prefix_node, constants),
                    _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node))
 
 
 def _alias_target(value: ast.AST | None) -> str | None:
-    """`Annotated[User, Depends(get_current_user)]` -> "get_current_user"."""
+    """`Annotated[User, Depends(get_current_user)]` -> "get_current_user"; also a marker bound to
+    a name, used as parameter defaults (`CURRENT = Depends(get_current_user)`; `user=CURRENT`)."""
+    marker = _marker_call(value)
+    if marker is not None and PARAM_SOURCES[call_name(marker).rsplit(".", 1)[-1]] == "depends" and marker.args:
+        target = marker.args[0]
+        return dotted_name(target.func if isinstance(target, ast.Call) else target)
     if not isinstance(value, ast.Subscript):
         return None
     base_type, metadata = _annotated_parts(value)
@@ -763,8 +900,8 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
     for node in walk.of_type(ast.Import, ast.ImportFrom):
         imports.update(import_bindings(node, module, is_package))
     for node in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef):
-        routes.extend(route_of_function(node, path))
-    for node in tree.body:  # the module's own definitions, in source order
+        routes.extend(route_of_function(node, path, walk))
+    for node in _module_statements(tree.body):  # the module's own definitions, in source order
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             functions.append(function_facts(node, walk=walk))
         elif isinstance(node, ast.ClassDef):
@@ -779,14 +916,16 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
                 constants[name] = text
             elif (target := _alias_target(value)) is not None:
                 aliases[name] = target
-            elif isinstance(value, ast.Call) and (callee := call_name(value)):
+            elif isinstance(value, ast.Call) and (callee := call_name(value)) and name not in instances:
                 instances[name] = callee
                 router = _router_def(name, value, constants)
                 if router is not None:
                     routers.append(router)
     pending_includes = [call for call in walk.of_type(ast.Call)
-                        if isinstance(call.func, ast.Attribute) and call.func.attr == "include_router"]
-    includes = [inc for inc in (_include(call, constants) for call in pending_includes) if inc is not None]
+                        if isinstance(call.func, ast.Attribute) and call.func.attr in {"include_router", "mount"}]
+    includes = [one for call in pending_includes if (inc := _include(call, constants)) is not None
+                for one in _loop_includes(inc, call, walk, tree.body)]
+    routers.extend(_routers_in_functions(walk, includes, {*instances, *(r.name for r in routers)}, constants))
     return FileFacts(
         path=path,
         module=module,
@@ -799,4 +938,87 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
         aliases=aliases,
         instances=instances,
         constants=constants,
+        auth_middleware=_auth_middleware(walk),
     )
+
+
+def _loop_includes(include: Include, call: ast.Call, walk: TreeWalk, module_body: list[ast.stmt]) -> list[Include]:
+    """`for router in API_ROUTERS: app.include_router(router)`: one include per router the loop
+    runs over (a literal tuple/list, or a module-level one of this file); else the include itself."""
+    node: ast.AST | None = walk.parent(call)
+    while node is not None and not (isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name)
+                                    and node.target.id == include.child):
+        node = walk.parent(node)
+    if node is None:
+        return [include]
+    items = node.iter
+    if isinstance(items, ast.Name):
+        items = next((value for stmt in module_body if (found := _assignment(stmt)) is not None
+                      and found[0] == node.iter.id for value in [found[1]]), None)
+    if not isinstance(items, (ast.List, ast.Tuple)):
+        return [include]
+    children = [name for element in items.elts if (name := dotted_name(element))]
+    return [Include(include.parent, child, include.line, include.prefix, include.dependencies, include.prefix_ref)
+            for child in children] or [include]
+
+
+def _module_statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The module's statements, also inside top-level `if`/`try`/`with` blocks (a dependency or
+    router chosen by a setting: `if TOKEN: _auth = ServiceAccount(TOKEN) else: _auth = Forbidden()`)."""
+    found: list[ast.stmt] = []
+    for node in body:
+        if isinstance(node, ast.If):
+            found += _module_statements([*node.body, *node.orelse])
+        elif isinstance(node, ast.Try):
+            found += _module_statements([*node.body, *(s for h in node.handlers for s in h.body), *node.orelse, *node.finalbody])
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            found += _module_statements(node.body)
+        else:
+            found.append(node)
+    return found
+
+
+def _routers_in_functions(walk: TreeWalk, includes: list[Include], known: set[str],
+                          constants: dict[str, str]) -> list[RouterDef]:
+    """Routers made inside functions (`def create_app(): app = FastAPI(...)`) and the
+    application a helper receives (`def register(app): app.include_router(items, prefix="/items")`):
+    the prefixes and dependencies of their includes still apply. Names defined at module level win."""
+    found: dict[str, RouterDef] = {}
+    for func in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef):
+        for node in walk.body(func):
+            assigned = _assignment(node) if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+            if assigned is not None and isinstance(assigned[1], ast.Call) and assigned[0] not in known:
+                router = _router_def(assigned[0], assigned[1], constants)
+                if router is not None:
+                    found.setdefault(router.name, router)
+        parameters = {a.arg: a for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
+        for include in includes:
+            arg = parameters.get(include.parent)
+            if arg is not None and include.parent not in known and func.lineno <= include.line <= (func.end_lineno or 0):
+                annotation = unparse(arg.annotation) if arg.annotation is not None else ""
+                kind = "FastAPI" if "FastAPI" in annotation or include.parent in {"app", "application"} else "APIRouter"
+                found.setdefault(include.parent, RouterDef(include.parent, kind, func.lineno, ""))
+    return list(found.values())
+
+
+def _auth_middleware(walk: TreeWalk) -> tuple[int, ...]:
+    """Lines of HTTP middleware that reject requests with 401/403: `@app.middleware("http")`
+    functions and `BaseHTTPMiddleware` subclasses whose body answers 401 or 403."""
+    found: list[int] = []
+    for node in walk.of_type(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+        if isinstance(node, ast.ClassDef):
+            middleware = any((dotted_name(b) or "").endswith("BaseHTTPMiddleware") for b in node.bases)
+        else:
+            middleware = any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr == "middleware"
+                             for d in node.decorator_list)
+        if middleware and _answers_unauthorized(node, walk):
+            found.append(node.lineno)
+    return tuple(found)
+
+
+def _answers_unauthorized(node: ast.AST, walk: TreeWalk) -> bool:
+    for call in walk.subtree_of_type(node, ast.Call):
+        status = http_exception_status(call) or status_value(keyword(call, "status_code"))
+        if status in (401, 403):
+            return True
+    return False

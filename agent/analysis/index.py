@@ -11,41 +11,25 @@ their prefixes and `dependencies=`), each route's auth level, full URL path and 
 from __future__ import annotations
 
 import ast
-import fnmatch
 import hashlib
 import pickle
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping, TypeVar
 
+from agent.analysis import auth_policy
 from agent.analysis.facts import (
-    JWT_DECODERS,
     ClassFacts,
     FieldDef,
     FileFacts,
-    FunctionFacts,
     Include,
     Param,
     Route,
+    RuntimeRoute,
     dotted_name,
 )
 
 T = TypeVar("T")
-
-SECURITY_SCHEMES = frozenset({
-    "OAuth2PasswordBearer", "OAuth2AuthorizationCodeBearer", "OAuth2", "HTTPBearer", "HTTPBasic",
-    "HTTPDigest", "APIKeyHeader", "APIKeyQuery", "APIKeyCookie", "OpenIdConnect",
-})
-# Names of dependencies that authenticate, for dependencies defined outside the reviewed files.
-AUTH_NAME = re.compile(
-    r"current_(active_)?(super)?user|get_current_|authenticat|auth_user|require_(user|auth|login|admin)"
-    r"|login_required|verify_(token|jwt|api_key|user|access)|(oauth2|bearer|api_key|apikey|token)_scheme"
-    r"|get_token_header|get_api_key|user_from_token|valid_token|check_token",
-    re.IGNORECASE,
-)
-# Annotation names that are (unresolved) auth aliases: `CurrentUser`, `AuthUserDep`, `TokenDep`.
-AUTH_ALIAS_NAME = re.compile(r"^(Current|Auth(enticated)?|Active)\w*User|^\w*User\w*Dep$|^TokenDep$")
-ADMIN_NAME = re.compile(r"superuser|admin|staff", re.IGNORECASE)
 
 OWNER_COLUMNS = ("owner_id", "user_id", "created_by", "created_by_id", "author_id", "creator_id", "owner_user_id")
 USER_TABLE_WORDS = ("user", "account", "member", "owner", "author", "person", "customer", "profile")
@@ -57,23 +41,6 @@ TOKEN_FIELDS = frozenset({"token", "refresh_token", "reset_token", "verification
 SCHEMA_ROOTS = frozenset({"BaseModel", "SQLModel", "RootModel"})
 DECLARATIVE_ROOTS = frozenset({"DeclarativeBase", "DeclarativeBaseNoMeta", "Base", "Model"})
 
-# Words that make a route deliberately public, anywhere in its path or function name.
-PUBLIC_WORDS = frozenset({
-    "login", "signin", "signup", "register", "logout", "recover", "recovery", "forgot", "health", "healthz",
-    "healthcheck", "readiness", "readyz", "liveness", "livez", "webhook", "webhooks", "openapi", "docs", "redoc",
-    "callback", "wellknown",
-})
-# Words that make a route public only next to an authentication word (`/auth/refresh`,
-# `/password-reset`, `/email/verify`): `/orders/{id}/confirm` or `/reports/refresh` stay private.
-PUBLIC_IN_AUTH_CONTEXT = frozenset({"token", "refresh", "reset", "verify", "verification", "confirm", "activate"})
-AUTH_CONTEXT = frozenset({"auth", "oauth", "oauth2", "password", "email", "account", "session", "jwt", "sso",
-                          "oidc", "saml", "magic", "otp", "mfa", "2fa", "invite", "invitation"})
-# Words that make a route public only when they are the route's whole path (`/ping`, `/api/v1/version`).
-PUBLIC_ALONE = frozenset({
-    "ping", "status", "metrics", "ready", "live", "alive", "version", "info", "token", "changelog",
-    "manifest.json", "robots.txt", "favicon.ico", "opensearch.xml", "sitemap.xml", "security.txt",
-})
-MOUNT_SEGMENTS = re.compile(r"api|v\d+(\.\d+)?|public")
 MAX_CHAINS = 32
 
 
@@ -253,7 +220,10 @@ class ProjectIndex:
         facts: Iterable[FileFacts],
         auth_dependencies: Iterable[str] = (),
         public_routes: Iterable[str] = (),
+        runtime: Iterable[RuntimeRoute] = (),
     ) -> "ProjectIndex":
+        """The index of `facts`; `runtime` (FastAPI's own route table, `--app`) replaces the
+        inferred full path and authentication of each route FastAPI serves."""
         index = cls(
             files={f.path: f for f in facts},
             extra_auth_dependencies=frozenset(auth_dependencies),
@@ -264,7 +234,27 @@ class ProjectIndex:
                   for r in f.routes]
         with_auth = index._apps_with_auth(routes)
         index.routes = [_replace(r, app_has_auth=bool(with_auth.intersection(r.apps))) for r in routes]
+        if runtime:
+            index.routes = index._with_runtime(tuple(runtime))
         return index
+
+    def _with_runtime(self, runtime: tuple[RuntimeRoute, ...]) -> list[Route]:
+        served: dict[tuple[str, int], list[RuntimeRoute]] = {}
+        for item in runtime:
+            served.setdefault((item.file, item.line), []).append(item)
+        routes = []
+        for route in self.routes:
+            items = [i for i in served.get((route.file, route.line), ()) if i.method in route.methods]
+            if not items:
+                routes.append(route)
+                continue
+            item = next((i for i in items if i.path == route.full_path), items[0])
+            decision = auth_policy.runtime_decision(self, item, route)
+            level = decision.level
+            routes.append(_replace(route, full_path=item.path, auth=level, public=decision.status == "public",
+                                   auth_via=decision.via[0].dependency if level else None,
+                                   auth_status=decision.status, auth_reason=decision.reason, auth_chain=decision.via))
+        return routes
 
     # --- queries used by rules -------------------------------------------------------------
 
@@ -288,34 +278,12 @@ class ProjectIndex:
         return found if found is not None else self._qualified_guess(facts, name)
 
     def is_auth_dependency(self, path: str, name: str) -> bool:
-        """Does the dependency `name` (as written in `path`) authenticate the caller?"""
-        return self._dependency_auth(path, name) is not None
+        """Does the dependency `name` (as written in `path`) authenticate the caller? (`auth_policy`)"""
+        return auth_policy.dependency_auth(self, path, name) is not None
 
     def is_admin_dependency(self, path: str, name: str) -> bool:
-        """Does the dependency `name` require a superuser/admin (directly or through its own dependencies)?"""
-        facts = self.files.get(path)
-        if facts is None:
-            return bool(ADMIN_NAME.search(name.rsplit(".", 1)[-1]))
-        qual = self._lookup(facts, name)
-        return self._symbol_admin(qual) if qual is not None else bool(ADMIN_NAME.search(name.rsplit(".", 1)[-1]))
-
-    def authenticates_in_body(self, path: str, function: str) -> bool:
-        """Does the module-level function `function` of `path` verify credentials itself
-        (decode a JWT, answer 401, or call a function that authenticates)?"""
-        facts = self.files.get(path)
-        qual = f"{facts.module}.{function}" if facts is not None else None
-        symbol = self.symbols.get(qual) if qual else None
-        if symbol is None or symbol.kind != "function":
-            return False
-        info: FunctionFacts = symbol.value  # type: ignore[assignment]
-        if {"jwt-decode", "http-401"} & set(info.signals):
-            return True
-        return any(
-            self._qualified_guess(facts, call).endswith(JWT_DECODERS)
-            or ((callee := self._lookup(facts, call)) is not None and self.symbols[callee].kind == "function"
-                and self._symbol_auth(callee) is not None)
-            for call in info.calls
-        )
+        """Does the dependency `name` require a superuser/admin? (`auth_policy`)"""
+        return auth_policy.is_admin_dependency(self, path, name)
 
     def model(self, path: str, name: str) -> ModelInfo | None:
         """The table model or schema named `name` in `path` (`Item`, `models.Item`)."""
@@ -488,104 +456,12 @@ class ProjectIndex:
             model = self._model(qual)
             shape = model and (model.name, model.table, model.schema, model.tablename, model.owner_column,
                                tuple((f.name, f.annotation, f.foreign_key, f.column) for f in model.fields))
-            return ("class", shape, self._symbol_auth(qual), self._symbol_admin(qual))
+            return ("class", shape, auth_policy.symbol_auth(self, qual), auth_policy.symbol_admin(self, qual))
         if symbol.kind == "instance":  # the callee decides auth and declarative bases
-            return (symbol.kind, symbol.value, self._symbol_auth(qual), self._symbol_admin(qual))
+            return (symbol.kind, symbol.value, auth_policy.symbol_auth(self, qual), auth_policy.symbol_admin(self, qual))
         if symbol.kind in {"function", "alias"}:
-            return (symbol.kind, self._symbol_auth(qual), self._symbol_admin(qual))
+            return (symbol.kind, auth_policy.symbol_auth(self, qual), auth_policy.symbol_admin(self, qual))
         return (symbol.kind, symbol.value if symbol.kind == "constant" else None)
-
-    # --- auth and admin ---------------------------------------------------------------------------
-
-    def _dependency_auth(self, path: str, name: str) -> str | None:
-        """The qualified (or written) name that makes dependency `name` authenticate, else None."""
-        if name in self.extra_auth_dependencies or name.rsplit(".", 1)[-1] in self.extra_auth_dependencies:
-            return name
-        facts = self.files.get(path)
-        qual = self._lookup(facts, name) if facts is not None else None
-        if qual is None:
-            return name if AUTH_NAME.search(name.rsplit(".", 1)[-1]) else None
-        return qual if self._symbol_auth(qual) else None
-
-    def _symbol_auth(self, qual: str) -> str | None:
-        if qual not in self._auth_memo:
-            self._auth_memo[qual] = None  # cycle guard: a dependency cycle proves nothing
-            self._auth_memo[qual] = self._compute_auth(qual)
-        return self._auth_memo[qual]
-
-    def _compute_auth(self, qual: str) -> str | None:
-        symbol = self.symbols[qual]
-        if symbol.name in self.extra_auth_dependencies or qual in self.extra_auth_dependencies:
-            return "config"
-        if symbol.kind == "function":
-            return self._function_auth(symbol.path, symbol.value)
-        if symbol.kind == "alias":
-            return self._dependency_auth(symbol.path, symbol.value)
-        if symbol.kind == "instance":
-            callee = symbol.value
-            last = callee.rsplit(".", 1)[-1]
-            if last in SECURITY_SCHEMES:
-                return "security-scheme"
-            if last == "current_user":
-                return "fastapi-users"
-            class_qual = self._lookup(self.files[symbol.path], callee)
-            return self._symbol_auth(class_qual) if class_qual is not None else None
-        if symbol.kind == "class":
-            call = qual + ".__call__"
-            return self._symbol_auth(call) if call in self.symbols else None
-        return None
-
-    def _function_auth(self, path: str, function: FunctionFacts) -> str | None:
-        if function.signals:
-            return function.signals[0]
-        facts = self.files[path]
-        for param in function.params:
-            dependency = self._param_dependency(facts, param)
-            if dependency is not None and self._dependency_auth(path, dependency):
-                return "dependency"
-        for call in function.calls:
-            resolved = self._qualified_guess(facts, call)
-            if resolved.endswith(JWT_DECODERS):
-                return "jwt-decode"
-            callee = self._lookup(facts, call)
-            if callee is not None and self.symbols[callee].kind == "function" and self._symbol_auth(callee):
-                return "calls"
-        return None
-
-    def _param_dependency(self, facts: FileFacts, param: Param) -> str | None:
-        """The dependency a parameter names: `Depends(x)`, or an `Annotated` alias annotation."""
-        if param.dependency:
-            return param.dependency
-        if not param.annotation or not re.fullmatch(r"[\w.]+", param.annotation):
-            return None
-        qual = self._lookup(facts, param.annotation)
-        if qual is not None:
-            return param.annotation if self.symbols[qual].kind == "alias" else None
-        return param.annotation if AUTH_ALIAS_NAME.search(param.annotation.rsplit(".", 1)[-1]) else None
-
-    def _symbol_admin(self, qual: str) -> bool:
-        if qual not in self._admin_memo:
-            self._admin_memo[qual] = False
-            self._admin_memo[qual] = self._compute_admin(qual)
-        return self._admin_memo[qual]
-
-    def _compute_admin(self, qual: str) -> bool:
-        symbol = self.symbols[qual]
-        if ADMIN_NAME.search(symbol.name) and symbol.kind in {"function", "alias", "instance"}:
-            return True
-        if symbol.kind == "function":
-            if symbol.value.admin_check:
-                return True
-            facts = self.files[symbol.path]
-            return any(self.is_admin_dependency(symbol.path, d) for p in symbol.value.params
-                       if (d := self._param_dependency(facts, p)))
-        if symbol.kind == "alias":
-            return self.is_admin_dependency(symbol.path, symbol.value)
-        if symbol.kind == "instance":
-            return self.is_admin_dependency(symbol.path, symbol.value)
-        if symbol.kind == "class":
-            return qual + ".__call__" in self.symbols and self._symbol_admin(qual + ".__call__")
-        return False
 
     # --- routes ------------------------------------------------------------------------------------
 
@@ -593,19 +469,29 @@ class ProjectIndex:
         params = tuple(self._resolved_param(facts, p) for p in route.params)
         extra = tuple(p.dependency for p, old in zip(params, route.params) if p.dependency and not old.dependency)
         route = _replace(route, params=params, dependencies=route.dependencies + extra)
+        if route.path_ref is not None:
+            route = _replace(route, path=self._expression_value(facts.path, route.path_ref) or "")
         router_qual = self._lookup(facts, route.owner)
         router = self.symbols[router_qual] if router_qual is not None else None
         chains = self._chains(router_qual) if router is not None and router.kind == "router" else [[]]
         full_paths = [self._full_path(chain, router_qual, route.path) for chain in chains]
-        auth, via = self._route_auth(facts, route, router_qual, chains)
+        # The first path whose mounts all have a known prefix is the one shown (`app.mount(
+        # settings.BASE or "/api", ...)` next to `app.mount("/api", ...)`).
+        known = [i for i, chain in enumerate(chains) if all(inc.prefix is not None or
+                 self._expression_value(path, inc.prefix_ref or "") is not None for path, inc, _ in chain)]
+        if known and known[0]:
+            full_paths.insert(0, full_paths.pop(known[0]))
+        route = _replace(route, apps=self._route_apps(facts, router_qual, chains))
+        decision = auth_policy.decide(self, facts, route, router_qual, chains, full_paths)
         admin = any(self.is_admin_dependency(facts.path, d) for d in route.dependencies) or any(
             self.is_admin_dependency(path, d) for chain in chains[:1] for path, d in self._chain_dependencies(chain, router_qual)
         )
-        user_param = next((p.name for p in params if p.dependency and self.is_auth_dependency(facts.path, p.dependency)
-                           and p.annotation not in {"str", "TokenDep"}), None)
-        public = any(self._is_public(route, full) for full in full_paths)
-        return _replace(route, auth=auth, auth_via=via, full_path=full_paths[0], public=public, admin=admin,
-                       user_param=user_param, apps=self._route_apps(facts, router_qual, chains))
+        user_param, principal = auth_policy.principal(self, facts, route)
+        level = decision.level
+        return _replace(route, auth=level, auth_via=decision.via[0].dependency if level else None,
+                        full_path=full_paths[0], public=decision.status == "public", admin=admin,
+                        user_param=user_param, principal=principal, auth_status=decision.status,
+                        auth_reason=decision.reason, auth_chain=decision.via)
 
     # --- applications -------------------------------------------------------------------------------
 
@@ -646,7 +532,7 @@ class ProjectIndex:
         if with_auth == apps:
             return with_auth  # the usual case: no import closure needed
         auth_files = {s.path for q, s in self.symbols.items()
-                      if s.kind in {"function", "alias", "instance"} and self._symbol_auth(q)}
+                      if s.kind in {"function", "alias", "instance"} and auth_policy.symbol_auth(self, q)}
         imported: dict[str, set[str]] = {}
         reach = {app: self._import_closure(files, imported) for app, files in seeds.items()}
         reached = set().union(*reach.values())
@@ -674,39 +560,8 @@ class ProjectIndex:
     def _resolved_param(self, facts: FileFacts, param: Param) -> Param:
         if param.source == "depends":
             return param
-        dependency = self._param_dependency(facts, param)
+        dependency = auth_policy.param_dependency(self, facts, param)
         return _replace(param, source="depends", dependency=dependency) if dependency else param
-
-    def _route_auth(self, facts: FileFacts, route: Route, router_qual: str | None,
-                    chains: list[list[tuple[str, Include, str]]]) -> tuple[str | None, str | None]:
-        for dependency in route.dependencies:
-            if self.is_auth_dependency(facts.path, dependency):
-                return "handler", dependency
-        if router_qual is None or self.symbols[router_qual].kind != "router":
-            return None, None
-        router = self.symbols[router_qual]
-        own = self._router_auth(router_qual)
-        if own is not None:
-            return ("app" if router.value.kind == "FastAPI" else "router"), own
-        results = [self._chain_auth(chain) for chain in chains]
-        if results and all(r is not None for r in results):
-            return results[0]  # type: ignore[return-value]
-        return None, None
-
-    def _router_auth(self, qual: str) -> str | None:
-        symbol = self.symbols[qual]
-        return next((d for d in symbol.value.dependencies if self.is_auth_dependency(symbol.path, d)), None)
-
-    def _chain_auth(self, chain: list[tuple[str, Include, str]]) -> tuple[str, str] | None:
-        """Auth along one mount chain (outermost include first): include deps or a parent's own deps."""
-        for path, include, parent in chain:
-            parent_symbol = self.symbols[parent]
-            if parent_symbol.kind == "router" and (via := self._router_auth(parent)) is not None:
-                return ("app" if parent_symbol.value.kind == "FastAPI" else "include"), via
-            for dependency in include.dependencies:
-                if self.is_auth_dependency(path, dependency):
-                    return "include", dependency
-        return None
 
     def _chain_dependencies(self, chain: list[tuple[str, Include, str]], router_qual: str | None) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -751,10 +606,31 @@ class ProjectIndex:
         return self._prefix_value(symbol.path, symbol.value.prefix, symbol.value.prefix_ref)
 
     def _prefix_value(self, path: str, prefix: str | None, ref: str | None) -> str:
-        """A prefix's text; `settings.API_V1_STR` is followed to the Settings class default."""
+        """A prefix's text; `settings.API_V1_STR` is followed to the Settings class default,
+        `API + VERSION_1 + ITEMS` to the constants of other files."""
         if prefix is not None:
             return prefix
-        return (self._constant(path, ref) if ref else None) or ""
+        return (self._expression_value(path, ref) if ref else None) or ""
+
+    def _expression_value(self, path: str, text: str) -> str | None:
+        """The string an expression of constants builds (names, `+`, f-strings), else None."""
+        try:
+            node = ast.parse(text, mode="eval").body
+        except SyntaxError:
+            return None
+        return self._string_of(path, node)
+
+    def _string_of(self, path: str, node: ast.AST) -> str | None:
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, str) else None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = self._string_of(path, node.left), self._string_of(path, node.right)
+            return left + right if left is not None and right is not None else None
+        if isinstance(node, ast.JoinedStr):
+            parts = [self._string_of(path, v.value if isinstance(v, ast.FormattedValue) else v) for v in node.values]
+            return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+        name = dotted_name(node)
+        return self._constant(path, name) if name else None
 
     def _constant(self, path: str, ref: str) -> str | None:
         facts = self.files[path]
@@ -771,20 +647,6 @@ class ProjectIndex:
         if constant is not None and constant in self.symbols:
             return self.symbols[constant].value  # type: ignore[return-value]
         return None
-
-    def _is_public(self, route: Route, full_path: str) -> bool:
-        for pattern in self.public_routes:
-            if any(fnmatch.fnmatch(candidate, pattern) for candidate in (full_path, full_path.rstrip("/") or "/", route.path)):
-                return True
-        words = _words(full_path.replace(".well-known", "wellknown")) | _words(route.function)
-        if words & PUBLIC_WORDS or (words & PUBLIC_IN_AUTH_CONTEXT and words & AUTH_CONTEXT):
-            return True
-        static = [s for s in full_path.strip("/").split("/") if s and not s.startswith("{")]
-        while len(static) > 1 and MOUNT_SEGMENTS.fullmatch(static[0].lower()):
-            static.pop(0)
-        if len(static) == 1 and static[0].lower() in PUBLIC_ALONE:
-            return True
-        return full_path.rstrip("/") == "" and "GET" in route.methods
 
     # --- models -----------------------------------------------------------------------------------
 
@@ -896,10 +758,6 @@ def _shared_tail(a: str, b: str) -> int:
 def _top_package(module: str) -> str:
     """`app.api.routes.items` -> `app`: the import root that groups routers no app includes."""
     return module.partition(".")[0]
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in re.split(r"[^a-z0-9]+", text.lower()) if w}
 
 
 def _user_fk(foreign_key: str | None) -> bool:

@@ -116,7 +116,7 @@ class WorkerPool:
         forwarded as sent), then checks its share of `sources`."""
         paths = tuple(facts.path for facts in inputs.facts)
         known = {f.path: f for f in inputs.facts if f.path not in self._facts_messages}  # e.g. from the cache
-        settings = (inputs.auth_dependencies, inputs.public_routes)
+        settings = (inputs.auth_dependencies, inputs.public_routes, inputs.runtime)
         payloads = []
         for worker in range(len(self._conns)):
             forwarded = [message for path, message in self._facts_messages.items() if self._holder[path] != worker]

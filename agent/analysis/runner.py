@@ -63,6 +63,7 @@ class ReviewOptions:
     auth_dependencies: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     preview: bool = False
+    runtime: tuple = ()  # `RuntimeRoute`s of FastAPI's own route table (`review --app`)
 
     @classmethod
     def from_config(cls, config) -> "ReviewOptions":
@@ -158,14 +159,16 @@ def _module_name(import_path: str) -> str:
 
 
 def build_index(
-    sources: Mapping[str, str], auth_dependencies: Sequence[str] = (), public_routes: Sequence[str] = ()
+    sources: Mapping[str, str], auth_dependencies: Sequence[str] = (), public_routes: Sequence[str] = (),
+    modules: Mapping[str, str] | None = None,
 ) -> ProjectIndex:
-    """The project index of in-memory sources (path -> text); files that do not parse are left out."""
+    """The project index of in-memory sources (path -> text; `modules`: path -> module name);
+    files that do not parse are left out."""
     from agent.analysis.analyzer import Analyzer
     from agent.analysis.index import ProjectIndex
 
     analyzer = Analyzer()
-    facts = [entry.facts for file in source_files(sources) if (entry := analyzer.facts(file)).facts is not None]
+    facts = [entry.facts for file in source_files(sources, modules) if (entry := analyzer.facts(file)).facts is not None]
     analyzer.release()
     return ProjectIndex.build(facts, auth_dependencies, public_routes)
 
@@ -338,7 +341,8 @@ class _Run:
             # Path order, not completion order: the index (and so the output) must not depend on
             # which worker or cache answered first.
             parsed = tuple(facts[s.path] for s in self.sources if facts[s.path] is not None)
-            self._inputs = IndexInputs(parsed, tuple(self.options.auth_dependencies), tuple(self.options.public_routes))
+            self._inputs = IndexInputs(parsed, tuple(self.options.auth_dependencies), tuple(self.options.public_routes),
+                                       tuple(self.options.runtime))
         return self._inputs
 
     def _all_facts(self) -> dict[str, Any]:

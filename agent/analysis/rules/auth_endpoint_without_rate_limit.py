@@ -4,16 +4,12 @@ import ast
 import re
 from typing import Iterator
 
+from agent.analysis.auth_policy import is_auth_endpoint
 from agent.analysis.facts import Route, call_name, dotted_name
 from agent.analysis.rules._db import PerIndex, walk_body
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule, route_label
 from agent.types import Finding
 
-AUTH_WORDS = frozenset({
-    "login", "signin", "logon", "token", "signup", "register", "password", "otp", "totp", "2fa", "mfa",
-    "verify", "verification", "magic", "forgot", "recover", "recovery",
-})
-NOT_AUTH_WORDS = frozenset({"logout", "signout", "revoke", "webhook", "webhooks", "hook", "hooks"})
 # Throttling in decorators, dependencies or router declarations: slowapi's `@limiter.limit(...)`,
 # fastapi-limiter's `Depends(RateLimiter(...))`, home-grown `rate_limit` / `throttle` helpers.
 THROTTLE = re.compile(r"limiter\b|\.limit\(|rate_?limit|throttl", re.IGNORECASE)
@@ -21,7 +17,6 @@ THROTTLE = re.compile(r"limiter\b|\.limit\(|rate_?limit|throttl", re.IGNORECASE)
 THROTTLE_CALL = re.compile(r"rate_?limit|limiter|throttl|attempt|lockout|too_many", re.IGNORECASE)
 # Project-wide throttling: slowapi's middleware, asgi-ratelimit, a project's own rate-limit middleware.
 APP_THROTTLE = re.compile(r"SlowAPI(ASGI)?Middleware|RateLimit\w*Middleware|Throttl\w*Middleware|RateLimiterMiddleware")
-AUTHENTICATED = re.compile(r"current_?user|get_current|CurrentUser|RequireUser|Security\(", re.IGNORECASE)
 
 
 class AuthEndpointWithoutRateLimit(Rule):
@@ -29,7 +24,10 @@ class AuthEndpointWithoutRateLimit(Rule):
 
     **What it does**
     Flags non-GET routes whose path or function name says login / token / signup / register /
-    password / OTP / verify / magic link, that are not behind an authenticated user, when
+    password / OTP / verify / magic link, that anonymous clients may call by design (their
+    authentication is `public` under the route auth policy, or their application has none; a
+    route FBA101 reports for missing authentication is not reported again here, and a route
+    behind a user or a client credential such as HTTP Basic is not anonymous), when
     nothing throttles them: no slowapi `@limiter.limit(...)` decorator, no fastapi-limiter
     `Depends(RateLimiter(...))` on the route or its router, no rate-limit call in the handler,
     and no project-wide rate-limit middleware (`SlowAPIMiddleware`, a `RateLimit...Middleware`).
@@ -151,6 +149,47 @@ router = APIRouter(prefix="/mfa", route_class=MfaRoute)
 async def verify_mfa(body: MfaIn):
     return {}
 """,
+        # A route FBA101 reports (no auth in an app that has it) is not also an open login endpoint;
+        # a token endpoint behind HTTP Basic client authentication is not anonymous.
+        {
+            "app/security.py": """
+from fastapi import Security
+from fastapi.security import HTTPBasic, OAuth2PasswordBearer
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/oauth/token")
+
+def verify_client(credentials=Security(HTTPBasic())):
+    return credentials.username
+""",
+            "app/routes.py": """
+from fastapi import APIRouter, Depends
+from app.security import oauth2, verify_client
+
+router = APIRouter()
+
+@router.get("/me")
+def me(token: str = Depends(oauth2)) -> dict:
+    return {}
+
+@router.put("/users/{user_id}/password")
+def set_password(user_id: int, body: PasswordIn) -> None:
+    return None
+
+@router.post("/oauth/token")
+def issue_token(form: TokenForm, client: str = Depends(verify_client)) -> dict:
+    return {}
+""",
+        },
+        # A login route that only starts the OAuth redirect takes no secret.
+        """
+from fastapi import APIRouter, Request
+router = APIRouter(prefix="/auth")
+
+@router.post("/login")
+async def login(request: Request):
+    redirect_uri = str(request.app.url_path_for("auth"))
+    return await oauth.google.authorize_redirect(request, redirect_uri)
+""",
     )
     INVALID = (
         """
@@ -173,10 +212,25 @@ async def reset_password(body: NewPassword):
 async def create_account(body: UserRegister):
     return {}
 """,
+        # A sign-in variant with a suffix in an application that authenticates elsewhere.
+        """
+from fastapi import APIRouter, Depends
+from app.deps import get_current_user
+
+router = APIRouter(prefix="/auth")
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.post("/login-ldap")
+def login_ldap(form: LdapForm) -> dict:
+    return {}
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        candidates = [(r, f) for r, f in ctx.route_handlers() if _auth_endpoint(r) and not _authenticated(r)]
+        candidates = [(r, f) for r, f in ctx.route_handlers() if is_auth_endpoint(r) and _anonymous(r)]
         if not candidates or _project_throttled(ctx):
             return
         for route, func in candidates:
@@ -192,24 +246,12 @@ async def create_account(body: UserRegister):
             )
 
 
-def _words(text: str) -> set[str]:
-    tokens = [t for t in re.split(r"[^a-z0-9]+", text.lower()) if t]
-    return set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}
-
-
-def _auth_endpoint(route: Route) -> bool:
-    if set(route.methods) <= {"GET", "HEAD", "OPTIONS"}:
+def _anonymous(route: Route) -> bool:
+    """Open to anonymous callers by design: not authenticated (changing one's own password,
+    testing a token) and not a route FBA101 reports for its missing authentication."""
+    if route.auth_status in {"authenticated", "unknown"}:
         return False
-    words = _words(route.path) | _words(route.function)
-    return bool(words & AUTH_WORDS) and not words & NOT_AUTH_WORDS
-
-
-def _authenticated(route: Route) -> bool:
-    """The caller is already a logged-in user (changing one's own password, testing a token)."""
-    if route.auth is not None:
-        return True
-    texts = [*route.dependencies, *(f"{p.annotation} {p.default} {p.dependency or ''}" for p in route.params)]
-    return any(AUTHENTICATED.search(t) for t in texts)
+    return route.auth_status == "public" or not route.app_has_auth
 
 
 def _throttled(route: Route, func: FunctionNode) -> bool:

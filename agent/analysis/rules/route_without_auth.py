@@ -10,16 +10,23 @@ class RouteWithoutAuth(Rule):
     """Route reachable without authentication.
 
     **What it does**
-    Flags path operations that get no authentication dependency at any level: not on the
-    handler (a parameter such as `current_user: CurrentUser` or `Depends(get_current_user)`,
-    or `dependencies=[...]` on the decorator), not on its `APIRouter(dependencies=[...])`, not on
-    any `include_router(..., dependencies=[...])` chain that mounts the router, and not on
-    `FastAPI(dependencies=[...])`. Auth dependencies are resolved across files and
-    transitively: a dependency authenticates if it (or one it depends on) uses a
-    `fastapi.security` scheme, decodes a JWT, raises 401/403, rejects a credential-like
-    header/query/cookie parameter (`x_token`, `x_api_key`, `authorization`, `session_id`) with any
-    4xx but 404/429 in a branch that tests it (FastAPI's docs answer 400 to a wrong `X-Token`), is
-    a fastapi-users `current_user(...)`, or is named in the `auth-dependencies` setting.
+    Flags path operations whose authentication is `missing` under the route auth policy
+    (`agent/analysis/auth_policy.py`, shared with `fba routes`): no authenticating dependency on
+    the handler (a parameter such as `current_user: CurrentUser`, `Depends(get_current_user)`, a
+    default bound to `CURRENT = Depends(...)`, or the decorator's `dependencies=[...]`), on its
+    router (also a project's or library's `APIRouter` subclass), on every `include_router` /
+    `mount` chain that serves it (also when a helper function adds the include), or on the app;
+    no auth decorator (`@requires("authenticated")`); no credential check in the handler itself
+    (401/403, a JWT decode, a rejected token header, a verified webhook signature); no HTTP
+    middleware answering 401/403. A dependency authenticates (transitively, across files) when
+    it uses a `fastapi.security` scheme (also inline: `Security(HTTPBearer())`, `HTTPBasic`),
+    decodes a JWT, raises 401/403, rejects a credential-like header/query/cookie parameter with
+    a 4xx (FastAPI's docs answer 400 to a wrong `X-Token`), redirects an anonymous session to the
+    login page, is fastapi-users' `current_user(...)`, depends on, calls or returns one that does
+    (dependency factories such as `Depends(require_role("admin"))`), or is named in the
+    `auth-dependencies` setting. Dependencies imported from outside the reviewed files are judged
+    by name (`CurrentUser`, `CurrentCustomer`, `get_current_*`, `require_*`, `verify_token`):
+    status `unknown`, never reported.
 
     **Why is this bad?**
     Anyone on the network can call the endpoint. Missing auth is the most common and most
@@ -40,12 +47,18 @@ class RouteWithoutAuth(Rule):
     ```
 
     **Known problems**
-    Routes that are public on purpose are recognised by path and function name: login, signup/
-    register, password recovery, health/readiness/liveness, docs, openapi, webhooks, callbacks and
-    `.well-known/` anywhere; token/refresh/reset/verify/confirm only next to an authentication word
-    (`/auth/refresh`, `/password-reset/confirm`, `/email/verify`); ping, status, metrics, version,
-    `/token`, `manifest.json`, `robots.txt` and similar as the whole path (after `/api/v1`); and
-    `GET /`. List others in `public-routes` (glob patterns over the full path).
+    Routes that are public by design are recognised (`fba routes` shows the reason): sign-in
+    flows, also with a suffix (`/login-ldap`, `signin_oauth`), signup/register/logout, password
+    recovery; OAuth authorize/callback/redirect/providers steps and verify/reset/confirm/token
+    requests next to an authentication word or each other (`/auth/refresh`,
+    `/request-verify-token`); health/readiness/docs/openapi/webhooks/`.well-known/`; a `public`
+    path segment; ping/status/metrics/version/`/token`/`manifest.json` as the whole path;
+    `GET /`; a read-only `{path:path}` catch-all (a page shell); redirects; read-only handlers
+    that only render a template from the request; fixed discovery/status documents
+    (`/scim/v2/ServiceProviderConfig`); stateless utilities (no parameters, no data access,
+    `POST /api/server/get_info`); handlers that serve anonymous callers on purpose (they read
+    `request.user.is_authenticated`). `app.webhooks.post(...)` documents an outgoing webhook and
+    is not a served route. List others in `public-routes` (glob patterns over the full path).
 
     An application with no authentication anywhere is treated as a deliberately public API and
     not flagged at all; this is decided per application, so a public app reviewed next to one
@@ -58,9 +71,10 @@ class RouteWithoutAuth(Rule):
     A parameter named like a credential but used otherwise (`key` as a lookup name checked with
     400) makes its dependency count as auth.
 
-    Authentication done by middleware or an API gateway is invisible to the index: name its
-    dependency in `auth-dependencies` (which also marks every application as authenticated) or
-    suppress. WebSocket routes are not checked.
+    Authentication done by an API gateway, or by middleware that does not answer 401/403 itself,
+    is invisible to the index: name its dependency in `auth-dependencies` (which also marks every
+    application as authenticated) or suppress. WebSocket routes are not checked. With
+    `fba review --app module:attr`, paths and dependencies come from FastAPI's own route table.
     """
 
     code = "FBA101"
@@ -273,6 +287,314 @@ def reports() -> list[str]:
 def stats(key: str = Security(api_key_header)) -> dict:
     return {}
 """,
+        # A project's APIRouter subclass is a router: its `dependencies=` authenticate its routes;
+        # a library's router class (`*Router`) too.
+        {
+            "app/routing.py": """
+from fastapi import APIRouter
+
+class VersionedRouter(APIRouter):
+    pass
+""",
+            "app/routers/orders.py": """
+from fastapi import Depends
+from app.routing import VersionedRouter
+from app.security import get_current_user
+from prefect.server.utilities.server import PrefectRouter
+
+router = VersionedRouter(prefix="/orders", dependencies=[Depends(get_current_user)])
+flows = PrefectRouter(prefix="/flows", dependencies=[Depends(get_current_user)])
+
+@router.get("/")
+def list_orders() -> list[dict]:
+    return []
+
+@flows.delete("/{flow_id}")
+def delete_flow(flow_id: int) -> None:
+    return None
+""",
+            "app/security.py": """
+from fastapi import Depends, HTTPException
+from fastapi.security import HTTPBearer
+
+def get_current_user(credentials=Depends(HTTPBearer())):
+    if credentials.credentials != "secret":
+        raise HTTPException(status_code=401)
+""",
+        },
+        # A module-level `CURRENT = Depends(auth)` default, a dependency factory whose inner
+        # checker authenticates through its own dependency, a class dependency with an inline
+        # `Security(HTTPBearer())`, and HTTP Basic client authentication.
+        {
+            "app/security.py": """
+from fastapi import Depends, HTTPException, Security
+from fastapi.security import HTTPBasic, HTTPBearer, OAuth2PasswordBearer
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/login")
+
+def get_current_user(token: str = Depends(oauth2)):
+    return token
+
+CURRENT = Depends(get_current_user)
+
+def require_role(role: str):
+    def checker(user=Depends(get_current_user)):
+        if role not in user:
+            raise HTTPException(status_code=403)
+    return checker
+
+class ProjectMember:
+    async def __call__(self, project: str, token=Security(HTTPBearer())):
+        return token
+
+def verify_client(credentials=Security(HTTPBasic())):
+    return credentials.username
+""",
+            "app/routes.py": """
+from fastapi import APIRouter, Depends
+from app.security import CURRENT, ProjectMember, require_role, verify_client
+
+router = APIRouter()
+
+@router.get("/me")
+def me(user=CURRENT) -> dict:
+    return {}
+
+@router.delete("/items/{item_id}", dependencies=[Depends(require_role("admin"))])
+def delete_item(item_id: int) -> None:
+    return None
+
+@router.post("/projects/{project}/runs")
+def create_run(project: str, member=Depends(ProjectMember())) -> dict:
+    return {}
+
+@router.get("/clients/usage")
+def client_usage(client: str = Depends(verify_client)) -> dict:
+    return {}
+""",
+        },
+        # Auth dependencies imported from outside the reviewed tree, judged by name (status
+        # unknown, not missing), also for principals that are not a "user".
+        """
+from fastapi import APIRouter, Depends
+from myservice.security import CurrentCustomer, CurrentMember, get_current_user, require_scope, verify_token
+
+router = APIRouter()
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.get("/orders")
+def orders(customer: CurrentCustomer) -> list[dict]:
+    return []
+
+@router.get("/team")
+def team(member: CurrentMember) -> list[dict]:
+    return []
+
+@router.post("/exports", dependencies=[Depends(require_scope("exports")), Depends(verify_token)])
+def export() -> dict:
+    return {}
+""",
+        # Public by design: sign-in variants, OAuth authorize/callback, verification and reset
+        # requests, a `public` segment, a page-shell catch-all, redirects, discovery documents,
+        # and `app.webhooks.post` (documents an outgoing webhook: not a served route).
+        """
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import RedirectResponse
+from app.deps import get_current_user
+
+app = FastAPI()
+router = APIRouter()
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.post("/login-ldap")
+def login_ldap(body: LdapForm) -> dict:
+    return {}
+
+@router.get("/oauth/{provider}/authorize")
+def oauth_authorize(provider: str) -> dict:
+    return {}
+
+@router.get("/sso/{provider}/callback")
+def sso_callback(provider: str, code: str) -> dict:
+    return {}
+
+@router.post("/request-verify-token")
+def request_verify_token(email: str) -> None:
+    return None
+
+@router.get("/api/v1/public/articles/{slug}")
+def public_article(slug: str, session: SessionDep) -> dict:
+    return {}
+
+@router.get("/{full_path:path}")
+def spa(full_path: str):
+    return FileResponse("index.html")
+
+@router.post("/go/{code}")
+def go(code: str):
+    return RedirectResponse(f"/links/{code}")
+
+@router.get("/scim/v2/ServiceProviderConfig")
+def service_provider_config() -> dict:
+    return {"patch": {"supported": True}}
+
+@app.webhooks.post("new-subscription")
+def new_subscription(body: Subscription) -> None:
+    return None
+""",
+        # The handler checks the credential itself; an HTTP middleware answers 401; Starlette's
+        # `@requires("authenticated")`; a session dependency that redirects to the login page;
+        # a webhook that verifies its signature.
+        {
+            "app/main.py": """
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+
+@app.middleware("http")
+async def check_key(request: Request, call_next):
+    if request.headers.get("x-api-key") != KEY:
+        return JSONResponse({"detail": "Unauthorized"}, status_code=401)
+    return await call_next(request)
+
+@app.get("/reports")
+def reports() -> list[dict]:
+    return []
+""",
+            "web/pages.py": """
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from starlette.authentication import requires
+
+router = APIRouter()
+
+def session_user(request: Request):
+    user = request.session.get("user")
+    if user is None:
+        raise HTTPException(status_code=307, headers={"Location": "/login?next=/settings"})
+    return user
+
+@router.get("/settings")
+def settings_page(user=Depends(session_user)):
+    return {}
+
+@router.get("/automations")
+@requires(["authenticated"])
+def automations(request: Request):
+    return {}
+
+@router.delete("/cache")
+def clear_cache(x_admin_token: str = Header()):
+    if x_admin_token != ADMIN_TOKEN:
+        raise HTTPException(status_code=403)
+    return None
+
+@router.post("/stripe")
+async def stripe_events(request: Request):
+    event = stripe.Webhook.construct_event(await request.body(), request.headers["stripe-signature"], SECRET)
+    return {"received": event["id"]}
+""",
+        },
+        # A prefix and include-level auth added by a helper function (`register(app)`), an auth
+        # dependency chosen at import time, a provider factory returning the scheme it picked,
+        # and a sub-application mounted under a prefix.
+        {
+            "app/main.py": """
+from fastapi import Depends, FastAPI
+from app.auth import get_current_user, authorize
+from app.routers import items, admin
+
+def register(app: FastAPI) -> None:
+    app.include_router(items.router, prefix="/items", dependencies=[Depends(get_current_user)])
+
+app = FastAPI()
+register(app)
+sub = FastAPI(dependencies=[Depends(authorize)])
+sub.include_router(admin.router)
+app.mount("/admin", sub)
+""",
+            "app/auth.py": """
+from fastapi import Depends, HTTPException, Security
+from fastapi.security import HTTPBasic, OAuth2PasswordBearer
+
+if SETTINGS.service_token:
+    get_current_user = ServiceAccount(SETTINGS.service_token)
+else:
+    get_current_user = AlwaysForbidden()
+
+class ServiceAccount:
+    def __init__(self, token):
+        self.token = token
+
+    def __call__(self, credentials=Security(HTTPBasic())):
+        return credentials
+
+class AlwaysForbidden:
+    def __call__(self):
+        raise HTTPException(status_code=403)
+
+def basic_auth(credentials=Security(HTTPBasic())):
+    return credentials
+
+def token_auth(token: str = Depends(OAuth2PasswordBearer(tokenUrl="/token"))):
+    return token
+
+def provider():
+    if SETTINGS.basic:
+        return basic_auth
+    return token_auth
+
+authorize = provider()
+""",
+            "app/routers/items.py": """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.delete("/{item_id}")
+def delete_item(item_id: int) -> None:
+    return None
+""",
+            "app/routers/admin.py": """
+from fastapi import APIRouter
+router = APIRouter(prefix="/reports")
+
+@router.get("/daily")
+def daily(session: SessionDep) -> list[dict]:
+    return []
+""",
+        },
+        # A handler that calls a credential check itself (an activation token), and read-only
+        # lookup lists of reference data.
+        """
+from fastapi import APIRouter, Depends
+from app.auth import authenticate_credentials, get_current_user
+
+router = APIRouter()
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.put("/users/{name}/activate")
+def activate_user(name: str, body: UserUpdate) -> dict:
+    authenticate_credentials(user_name=name, activation_token=body.activation_token)
+    return {}
+
+@router.get("/chat/options")
+def chat_options(request: Request) -> dict:
+    return {command.name: command.value for command in Command}
+
+@router.get("/triggers/supported-events")
+def supported_events(source: str) -> list[str]:
+    return REGISTRY.get(source, [])
+""",
     )
     INVALID = (
         # A dependency that reads a pagination `page_token` does not authenticate.
@@ -388,20 +710,65 @@ def confirm_order(order_id: int) -> dict:
 def download_token(order_id: int) -> dict:
     return {}
 """,
+        # A route of a sub-application mounted without auth, in an app that authenticates
+        # elsewhere; a fixed literal that is not a discovery document; a stub is no utility.
+        {
+            "app/main.py": """
+from fastapi import Depends, FastAPI
+from app.deps import get_current_user
+from app.routers import reports
+
+app = FastAPI()
+admin = FastAPI()
+admin.include_router(reports.router)
+app.mount("/admin", admin)
+
+@app.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+""",
+            "app/routers/reports.py": """
+from fastapi import APIRouter
+router = APIRouter(prefix="/reports")
+
+@router.get("/daily")
+def daily_report() -> dict:
+    return {"orders": 3}
+
+@router.post("/rebuild")
+def rebuild() -> dict:
+    return []
+""",
+        },
+        # A handler that reads `request.user` but never refuses anyone, in a router mounted
+        # without auth: the user attribute is not a check.
+        """
+from fastapi import APIRouter, Depends, Request
+from app.deps import get_current_user
+
+router = APIRouter()
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.delete("/conversations/{conversation_id}")
+def delete_conversation(conversation_id: int, request: Request) -> None:
+    log(request.user)
+    return None
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for route, func in ctx.route_handlers():
-            if route.auth or route.public or not route.app_has_auth or "WEBSOCKET" in route.methods:
-                continue
-            if ctx.index.authenticates_in_body(ctx.path, func.name):
+            if route.auth_status != "missing" or not route.app_has_auth or "WEBSOCKET" in route.methods:
                 continue
             methods = ",".join(route.methods)
             yield self.finding(
                 ctx,
                 func,
-                f"{methods} {route.full_path or route.path} has no authentication at handler, router, "
-                "include_router or app level; add an auth dependency (e.g. `current_user: CurrentUser`) "
+                f"{methods} {route.full_path or route.path} has {route.auth_reason}; "
+                "add an auth dependency (e.g. `current_user: CurrentUser`) "
                 "or list it in `public-routes` if it is public on purpose",
                 line=route.decorator_line,
             )
