@@ -106,7 +106,8 @@ def review(
     at or above --fail-on, 2 means fba could not do its job.
     """
     from agent.analysis.cache import ReviewCache
-    from agent.analysis.runner import ReviewOptions, check_selectors
+    from agent.analysis.runner import ReviewOptions
+    from agent.analysis.selection import check_selectors
     from agent.report import FORMATS
     from agent.types import Severity
 

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.analysis.runner import SKIP_DIRS
+from agent.analysis.discovery import SKIP_DIRS
 from agent.edits import git
 from agent.edits.apply import apply_changeset
 from agent.errors import ChangeError
