@@ -1,5 +1,14 @@
 """File discovery: the Python files a review reads, and the folders their module names start
-from (import roots). The one place that decides which files make up a project."""
+from (import roots). The one place that decides which files make up a project.
+
+Both follow from the files themselves, never from what was named on the command line or where
+fba was started, so a file gets the same findings whether it is reviewed alone, with its
+folder, by a pre-commit hook or as part of `fba review .`: a file's project is the nearest
+folder upward holding a project file (`pyproject.toml`, `setup.cfg`, `setup.py`) or a git
+work tree's top, and the whole project feeds the index. Module names start at the parent of a
+package's topmost `__init__.py`, else (modules and namespace packages, which have no
+`__init__.py`) at the project's `src/` for files under it, else at the project folder.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +23,7 @@ SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", "node_modules", "site-packages",
     ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".fba_cache", "build", "dist",
 })
+PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 
 
 def _excluded(rel: str, patterns: Sequence[str]) -> bool:
@@ -102,10 +112,57 @@ def relative_to(absolute: Path, base: Path) -> str:
         return os.path.relpath(absolute, base).replace(os.sep, "/")
 
 
-def import_base(folder: Path, root: Path, roots: Sequence[Path]) -> Path:
-    """The folder the module names of the files in `folder` start from: inside a package its own
-    import root (`backend/app/x.py` is `app.x` whatever was named on the command line), else
-    the deepest of `roots` that holds it."""
-    if (folder / "__init__.py").is_file():
-        return import_root(folder, root)
-    return next((r for r in roots if r == folder or r in folder.parents), roots[-1])
+def project_root(target: Path) -> Path | None:
+    """The project `target` (a file or folder) belongs to: the nearest folder at or above it that
+    holds a project file or is a git work tree's top; None when there is none."""
+    folder = (target if target.is_dir() else target.parent).resolve()
+    for candidate in (folder, *folder.parents):
+        if _is_project(candidate):
+            return candidate
+    return None
+
+
+def _is_project(folder: Path) -> bool:
+    return (folder / ".git").exists() or any((folder / name).is_file() for name in PROJECT_FILES)
+
+
+def index_roots(paths: Sequence[Path], root: Path) -> list[Path]:
+    """The folders whose Python files feed the index of a review of `paths`: each path's project,
+    or, outside any project, its import root (`root` is where climbing stops then)."""
+    return sorted({project_root(path) or import_root(path, root) for path in paths})
+
+
+class ImportBases:
+    """The folder the module names of the files in a folder start from (see the module docstring),
+    memoised per folder. Outside any project, the deepest of `roots` (the index roots) holding
+    the folder stands in for the project; `root` is where package climbing stops then."""
+
+    def __init__(self, root: Path, roots: Sequence[Path]) -> None:
+        self.root = root.resolve()
+        self.roots = sorted({r.resolve() for r in (roots or [root])}, key=lambda r: len(r.parts), reverse=True)
+        self._bases: dict[Path, Path] = {}
+        self._projects: dict[Path, Path | None] = {}
+
+    def __call__(self, folder: Path) -> Path:
+        if folder not in self._bases:
+            self._bases[folder] = self._base(folder)
+        return self._bases[folder]
+
+    def _base(self, folder: Path) -> Path:
+        project = self._project(folder)
+        if (folder / "__init__.py").is_file():
+            return import_root(folder, project or self.root)
+        if project is None:
+            return next((r for r in self.roots if r == folder or r in folder.parents), self.roots[-1])
+        src = project / "src"
+        return src if folder == src or src in folder.parents else project
+
+    def _project(self, folder: Path) -> Path | None:
+        """`project_root` of a resolved folder, sharing the climb with the folders above it."""
+        if folder not in self._projects:
+            parent = folder.parent
+            if _is_project(folder):
+                self._projects[folder] = folder
+            else:
+                self._projects[folder] = None if parent == folder else self._project(parent)
+        return self._projects[folder]

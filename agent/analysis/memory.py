@@ -102,7 +102,9 @@ class ReviewMemory:
         return dict(found.fingerprints) if found is not None and found.index == identity else {}
 
     def _findings_key(self, source: ReviewSource, fingerprint: str) -> str:
-        return digest(self.settings, source.path, source.digest, fingerprint)
+        # The module too: rules read it (test code is judged by it) and a file keeps its text
+        # when the folder its module is named from changes.
+        return digest(self.settings, source.path, source.module, source.digest, fingerprint)
 
     def cached_findings(self, source: ReviewSource, fingerprint: str | None) -> CachedFindings | None:
         cached = self.findings.findings.get(source.path) if self.findings is not None else None

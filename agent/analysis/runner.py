@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from agent.analysis.cache import ReviewCache, Signature, content_digest, digest, stat_signature
-from agent.analysis.discovery import add_walked, collect, import_base, import_root, python_files, relative_to
+from agent.analysis.discovery import ImportBases, add_walked, collect, index_roots, python_files, relative_to
 from agent.analysis.memory import ReviewMemory, Status
 from agent.analysis.passes import Passes, Progress
 from agent.analysis.selection import enabled_rules
@@ -332,21 +332,19 @@ def _disk_sources(
 ) -> tuple[list[ReviewSource], list[Skipped]]:
     """The files (resolved absolute paths) as `ReviewSource`s in path order, and the unreadable ones.
     With a cache, a file whose stat signature the cache vouches for is not read."""
-    roots = sorted({r.resolve() for r in (roots or [root])}, key=lambda r: len(r.parts), reverse=True)
-    bases: dict[str, Path] = {}  # folder -> its `import_base`
+    bases = ImportBases(root, roots)
     cwd = Path.cwd().resolve()
     sources: list[ReviewSource] = []
     skipped: list[Skipped] = []
     for absolute in files:
         shown = relative_to(absolute, cwd)
-        folder = os.path.dirname(absolute)
-        if folder not in bases:
-            bases[folder] = import_base(absolute.parent, root, roots)
         try:
-            sources.append(_disk_source(absolute, shown, relative_to(absolute, bases[folder]), memory))
+            sources.append(_disk_source(absolute, shown, relative_to(absolute, bases(absolute.parent)), memory))
         except InputError as exc:
             skipped.append(Skipped(shown, str(exc)))
-    sources.sort(key=lambda s: s.path)
+    # Path order on disk, not of the display paths: from a subfolder, `../x.py` would sort first
+    # and the index (and so findings) would depend on where fba was started.
+    sources.sort(key=lambda s: str(s.absolute))
     return sources, skipped
 
 
@@ -373,7 +371,7 @@ def read_sources(
 ) -> tuple[dict[str, str], dict[str, str], list[Skipped]]:
     """Read files (resolved absolute paths) as text: (display path -> text, display path ->
     module, unreadable files). Display paths are relative to the current directory (the JSON
-    contract); module names: see `import_base` (`roots` are the targets' import roots,
+    contract); module names: see `discovery.ImportBases` (`roots` are the index roots,
     default `root`).
     """
     sources, skipped = _disk_sources(files, root, roots, None)
@@ -393,29 +391,27 @@ def review_paths(
     """Review files and folders on disk (the disk edge around `review_sources`).
 
     Without `report`, the files named in `paths` and the Python files under its folders are
-    reported, while the index covers every Python file of their import roots (`import_root`),
-    so auth added by an `include_router` in another file is seen. With `report` (absolute file
-    -> changed lines, or None for all lines: `--changed`, `--diff`), that is what is reported,
-    and every file under `paths` feeds the index. Module names: see `read_sources`; the rest:
-    see `review_sources`.
+    reported; with `report` (absolute file -> changed lines, or None for all lines: `--changed`,
+    `--diff`), that is what is reported. Either way the index covers every Python file of the
+    projects of `paths` (`discovery.index_roots`), so auth added by an `include_router` in
+    another file is seen, whatever was named. Module names: see `read_sources`; the rest: see
+    `review_sources`.
     """
     walks: dict[Path, list[Path]] = {}
 
-    def walk(folder: Path) -> list[Path]:  # `fba review .` walks its import root only once
+    def walk(folder: Path) -> list[Path]:  # `fba review .` walks its project only once
         key = folder.resolve()
         if key not in walks:
             walks[key] = python_files(key, root, options.exclude)
         return walks[key]
 
     files = collect(paths, root, options.exclude, walk)
-    if report is None:
-        wanted: Mapping[Path, frozenset[int] | None] = dict.fromkeys(files)
-        roots = sorted({import_root(path, root) for path in paths})
-        for folder in roots:
-            add_walked(files, walk(folder))
-    else:
+    wanted: Mapping[Path, frozenset[int] | None] = dict.fromkeys(files)
+    if report is not None:
         wanted = {path.resolve(): lines for path, lines in report.items()}
-        roots = [root]
+    roots = index_roots(paths, root)
+    for folder in roots:
+        add_walked(files, walk(folder))
     cwd = Path.cwd().resolve()
     with _gc_paused():
         memory = ReviewMemory(cache, options, str(cwd)) if cache is not None else None
