@@ -328,24 +328,43 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _disk_sources(
-    files: Iterable[Path], root: Path, roots: Sequence[Path], memory: ReviewMemory | None
+    files: Iterable[Path], root: Path, roots: Sequence[Path], memory: ReviewMemory | None,
+    overlay: Mapping[Path, str | None] | None = None,
 ) -> tuple[list[ReviewSource], list[Skipped]]:
     """The files (resolved absolute paths) as `ReviewSource`s in path order, and the unreadable ones.
-    With a cache, a file whose stat signature the cache vouches for is not read."""
+    With a cache, a file whose stat signature the cache vouches for is not read. `overlay`: see
+    `review_paths`."""
     bases = ImportBases(root, roots)
     cwd = Path.cwd().resolve()
     sources: list[ReviewSource] = []
     skipped: list[Skipped] = []
-    for absolute in files:
+    overlay = overlay or {}
+    for absolute in _with_overlay(files, overlay, bases.roots):
         shown = relative_to(absolute, cwd)
+        import_path = relative_to(absolute, bases(absolute.parent))
+        if absolute in overlay:
+            text = overlay[absolute]
+            sources.append(ReviewSource(shown, _module_name(import_path), digest(text) if memory is not None else "",
+                                        text, absolute, None, import_path))
+            continue
         try:
-            sources.append(_disk_source(absolute, shown, relative_to(absolute, bases(absolute.parent)), memory))
+            sources.append(_disk_source(absolute, shown, import_path, memory))
         except InputError as exc:
             skipped.append(Skipped(shown, str(exc)))
     # Path order on disk, not of the display paths: from a subfolder, `../x.py` would sort first
     # and the index (and so findings) would depend on where fba was started.
     sources.sort(key=lambda s: str(s.absolute))
     return sources, skipped
+
+
+def _with_overlay(files: Iterable[Path], overlay: Mapping[Path, str | None], roots: Sequence[Path]) -> list[Path]:
+    """`files` without those the overlay says are not there, plus the overlay's other files
+    under `roots` (deleted or renamed since)."""
+    kept = [f for f in files if f not in overlay or overlay[f] is not None]
+    present = set(kept)
+    added = [f for f, text in overlay.items() if text is not None and f not in present
+             and any(r in f.parents for r in roots)]
+    return kept + sorted(added)
 
 
 def _disk_source(absolute: Path, shown: str, import_path: str, memory: ReviewMemory | None) -> ReviewSource:
@@ -387,6 +406,7 @@ def review_paths(
     jobs: int | None = None,
     report: Mapping[Path, "frozenset[int] | None"] | None = None,
     progress: Progress | None = None,
+    overlay: Mapping[Path, "str | None"] | None = None,
 ) -> ReviewResult:
     """Review files and folders on disk (the disk edge around `review_sources`).
 
@@ -396,6 +416,10 @@ def review_paths(
     projects of `paths` (`discovery.index_roots`), so auth added by an `include_router` in
     another file is seen, whatever was named. Module names: see `read_sources`; the rest: see
     `review_sources`.
+
+    `overlay` (absolute file -> its text, or None where the file is absent) reviews the project
+    as it was at another time (`--diff`: at the base commit): those texts stand in for the files
+    on disk; the cache serves what still holds but stores nothing then.
     """
     walks: dict[Path, list[Path]] = {}
 
@@ -414,8 +438,10 @@ def review_paths(
         add_walked(files, walk(folder))
     cwd = Path.cwd().resolve()
     with _gc_paused():
+        if cache is not None and overlay is not None:
+            cache = cache.read_only()
         memory = ReviewMemory(cache, options, str(cwd)) if cache is not None else None
-        sources, unreadable = _disk_sources(files, root, roots, memory)
+        sources, unreadable = _disk_sources(files, root, roots, memory, overlay)
         scope = {relative_to(absolute, cwd): lines for absolute, lines in wanted.items() if absolute in files}
         result = _review(sources, options, memory, jobs, scope, progress)
     return ReviewResult(
