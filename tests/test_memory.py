@@ -55,3 +55,13 @@ def test_other_folders_and_settings_are_remembered_apart(tmp_path, monkeypatch):
     # Report settings (rule selection) keep the file states but not the findings.
     other_rules = remembered(tmp_path, ReviewOptions(select=("FBA101",)), str(tmp_path))
     assert all(map(other_rules.same, files)) and other_rules.unchanged(files, files) is None
+
+
+def test_a_read_only_cache_serves_but_never_stores(tmp_path):
+    cache = ReviewCache(tmp_path / ".fba_cache")
+    cache.store("blob", {"kept": 1})
+    reader = cache.read_only()
+    assert reader.load("blob") == {"kept": 1}
+    reader.store("blob", {"kept": 2})
+    reader.store("other", 3)
+    assert cache.load("blob") == {"kept": 1} and cache.load("other") is None
