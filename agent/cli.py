@@ -110,7 +110,8 @@ def review(
     at or above --fail-on, 2 means fba could not do its job.
     """
     from agent.analysis.cache import ReviewCache
-    from agent.analysis.runner import ReviewOptions, check_selectors
+    from agent.analysis.runner import ReviewOptions
+    from agent.analysis.selection import check_selectors
     from agent.report import FORMATS
     from agent.types import Severity
 
@@ -304,20 +305,16 @@ def _scoped_review(term, targets: list[Path], options, config, changed: bool, di
 
     if changed and diff_ref:
         raise UsageError("--changed and --diff cannot be combined (--diff REF includes uncommitted changes)")
-    paths, report = targets, None
-    if changed or diff_ref:
-        from agent.edits.git import changed_files, changed_lines
-
-        scope = changed_lines(Path.cwd(), diff_ref) if diff_ref else dict.fromkeys(changed_files(Path.cwd()))
-        report = {p: lines for p, lines in scope.items() if any(_inside(p, t) for t in targets)}
-        paths = [config.root, *(t for t in targets if not _inside(t, config.root))]
     with ReviewProgress(term) if show_progress else nullcontext() as progress:
-        return review_paths(paths, options, config.root, cache=cache, report=report, progress=progress)
+        if changed:
+            from agent.workflows.diff_review import review_changed
 
+            return review_changed(targets, options, config.root, cache, progress)
+        if diff_ref:
+            from agent.workflows.diff_review import review_diff
 
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
+            return review_diff(targets, options, config.root, diff_ref, cache, progress)
+        return review_paths(targets, options, config.root, cache=cache, progress=progress)
 
 
 def _finding_sources(result) -> dict[str, str]:

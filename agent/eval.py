@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from agent.analysis.runner import ReviewOptions, collect_files, review_sources
+from agent.analysis.discovery import collect_files
+from agent.analysis.runner import ReviewOptions, review_sources
 from agent.analysis.source import decode_source
 from agent.errors import InputError, UsageError
 from agent.types import CATEGORIES, Finding

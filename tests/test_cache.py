@@ -17,7 +17,8 @@ from agent.analysis import analyzer as analyzer_module
 from agent.analysis import runner
 from agent.analysis.cache import KEY_FILE, MAGIC, ReviewCache, stat_digest
 from agent.analysis.index import ProjectIndex
-from agent.analysis.runner import ReviewOptions, check_selectors, review_paths, review_sources
+from agent.analysis.runner import ReviewOptions, review_paths, review_sources
+from agent.analysis.selection import check_selectors
 from agent.errors import UsageError
 from agent.report.json_report import render_json
 from agent.types import Severity

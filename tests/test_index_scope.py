@@ -12,7 +12,7 @@ import pytest
 from agent.analysis import analyzer as analyzer_module
 from agent.analysis.cache import ReviewCache
 from agent.analysis.index import ProjectIndex
-from agent.analysis.runner import ReviewOptions, import_root, review_paths
+from agent.analysis.runner import ReviewOptions, review_paths
 
 DEPS = '''
 import jwt
@@ -82,20 +82,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def rules_and_paths(result) -> list[tuple[str, str]]:
     return [(f.rule, f.path) for f in result.findings]
-
-
-def test_import_root_is_the_parent_of_the_topmost_package(tmp_path):
-    write(tmp_path, {"backend/app/__init__.py": "", "backend/app/api/__init__.py": "", "backend/app/api/x.py": "",
-                     "scripts/tool.py": "", "lib/pkg/__init__.py": "", "lib/pkg/m.py": ""})
-    backend = (tmp_path / "backend").resolve()
-    assert import_root(tmp_path / "backend/app/api/x.py", tmp_path) == backend
-    assert import_root(tmp_path / "backend/app/api", tmp_path) == backend
-    assert import_root(tmp_path / "backend", tmp_path) == backend  # a folder without __init__.py
-    assert import_root(tmp_path / "scripts/tool.py", tmp_path) == (tmp_path / "scripts").resolve()
-    # Never above the project root, nor above a git work tree's top.
-    assert import_root(tmp_path / "lib/pkg/m.py", tmp_path / "lib/pkg") == (tmp_path / "lib/pkg").resolve()
-    (tmp_path / "lib/pkg/.git").mkdir()
-    assert import_root(tmp_path / "lib/pkg/m.py", tmp_path) == (tmp_path / "lib/pkg").resolve()
 
 
 def test_a_file_sees_auth_from_an_include_router_in_another_file(project):

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from agent.analysis import parallel, runner
+from agent.analysis import parallel, passes
 from agent.analysis.analyzer import Analyzer
 from agent.analysis.cache import ReviewCache
 from agent.analysis.parallel import WorkerError
@@ -65,7 +65,7 @@ def generated_project(count: int) -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def small_parallel_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     """Generated files are small: let ~25 of them count as big enough for workers."""
-    monkeypatch.setattr(runner, "MIN_PARALLEL_CHARS", 20_000)
+    monkeypatch.setattr(passes, "MIN_PARALLEL_CHARS", 20_000)
 
 
 @pytest.fixture
@@ -206,7 +206,8 @@ def test_workers_get_the_files_they_did_not_inherit(inherited):
     """Forked workers are handed paths for the files they inherited and whole files for the
     others (spawned workers inherit none): every mix gives the in-process answer."""
     from agent.analysis.analyzer import IndexInputs
-    from agent.analysis.runner import enabled_rules, source_files
+    from agent.analysis.runner import source_files
+    from agent.analysis.selection import enabled_rules
 
     files = source_files(generated_project(30))
     local = Analyzer()

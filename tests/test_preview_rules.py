@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agent.analysis.rules import all_rules
-from agent.analysis.runner import ReviewOptions, enabled_rules
+from agent.analysis.runner import ReviewOptions
+from agent.analysis.selection import enabled_rules
 
 
 @pytest.fixture

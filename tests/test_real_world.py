@@ -13,7 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agent.analysis.runner import ReviewOptions, collect_files, review_sources
+from agent.analysis.discovery import collect_files
+from agent.analysis.runner import ReviewOptions, review_sources
 from agent.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent

@@ -192,6 +192,13 @@ class ReviewCache:
     def for_root(cls, root: Path) -> "ReviewCache":
         return cls(root / CACHE_DIR)
 
+    def read_only(self) -> "ReviewCache":
+        """This cache for a review of files as they are not on disk (`--diff`: the base commit):
+        it serves what still holds and stores nothing."""
+        reader = ReviewCache(self.folder, self._key_file)
+        reader._writable = False
+        return reader
+
     def _key(self) -> bytes | None:
         if self._key_file is None:
             from agent.home import data_home

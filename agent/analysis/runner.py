@@ -11,46 +11,31 @@ read; an unchanged project is answered from the cache without importing the engi
 facts, index and rules are imported only when something must be computed); an edit that leaves
 a file's facts alone re-checks that file against the stored index; one that changes facts
 rebuilds the index and re-checks the files whose cross-file fingerprint moved.
+
+The parts live beside it: `selection` (which rules run), `discovery` (which files, their import
+roots), `memory` (what the cache remembers of a project), `passes` (this process or workers).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import gc
 import os
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-from agent.analysis.cache import (
-    CachedFindings,
-    FileRecord,
-    FileStates,
-    FindingStates,
-    IndexState,
-    ReviewCache,
-    RuleCatalogue,
-    Signature,
-    content_digest,
-    digest,
-    engine_digest,
-    stat_signature,
-)
-from agent.errors import InputError, UsageError
+from agent.analysis.cache import ReviewCache, Signature, content_digest, digest, stat_signature
+from agent.analysis.discovery import ImportBases, add_walked, collect, index_roots, python_files, relative_to
+from agent.analysis.memory import ReviewMemory, Status
+from agent.analysis.passes import Passes, Progress
+from agent.analysis.selection import enabled_rules
+from agent.errors import InputError
 from agent.types import Finding, ReviewResult, Skipped
 
 if TYPE_CHECKING:
-    from agent.analysis.analyzer import FactsEntry, FindingsEntry, IndexInputs, SourceFile
+    from agent.analysis.analyzer import FactsEntry, IndexInputs, SourceFile
     from agent.analysis.index import ProjectIndex
-    from agent.analysis.rules.base import Rule
-
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", "node_modules", "site-packages",
-    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".fba_cache", "build", "dist",
-})
-
 
 @dataclass(frozen=True)
 class ReviewOptions:
@@ -78,64 +63,7 @@ class ReviewOptions:
         )
 
 
-def _matches(rule: type[Rule], selectors: Iterable[str]) -> bool:
-    for selector in selectors:
-        s = selector.strip()
-        if s.upper() == "ALL" or rule.category == s.lower() or rule.code.startswith(s.upper()):
-            return True
-    return False
-
-
-def enabled_rules(options: ReviewOptions) -> list[Rule]:
-    from agent.analysis.rules import all_rules
-
-    rules = [r for r in all_rules() if (not options.select or _matches(r, options.select))]
-    return [r() for r in rules if not _matches(r, options.ignore) and _previewed(r, options)]
-
-
-def _previewed(rule: type[Rule], options: ReviewOptions) -> bool:
-    """A preview rule (not yet precise enough for the default set) runs with `preview` on or when
-    selected by its own code."""
-    return not rule.preview or options.preview or any(s.strip().upper() == rule.code for s in options.select)
-
-
-def check_selectors(options: ReviewOptions, cache: ReviewCache | None = None) -> None:
-    """Unknown rule codes or categories in select/ignore/severity are usage errors."""
-    from agent.types import CATEGORIES
-
-    codes: tuple[str, ...] | None = None
-    for selector in (*options.select, *options.ignore, *options.severity):
-        s = selector.strip()
-        if s.upper() == "ALL" or s.lower() in CATEGORIES:
-            continue
-        codes = codes if codes is not None else rule_codes(cache)
-        if not any(c.startswith(s.upper()) for c in codes):
-            raise UsageError(f"unknown rule or category '{selector}' (see 'fba rules')")
-
-
-def rule_codes(cache: ReviewCache | None = None) -> tuple[str, ...]:
-    """Every static rule's code, from the cache's catalogue of this engine when it has one
-    (importing every rule module costs more than a warm review)."""
-    engine = engine_digest()
-    known = cache.load(RULES_ENTRY) if cache is not None else None
-    if isinstance(known, RuleCatalogue) and known.engine == engine:
-        return known.codes
-    from agent.analysis.rules import all_rules
-
-    codes = tuple(r.code for r in all_rules())
-    if cache is not None:
-        cache.store(RULES_ENTRY, RuleCatalogue(engine, codes))
-    return codes
-
-
-# Measured on open-webui files (2 cores): workers break even around 1.5k lines of source (fork,
-# shipping the index and results ~30 ms) and halve the time from ~5k lines; below this (not
-# counting the largest file, which one worker takes alone), one process.
-MIN_PARALLEL_CHARS = 150_000
-RULES_ENTRY = "rules"
-Progress = Callable[[str, int, int], None]
 ReportScope = Mapping[str, "frozenset[int] | None"]
-Status = tuple[bool, "str | None"]  # (parsed, why the file was not (fully) analysed)
 
 
 def source_files(sources: Mapping[str, str], modules: Mapping[str, str] | None = None) -> list[SourceFile]:
@@ -191,16 +119,16 @@ def review_sources(
     facts, the index and findings.
     """
     with _gc_paused():
-        memory = _Memory(cache, options, os.getcwd()) if cache is not None else None
+        memory = ReviewMemory(cache, options, os.getcwd()) if cache is not None else None
         files = [
-            _Source(path, _module(path, modules), digest(text) if memory is not None else "", text)
+            ReviewSource(path, _module(path, modules), digest(text) if memory is not None else "", text)
             for path, text in sorted(sources.items())
         ]
         return _review(files, options, memory, jobs, report, progress)
 
 
 @dataclass
-class _Source:
+class ReviewSource:
     """One file of the project. A file the cache vouches for by its stat signature has no text
     until it is needed (to parse it, or to run the rules on it)."""
 
@@ -232,9 +160,9 @@ def _read_text(absolute: Path, shown: str) -> str:
 
 
 def _review(
-    sources: list[_Source],
+    sources: list[ReviewSource],
     options: ReviewOptions,
-    memory: _Memory | None,
+    memory: ReviewMemory | None,
     jobs: int | None,
     report: ReportScope | None,
     progress: Progress | None,
@@ -246,7 +174,7 @@ def _review(
     if known is not None:
         memory.remember_signatures(sources)
         return _result(reported, *known, report)
-    with _Passes(jobs, progress) as passes:
+    with Passes(jobs, progress) as passes:
         run = _Run(sources, options, memory, passes)
         entries = run.findings(reported)
     if memory is not None:
@@ -265,7 +193,7 @@ class _Run:
     (or load) the index and run the rules only where the cache has no findings."""
 
     def __init__(
-        self, sources: list[_Source], options: ReviewOptions, memory: _Memory | None, passes: _Passes
+        self, sources: list[ReviewSource], options: ReviewOptions, memory: ReviewMemory | None, passes: Passes
     ) -> None:
         self.sources, self.options, self.memory, self.passes = sources, options, memory, passes
         changed = [s for s in sources if memory is None or not memory.same(s)]
@@ -286,7 +214,7 @@ class _Run:
         self._inputs: IndexInputs | None = None
         self.built_index = False
 
-    def findings(self, reported: Sequence[_Source]) -> dict[str, Any]:
+    def findings(self, reported: Sequence[ReviewSource]) -> dict[str, Any]:
         """Findings entries of the reported files that parsed: from the cache or computed."""
         checkable = [s for s in reported if self.statuses[s.path][0]]
         entries: dict[str, Any] = {}
@@ -303,7 +231,7 @@ class _Run:
             entries.update(self.passes.findings(files, self.index_inputs, self.index, rules, self.options.severity))
         return entries
 
-    def _fingerprint(self, checkable: Sequence[_Source]) -> None:
+    def _fingerprint(self, checkable: Sequence[ReviewSource]) -> None:
         """Each file's cross-file fingerprint (`fingerprint_for` plus the project-wide `PerIndex`
         values), kept per project index: an edit that changes no file's facts (a comment, a fix
         inside a function that moves no definition) cannot change any fingerprint."""
@@ -329,7 +257,7 @@ class _Run:
         return stored.index if stored is not None and stored.identity == self.identity else None
 
     def _build_index(self) -> ProjectIndex:
-        self.built_index = True  # stored by `_Memory.save`, once rules have added their project-wide values
+        self.built_index = True  # stored by `ReviewMemory.save`, once rules have added their project-wide values
         return self.index_inputs().build()
 
     def index_inputs(self) -> IndexInputs:
@@ -363,129 +291,8 @@ class _Run:
         return facts
 
 
-class _Memory:
-    """What the cache knows about this project (the current folder: display paths are relative
-    to it) under these options, and what a run adds to it."""
-
-    def __init__(self, cache: ReviewCache, options: ReviewOptions, cwd: str) -> None:
-        self.cache = cache
-        self.read_from_ns = time.time_ns()  # before any file of this run is stat'ed or read
-        index_options = (repr(sorted(options.auth_dependencies)), repr(options.public_routes))
-        # The engine digest covers the rule catalogue, so the selectors stand for the rule set.
-        report_options = (*index_options, repr(options.select), repr(options.ignore),
-                          repr(sorted(options.severity.items())), repr(options.preview))
-        self.index_settings = digest(engine_digest(), *index_options)
-        self.settings = digest(engine_digest(), *report_options)
-        # Blob names leave the engine out: a new fba version overwrites the old blobs.
-        self._names = {
-            "files": f"files-{digest(cwd, *index_options)[:20]}",
-            "index": f"index-{digest(cwd, *index_options)[:20]}",
-            "findings": f"findings-{digest(cwd, *report_options)[:20]}",
-        }
-        files = cache.load(self._names["files"])
-        self.files = files if isinstance(files, FileStates) and files.index_settings == self.index_settings else None
-        self.records: dict[str, FileRecord] = self.files.records if self.files is not None else {}
-        found = cache.load(self._names["findings"])
-        self.findings = found if isinstance(found, FindingStates) and found.settings == self.settings else None
-        self._index: IndexState | None = None
-
-    def trusted_text(self, path: str, signature: Signature) -> str | None:
-        return self.files.trusted_text(self.records.get(path), signature) if self.files is not None else None
-
-    def record(self, path: str) -> FileRecord | None:
-        return self.records.get(path)
-
-    def same(self, source: _Source) -> bool:
-        record = self.records.get(source.path)
-        return record is not None and record.text == source.digest and record.module == source.module
-
-    def status(self, path: str) -> Status:
-        record = self.records[path]
-        return record.parsed, record.skipped
-
-    def facts_digest(self, path: str) -> str:
-        return self.records[path].facts
-
-    def identity(self, facts_digests: Mapping[str, str]) -> str:
-        """What the project index is built from: its settings and every file's facts (not texts)."""
-        return digest(self.index_settings, *(f"{path}:{facts}" for path, facts in sorted(facts_digests.items())))
-
-    def unchanged(self, sources: Sequence[_Source], reported: Sequence[_Source]) -> tuple[dict, dict] | None:
-        """Statuses and findings of an unchanged project straight from the cache (no parsing, no
-        index, no engine import), or None when anything differs or is missing."""
-        if self.findings is None or len(self.records) != len(sources) or not all(map(self.same, sources)):
-            return None
-        if self.findings.index != self.identity({path: r.facts for path, r in self.records.items()}):
-            return None
-        statuses, entries = {}, {}
-        for source in reported:
-            statuses[source.path] = self.status(source.path)
-            if statuses[source.path][0]:
-                hit = self.cached_findings(source, self.findings.fingerprints.get(source.path))
-                if hit is None:
-                    return None
-                entries[source.path] = hit
-        return statuses, entries
-
-    def remember_signatures(self, sources: Sequence[_Source]) -> None:
-        """Store the new stat of files whose text turned out unchanged (touched, checked out
-        again), so that the next run need not read them."""
-        if all(self.records[s.path].signature == s.signature for s in sources):
-            return
-        records = {s.path: self.records[s.path]._replace(signature=s.signature) for s in sources}
-        self.cache.store(self._names["files"], FileStates(self.index_settings, self.read_from_ns, records))
-
-    def fingerprints(self, identity: str) -> dict[str, str]:
-        """The fingerprints known for the project index `identity` (a copy)."""
-        found = self.findings
-        return dict(found.fingerprints) if found is not None and found.index == identity else {}
-
-    def _findings_key(self, source: _Source, fingerprint: str) -> str:
-        return digest(self.settings, source.path, source.digest, fingerprint)
-
-    def cached_findings(self, source: _Source, fingerprint: str | None) -> CachedFindings | None:
-        cached = self.findings.findings.get(source.path) if self.findings is not None else None
-        if cached is None or fingerprint is None or cached.key != self._findings_key(source, fingerprint):
-            return None
-        return cached
-
-    def load_index(self) -> IndexState | None:
-        if self._index is None:
-            stored = self.cache.load(self._names["index"])
-            self._index = stored if isinstance(stored, IndexState) else None
-        return self._index
-
-    def save(self, run: _Run, entries: Mapping[str, Any]) -> None:
-        """Store what changed: the file states, the index the run built and this settings' findings."""
-        if run.built_index:
-            self.cache.store(self._names["index"], IndexState(run.identity, dict(run.facts_digests), run.index()))
-        records = {
-            s.path: FileRecord(s.signature, s.digest, s.module, s.import_path, run.facts_digests[s.path],
-                               *run.statuses[s.path])
-            for s in run.sources
-        }
-        if self.files is None or records != self.records:
-            self.cache.store(self._names["files"], FileStates(self.index_settings, self.read_from_ns, records))
-        state = FindingStates(self.settings, run.identity, run.fingerprints, self._findings_after(run, entries))
-        if state != self.findings:
-            self.cache.store(self._names["findings"], state)
-
-    def _findings_after(self, run: _Run, entries: Mapping[str, Any]) -> dict[str, CachedFindings]:
-        """This run's findings, plus the stored ones of other files of the project: a review of
-        another report scope may still use them (their keys say whether they hold)."""
-        kept = self.findings.findings.items() if self.findings is not None else ()
-        findings = {path: cached for path, cached in kept if path in run.statuses}
-        by_path = {s.path: s for s in run.sources}
-        for path, entry in entries.items():
-            if not isinstance(entry, CachedFindings):
-                key = self._findings_key(by_path[path], run.fingerprints[path])
-                entry = CachedFindings(key, entry.findings, entry.suppressed_lines)
-            findings[path] = entry
-        return findings
-
-
 def _result(
-    reported: Sequence[_Source],
+    reported: Sequence[ReviewSource],
     statuses: Mapping[str, Status],
     entries: Mapping[str, Any],
     report: ReportScope | None,
@@ -526,218 +333,52 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _Passes:
-    """Runs a pass in this process or in worker processes, whichever is cheaper for its size.
-
-    Worker start-up costs more than it saves on a few thousand lines, so small passes stay here;
-    once workers exist (the facts pass was big) the findings pass uses them too, because they
-    hold the parse trees.
-    """
-
-    def __init__(self, jobs: int | None, progress: Progress | None) -> None:
-        self.jobs = jobs if jobs is not None else _cpu_count()
-        self.progress = progress
-        from agent.analysis.analyzer import Analyzer
-
-        self._local = Analyzer()
-        self._pool = None  # a parallel.WorkerPool once a pass is big enough
-
-    def __enter__(self) -> "_Passes":
-        return self
-
-    def __exit__(self, exc_type, *exc_info) -> None:
-        if self._pool is not None:
-            self._pool.close(abort=exc_type is not None)
-        self._local.release()
-
-    def _use_pool(self, files: Sequence[SourceFile]) -> bool:
-        # What can run beside the largest file: one big file plus a small one (a touched module
-        # and the big `main.py` importing it) gains nothing from workers that must parse again.
-        sizes = [len(f.text) for f in files]
-        big = len(sizes) > 1 and sum(sizes) - max(sizes) >= MIN_PARALLEL_CHARS
-        if self._pool is None and self.jobs > 1 and big:
-            from agent.analysis import parallel
-            from agent.analysis.rules import all_rules
-
-            all_rules()  # imported before the fork: workers inherit the rule modules instead of each importing them
-            self._pool = parallel.WorkerPool(min(self.jobs, len(files)), files)
-        return self._pool is not None
-
-    def _ticker(self, stage: str, total: int) -> Callable[[], None]:
-        done = 0
-        progress = self.progress
-
-        def tick() -> None:
-            nonlocal done
-            done += 1
-            if progress is not None:
-                progress(stage, done, total)
-
-        if progress is not None and total:
-            progress(stage, 0, total)
-        return tick
-
-    def facts(self, files: Sequence[SourceFile]) -> dict[str, FactsEntry]:
-        tick = self._ticker("indexing", len(files))
-        if self._use_pool(files):
-            return self._pool.facts(files, tick)
-        results = {}
-        for file in files:
-            results[file.path] = self._local.facts(file)
-            tick()
-        return results
-
-    def findings(
-        self,
-        files: Sequence[SourceFile],
-        inputs: Callable[[], IndexInputs],
-        index: Callable[[], ProjectIndex],
-        rules: Sequence[Rule],
-        severity: Mapping[str, str],
-    ) -> dict[str, FindingsEntry]:
-        """Findings of `files`; workers build the index from `inputs()`, this process uses `index()`."""
-        tick = self._ticker("checking", len(files))
-        if files and self._use_pool(files):
-            return self._pool.findings(files, inputs(), rules, severity, tick)
-        self._local.prepare(index(), rules, severity)
-        results = {}
-        for file in files:
-            results[file.path] = self._local.findings(file)
-            tick()
-        return results
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _excluded(rel: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(rel, p.rstrip("/") + "/*") for p in patterns)
-
-
-def collect_files(
-    paths: Sequence[Path], root: Path, exclude: Sequence[str] = (), walk: Callable[[Path], list[Path]] | None = None
-) -> list[Path]:
-    """Python files under `paths`; a missing path or a folder without Python is a UsageError.
-
-    Explicitly named files are always kept; files found by walking (`python_files`, or `walk`
-    when the caller shares walks) honour `exclude` (globs relative to `root`) and skip
-    virtualenvs, caches and hidden folders.
-    """
-    return list(_collect(paths, root, exclude, walk).values())
-
-
-def _collect(
-    paths: Sequence[Path], root: Path, exclude: Sequence[str], walk: Callable[[Path], list[Path]] | None
-) -> dict[Path, Path]:
-    """`collect_files` keyed by resolved path (each file resolved once: it costs a syscall per part)."""
-    found: dict[Path, Path] = {}
-    for path in paths:
-        if not path.exists():
-            raise UsageError(f"{path}: no such file or directory")
-        if path.is_file():
-            found.setdefault(path.resolve(), path)
-            continue
-        walked = walk(path) if walk is not None else python_files(path, root, exclude)
-        if not walked:
-            hidden = bool(exclude) and bool(python_files(path, root))
-            reason = " (all excluded by the 'exclude' setting)" if hidden else ""
-            raise UsageError(f"{path}: no Python files to review{reason}")
-        _add_walked(found, walked)
-    return found
-
-
-def _add_walked(found: dict[Path, Path], walked: Iterable[Path]) -> None:
-    """Add `python_files` results: already absolute, so only file symlinks need resolving."""
-    for file in walked:
-        if file not in found:
-            found.setdefault(file.resolve() if file.is_symlink() else file, file)
-
-
-def python_files(folder: Path, root: Path, exclude: Sequence[str] = ()) -> list[Path]:
-    """The Python files under `folder` (as absolute paths), honouring `exclude` and skipping
-    SKIP_DIRS and hidden folders."""
-    base = str(root.resolve())
-    found: list[Path] = []
-    for current, dirs, files in os.walk(folder.resolve()):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-        for name in sorted(files):
-            if name.endswith(".py"):
-                file = os.path.join(current, name)
-                if not exclude or not _excluded(os.path.relpath(file, base).replace(os.sep, "/"), exclude):
-                    found.append(Path(file))
-    return found
-
-
-def import_root(target: Path, root: Path) -> Path:
-    """The folder `target` is imported from: climbing from `target` (a file's folder, or a folder)
-    while the folder is a package (has `__init__.py`), the parent of the topmost package.
-
-    Climbing stops at `root` (the project root) and at a git work tree's top, so it never leaves
-    the project or the repository.
-    """
-    folder = (target if target.is_dir() else target.parent).resolve()
-    stops = {root.resolve()}
-    while (folder / "__init__.py").is_file() and folder not in stops and not (folder / ".git").exists():
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    return folder
-
-
-def _relative_to(absolute: Path, base: Path) -> str:
-    """POSIX path of `absolute` relative to `base` (both resolved), with `..` when outside it."""
-    # String prefix first: `Path.relative_to` costs more than the rest of a warm file's work.
-    text, prefix = str(absolute), os.path.join(str(base), "")
-    if text.startswith(prefix):
-        return text[len(prefix):].replace(os.sep, "/")
-    try:
-        return absolute.relative_to(base).as_posix()
-    except ValueError:
-        return os.path.relpath(absolute, base).replace(os.sep, "/")
-
-
-def _import_base(folder: Path, root: Path, roots: Sequence[Path]) -> Path:
-    """The folder the module names of the files in `folder` start from: inside a package its own
-    import root (`backend/app/x.py` is `app.x` whatever was named on the command line), else
-    the deepest of `roots` that holds it."""
-    if (folder / "__init__.py").is_file():
-        return import_root(folder, root)
-    return next((r for r in roots if r == folder or r in folder.parents), roots[-1])
-
-
 def _disk_sources(
-    files: Iterable[Path], root: Path, roots: Sequence[Path], memory: _Memory | None
-) -> tuple[list[_Source], list[Skipped]]:
-    """The files (resolved absolute paths) as `_Source`s in path order, and the unreadable ones.
-    With a cache, a file whose stat signature the cache vouches for is not read."""
-    roots = sorted({r.resolve() for r in (roots or [root])}, key=lambda r: len(r.parts), reverse=True)
-    bases: dict[str, Path] = {}  # folder -> its `_import_base`
+    files: Iterable[Path], root: Path, roots: Sequence[Path], memory: ReviewMemory | None,
+    overlay: Mapping[Path, str | None] | None = None,
+) -> tuple[list[ReviewSource], list[Skipped]]:
+    """The files (resolved absolute paths) as `ReviewSource`s in path order, and the unreadable ones.
+    With a cache, a file whose stat signature the cache vouches for is not read. `overlay`: see
+    `review_paths`."""
+    bases = ImportBases(root, roots)
     cwd = Path.cwd().resolve()
-    sources: list[_Source] = []
+    sources: list[ReviewSource] = []
     skipped: list[Skipped] = []
-    for absolute in files:
-        shown = _relative_to(absolute, cwd)
-        folder = os.path.dirname(absolute)
-        if folder not in bases:
-            bases[folder] = _import_base(absolute.parent, root, roots)
+    overlay = overlay or {}
+    for absolute in _with_overlay(files, overlay, bases.roots):
+        shown = relative_to(absolute, cwd)
+        import_path = relative_to(absolute, bases(absolute.parent))
+        if absolute in overlay:
+            text = overlay[absolute]
+            sources.append(ReviewSource(shown, _module_name(import_path), digest(text) if memory is not None else "",
+                                        text, absolute, None, import_path))
+            continue
         try:
-            sources.append(_disk_source(absolute, shown, _relative_to(absolute, bases[folder]), memory))
+            sources.append(_disk_source(absolute, shown, import_path, memory))
         except InputError as exc:
             skipped.append(Skipped(shown, str(exc)))
-    sources.sort(key=lambda s: s.path)
+    # Path order on disk, not of the display paths: from a subfolder, `../x.py` would sort first
+    # and the index (and so findings) would depend on where fba was started.
+    sources.sort(key=lambda s: str(s.absolute))
     return sources, skipped
 
 
-def _disk_source(absolute: Path, shown: str, import_path: str, memory: _Memory | None) -> _Source:
+def _with_overlay(files: Iterable[Path], overlay: Mapping[Path, str | None], roots: Sequence[Path]) -> list[Path]:
+    """`files` without those the overlay says are not there, plus the overlay's other files
+    under `roots` (deleted or renamed since)."""
+    kept = [f for f in files if f not in overlay or overlay[f] is not None]
+    present = set(kept)
+    added = [f for f, text in overlay.items() if text is not None and f not in present
+             and any(r in f.parents for r in roots)]
+    return kept + sorted(added)
+
+
+def _disk_source(absolute: Path, shown: str, import_path: str, memory: ReviewMemory | None) -> ReviewSource:
     record = memory.record(shown) if memory is not None else None
     # Module names are a function of the import path: reuse the cached one (no facts import).
     module = record.module if record is not None and record.import_path == import_path else _module_name(import_path)
     if memory is None:
-        return _Source(shown, module, "", _read_text(absolute, shown), absolute, None, import_path)
+        return ReviewSource(shown, module, "", _read_text(absolute, shown), absolute, None, import_path)
     try:
         signature = stat_signature(absolute)  # before reading: a later edit then shows in the stat
     except OSError as exc:
@@ -747,7 +388,7 @@ def _disk_source(absolute: Path, shown: str, import_path: str, memory: _Memory |
     if text_digest is None:
         text = _read_text(absolute, shown)
         text_digest = digest(text)
-    return _Source(shown, module, text_digest, text, absolute, signature, import_path)
+    return ReviewSource(shown, module, text_digest, text, absolute, signature, import_path)
 
 
 def read_sources(
@@ -755,11 +396,26 @@ def read_sources(
 ) -> tuple[dict[str, str], dict[str, str], list[Skipped]]:
     """Read files (resolved absolute paths) as text: (display path -> text, display path ->
     module, unreadable files). Display paths are relative to the current directory (the JSON
-    contract); module names: see `_import_base` (`roots` are the targets' import roots,
+    contract); module names: see `discovery.ImportBases` (`roots` are the index roots,
     default `root`).
     """
     sources, skipped = _disk_sources(files, root, roots, None)
     return {s.path: s.text for s in sources}, {s.path: s.module for s in sources}, skipped
+
+
+def indexed_sources(
+    paths: Sequence[Path], root: Path, exclude: Sequence[str] = ()
+) -> tuple[dict[str, str], dict[str, str], set[str]]:
+    """What a review of `paths` indexes (display path -> text, display path -> module: every Python
+    file of their projects) and the display paths of the files it reports (those `paths` name)."""
+    files = collect(paths, root, exclude, None)
+    named = list(files)
+    roots = index_roots(paths, root)
+    for folder in roots:
+        add_walked(files, python_files(folder, root, exclude))
+    sources, modules, _ = read_sources(files, root, roots)
+    cwd = Path.cwd().resolve()
+    return sources, modules, {relative_to(absolute, cwd) for absolute in named}
 
 
 def review_paths(
@@ -771,38 +427,43 @@ def review_paths(
     jobs: int | None = None,
     report: Mapping[Path, "frozenset[int] | None"] | None = None,
     progress: Progress | None = None,
+    overlay: Mapping[Path, "str | None"] | None = None,
 ) -> ReviewResult:
     """Review files and folders on disk (the disk edge around `review_sources`).
 
     Without `report`, the files named in `paths` and the Python files under its folders are
-    reported, while the index covers every Python file of their import roots (`import_root`),
-    so auth added by an `include_router` in another file is seen. With `report` (absolute file
-    -> changed lines, or None for all lines: `--changed`, `--diff`), that is what is reported,
-    and every file under `paths` feeds the index. Module names: see `read_sources`; the rest:
-    see `review_sources`.
+    reported; with `report` (absolute file -> changed lines, or None for all lines: `--changed`,
+    `--diff`), that is what is reported. Either way the index covers every Python file of the
+    projects of `paths` (`discovery.index_roots`), so auth added by an `include_router` in
+    another file is seen, whatever was named. Module names: see `read_sources`; the rest: see
+    `review_sources`.
+
+    `overlay` (absolute file -> its text, or None where the file is absent) reviews the project
+    as it was at another time (`--diff`: at the base commit): those texts stand in for the files
+    on disk; the cache serves what still holds but stores nothing then.
     """
     walks: dict[Path, list[Path]] = {}
 
-    def walk(folder: Path) -> list[Path]:  # `fba review .` walks its import root only once
+    def walk(folder: Path) -> list[Path]:  # `fba review .` walks its project only once
         key = folder.resolve()
         if key not in walks:
             walks[key] = python_files(key, root, options.exclude)
         return walks[key]
 
-    files = _collect(paths, root, options.exclude, walk)
-    if report is None:
-        wanted: Mapping[Path, frozenset[int] | None] = dict.fromkeys(files)
-        roots = sorted({import_root(path, root) for path in paths})
-        for folder in roots:
-            _add_walked(files, walk(folder))
-    else:
+    files = collect(paths, root, options.exclude, walk)
+    wanted: Mapping[Path, frozenset[int] | None] = dict.fromkeys(files)
+    if report is not None:
         wanted = {path.resolve(): lines for path, lines in report.items()}
-        roots = [root]
+    roots = index_roots(paths, root)
+    for folder in roots:
+        add_walked(files, walk(folder))
     cwd = Path.cwd().resolve()
     with _gc_paused():
-        memory = _Memory(cache, options, str(cwd)) if cache is not None else None
-        sources, unreadable = _disk_sources(files, root, roots, memory)
-        scope = {_relative_to(absolute, cwd): lines for absolute, lines in wanted.items() if absolute in files}
+        if cache is not None and overlay is not None:
+            cache = cache.read_only()
+        memory = ReviewMemory(cache, options, str(cwd)) if cache is not None else None
+        sources, unreadable = _disk_sources(files, root, roots, memory, overlay)
+        scope = {relative_to(absolute, cwd): lines for absolute, lines in wanted.items() if absolute in files}
         result = _review(sources, options, memory, jobs, scope, progress)
     return ReviewResult(
         result.findings,

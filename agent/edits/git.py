@@ -295,6 +295,30 @@ def changed_lines(start: Path, ref: str) -> dict[Path, frozenset[int] | None]:
     return changed
 
 
+def python_files_at(start: Path, ref: str) -> dict[Path, bytes | None]:
+    """The Python files that differ between `ref` and the work tree containing `start` (absolute
+    paths), with their content at `ref`: None for a file that was not there (added since,
+    untracked, the new name of a renamed file)."""
+    import git
+
+    repo = _require(start)
+    top = Path(repo.working_tree_dir)
+    try:
+        diffs = repo.commit(ref).diff(None)
+    except (git.BadName, ValueError, _command_error()):
+        raise GitError(f"--diff {ref}: no such commit, branch or tag in {top}") from None
+    found: dict[Path, bytes | None] = {}
+    for diff in diffs:
+        if diff.b_path and diff.b_path.endswith(".py"):
+            found[top / diff.b_path] = None  # until it turns out to be the same file's old name
+        if diff.a_path and diff.a_path.endswith(".py") and diff.a_blob is not None and not diff.new_file:
+            found[top / diff.a_path] = diff.a_blob.data_stream.read()
+    for path in repo.untracked_files:
+        if path.endswith(".py"):
+            found[top / path] = None
+    return found
+
+
 def added_lines(patch: str) -> frozenset[int]:
     """New-side line numbers covered by the hunks of a zero-context patch."""
     lines: set[int] = set()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from typing import Callable, Iterable
 
-from agent.analysis.runner import SKIP_DIRS
+from agent.analysis.discovery import SKIP_DIRS
 from agent.edits import git
 from agent.edits.apply import apply_changeset
 from agent.edits.sandbox import Launch, Sandbox, confined, probe, unconfined

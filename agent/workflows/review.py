@@ -41,7 +41,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from agent.analysis.analyzer import apply_severity
 from agent.analysis.index import ProjectIndex
-from agent.analysis.runner import build_index, collect_files
+from agent.analysis.discovery import collect_files
+from agent.analysis.runner import build_index
 from agent.analysis.source import decode_source
 from agent.analysis.suppressions import is_suppressed, suppressions
 from agent.config import Config

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from agent.analysis.runner import build_index, collect_files, import_root, python_files, read_sources
+from agent.analysis.runner import build_index, indexed_sources
 
 
 @dataclass(frozen=True)
@@ -19,21 +19,12 @@ class RouteInventory:
 
 def route_inventory(paths: Sequence[Path], config, app_ref: str | None = None, python: str | None = None,
                     compare: bool = False) -> RouteInventory:
-    """The routes of the files under `paths` (the index covers their import roots, as a review
-    does). With `app_ref` the routes are FastAPI's own (imported in a subprocess with `python`);
+    """The routes of the files under `paths` (the index covers their projects, as a review does). With `app_ref` the routes are FastAPI's own (imported in a subprocess with `python`);
     with `compare` too, the static inventory is compared with them."""
     from agent.analysis import inventory
 
-    exclude = tuple(config["exclude"])
-    files = collect_files(paths, config.root, exclude)
-    reported = set(files)
-    for folder in sorted({import_root(path, config.root) for path in paths}):
-        files.extend(f for f in python_files(folder, config.root, exclude) if f not in reported)
-    sources, modules, _ = read_sources([f.resolve() for f in files], config.root,
-                                       sorted({import_root(p, config.root) for p in paths}))
+    sources, modules, wanted = indexed_sources(paths, config.root, tuple(config["exclude"]))
     index = build_index(sources, config["auth-dependencies"], config["public-routes"], modules)
-    shown = {str(Path(path).resolve()): path for path in sources}
-    wanted = {shown[str(f.resolve())] for f in reported if str(f.resolve()) in shown}
     static = inventory.static_entries(index, wanted)
     if app_ref is None:
         return RouteInventory(inventory.document(static))

@@ -90,8 +90,18 @@ def has_star_kwargs(call: ast.Call) -> bool:
     return any(kw.arg is None for kw in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args)
 
 
-def is_test_file(path: str) -> bool:
-    """Test code (`tests/`, `test_*.py`, `*_test.py`, `conftest.py`) holds fixtures, not deployed secrets."""
+def is_test_file(ctx: FileContext) -> bool:
+    """Test code (`tests/`, `test_*.py`, `*_test.py`, `conftest.py`) holds fixtures, not deployed secrets.
+
+    Judged on the display path and on the module name: the module is named from the project,
+    not from where fba was started (`cd tests && fba review factories.py` is still test code).
+    """
+    facts = ctx.index.files.get(ctx.path)
+    module = facts.module.replace(".", "/") + ".py" if facts is not None and facts.module else ""
+    return _is_test_path(ctx.path) or bool(module) and _is_test_path(module)
+
+
+def _is_test_path(path: str) -> bool:
     parts = path.split("/")
     name = parts[-1]
     return (

@@ -97,7 +97,7 @@ engine = create_engine("postgresql://app:"
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        if is_test_file(ctx.path) or not _has_url(ctx):
+        if is_test_file(ctx) or not _has_url(ctx):
             return
         for node, text in _url_candidates(ctx):
             if any(_literal_password(m.group("password")) for m in URL_WITH_PASSWORD.finditer(text)):

@@ -123,7 +123,7 @@ app = fastapi.FastAPI(debug=True)
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        if is_test_file(ctx.path):
+        if is_test_file(ctx):
             return
         imports = imports_of(ctx)
         # Cheap prefilter: without such an import no call resolves to an app or server, and no app exists.

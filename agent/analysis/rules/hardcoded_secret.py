@@ -227,7 +227,7 @@ STRIPE = "sk_live_" "4eC39HqLyjWDarjtT1zdp7dc"
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         reported: set[int] = set()
-        if not is_test_file(ctx.path):
+        if not is_test_file(ctx):
             for node, name in _named_literals(ctx):
                 if id(node) not in reported and _is_secret_assignment(name, node.value) and not _in_examples(ctx, node):
                     reported.add(id(node))

@@ -1,0 +1,138 @@
+"""`fba review --changed` and `--diff REF`: the findings a change brings.
+
+With either, the whole project still feeds the index; `--changed` reports the files changed
+against HEAD (staged, unstaged, untracked). `--diff REF` reports more than the changed lines: a
+finding belongs to the diff when its line was added or changed since REF, or when it is new
+although its line is not: its evidence changed elsewhere (`dependencies=[...]` removed from an
+`include_router` or an `APIRouter(...)`, an auth parameter dropped from a handler, a model that
+lost its owner column). Rules do not need to name their evidence for this: the findings of the
+project as it is are compared with those of the project at REF (the changed Python files' texts
+at REF over the work tree; the cache serves every file the change cannot affect). A finding is
+the same at REF when the same rule reports the same code line of the same file, so findings that
+only moved are not new.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from agent.analysis.cache import ReviewCache
+from agent.analysis.passes import Progress
+from agent.analysis.runner import ReviewOptions, review_paths
+from agent.analysis.source import decode_source
+from agent.edits.git import changed_files, changed_lines, python_files_at
+from agent.errors import InputError
+from agent.types import Finding, ReviewResult
+
+Lines = Mapping[Path, "frozenset[int] | None"]
+
+
+def review_changed(targets: Sequence[Path], options: ReviewOptions, root: Path,
+                   cache: ReviewCache | None = None, progress: Progress | None = None) -> ReviewResult:
+    """The files under `targets` changed against HEAD."""
+    report = {path: None for path in changed_files(Path.cwd()) if any(_inside(path, t) for t in targets)}
+    return review_paths(_index_paths(targets, root), options, root, cache=cache, report=report, progress=progress)
+
+
+def review_diff(targets: Sequence[Path], options: ReviewOptions, root: Path, ref: str,
+                cache: ReviewCache | None = None, progress: Progress | None = None) -> ReviewResult:
+    """Findings under `targets` on lines changed since `ref`, plus those whose evidence changed."""
+    start = Path.cwd()
+    report = {path.resolve(): lines for path, lines in changed_lines(start, ref).items()
+              if any(_inside(path, target) for target in targets)}
+    with _scratch(cache) as cache:
+        on_lines = review_paths(_index_paths(targets, root), options, root, cache=cache, report=report, progress=progress)
+        before = python_files_at(start, ref)
+        if not before:
+            return on_lines
+        now = review_paths(targets, options, root, cache=cache, progress=progress)
+        elsewhere = [f for f in now.findings if not _on_changed_line(f, report)]
+        if not elsewhere:
+            return on_lines
+        overlay = _texts(before)
+        files = {Path(f.path).resolve() for f in elsewhere}
+        then = review_paths(targets, options, root, cache=cache, report=dict.fromkeys(files), overlay=overlay)
+    new = _new_findings(elsewhere, then.findings, overlay)
+    return ReviewResult(
+        tuple(sorted((*on_lines.findings, *new), key=Finding.sort_key)),
+        files=on_lines.files + len({Path(f.path).resolve() for f in new} - set(report)),
+        skipped=on_lines.skipped,
+        suppressed=on_lines.suppressed,
+    )
+
+
+def _index_paths(targets: Sequence[Path], root: Path) -> list[Path]:
+    """The project root and the targets outside it: what feeds the index of a changed-files review."""
+    return [root, *(target for target in targets if not _inside(target, root))]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+@contextmanager
+def _scratch(cache: ReviewCache | None) -> Iterator[ReviewCache]:
+    """The review cache, or without one (`--no-cache`) a throwaway one outside the project: the
+    three reviews of a diff share their work instead of each parsing everything."""
+    if cache is not None:
+        yield cache
+        return
+    with tempfile.TemporaryDirectory(prefix="fba-diff-") as folder:
+        yield ReviewCache(Path(folder))
+
+
+def _on_changed_line(finding: Finding, report: Lines) -> bool:
+    absolute = Path(finding.path).resolve()
+    if absolute not in report:
+        return False
+    lines = report[absolute]
+    return lines is None or finding.line in lines
+
+
+def _texts(before: Mapping[Path, bytes | None]) -> dict[Path, str | None]:
+    """The changed files' texts at REF (None: not there then); one that cannot be decoded is
+    left as it is on disk."""
+    texts: dict[Path, str | None] = {}
+    for path, data in before.items():
+        try:
+            texts[path.resolve()] = decode_source(data, str(path)) if data is not None else None
+        except InputError:
+            continue
+    return texts
+
+
+def _new_findings(now: Sequence[Finding], then: Sequence[Finding], texts_then: Mapping[Path, str | None]) -> list[Finding]:
+    """The findings of `now` that `then` did not have: same rule, file and code line, counted
+    (two alike lines with one finding before and two now give one new finding)."""
+    lines_now: dict[Path, list[str]] = {}
+    lines_then: dict[Path, list[str]] = {}
+
+    def line(finding: Finding, texts: dict[Path, list[str]], overlay: Mapping[Path, str | None]) -> str:
+        absolute = Path(finding.path).resolve()
+        if absolute not in texts:
+            text = overlay.get(absolute) if absolute in overlay else _read(absolute)
+            texts[absolute] = (text or "").splitlines()
+        lines = texts[absolute]
+        return lines[finding.line - 1].strip() if 0 < finding.line <= len(lines) else ""
+
+    before = Counter((f.rule, f.path, line(f, lines_then, texts_then)) for f in then)
+    new = []
+    for finding in now:
+        key = (finding.rule, finding.path, line(finding, lines_now, {}))
+        if before[key]:
+            before[key] -= 1
+        else:
+            new.append(finding)
+    return new
+
+
+def _read(path: Path) -> str:
+    try:
+        return decode_source(path.read_bytes(), str(path))
+    except (OSError, InputError):
+        return ""
