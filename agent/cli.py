@@ -73,8 +73,8 @@ def _split(values: Optional[List[str]]) -> Optional[list[str]]:
 
 @app.command()
 def review(
-    paths: List[Path] = typer.Argument(None, help="Files or folders to review (default: the current folder)."),
-    output_format: str = typer.Option("text", "--format", "-f", help="text, json, sarif, github or markdown."),
+    paths: List[str] = typer.Argument(None, help="Files or folders to review (default: the current folder)."),
+    output_format: Optional[str] = typer.Option(None, "--format", "-f", help="text (default), json, sarif, github or markdown; with -o, the file's extension (.json, .sarif, .md, .txt) when not given."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a finding is at or above this severity (default: medium, or config fail-on)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules or categories (comma separated)."),
@@ -85,6 +85,7 @@ def review(
     yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: apply without asking."),
     patch_out: Optional[Path] = typer.Option(None, "--patch-out", help="With --fix: write a git-apply-able patch to FILE instead of applying."),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="With --fix: also change files with uncommitted changes."),
+    allow_no_git: bool = typer.Option(False, "--allow-no-git", help="With --fix --yes: write even outside a git repository (no dirty-file check, no commit, no 'fba undo')."),
     commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="With --fix: commit the fix (how: config key 'commit')."),
     changed: bool = typer.Option(False, "--changed", help="Only report files changed against HEAD (staged, unstaged, untracked)."),
     diff_ref: Optional[str] = typer.Option(None, "--diff", metavar="REF", help="Only report findings on lines changed since REF (e.g. origin/main)."),
@@ -107,22 +108,22 @@ def review(
     """
     from agent.analysis.cache import ReviewCache
     from agent.analysis.runner import ReviewOptions, check_selectors
-    from agent.report import FORMATS
     from agent.types import Severity
 
-    if output_format not in FORMATS:
-        raise UsageError(f"unknown format '{output_format}' (choose from {', '.join(FORMATS)})")
+    output_format = _report_format(output_format, output)
+    targets = _review_targets(paths)
     config = _config({"fail-on": fail_on, "select": _split(select), "ignore": _split(ignore),
                       "model": model, "agent": agent, "max-cost": max_cost})
     options = ReviewOptions.from_config(config)
     cache = None if no_cache else ReviewCache.for_root(config.root)
     check_selectors(options, cache)
     use_model = _wants_model(static_only, llm, spec, batch, batch_wait, config)
-    targets = list(paths) if paths else [Path(".")]
     term = _terminal(quiet)
     fix_flags = {"dry_run": dry_run, "yes": yes, "patch_out": patch_out, "allow_dirty": allow_dirty, "commit": commit}
-    if not fix and any(v not in (None, False) for v in fix_flags.values()):
-        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty and --commit/--no-commit need --fix")
+    if not fix and (allow_no_git or any(v not in (None, False) for v in fix_flags.values())):
+        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty, --allow-no-git and --commit/--no-commit need --fix")
+    if fix and yes and not (dry_run or patch_out or allow_no_git):
+        _refuse_unguarded_write()
     progress = not quiet and sys.stderr.isatty() and (output_format == "text" or sys.stdout.isatty())
     result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
     if fix and _review_fix(term, result, options, config, diff_to_stderr=output_format != "text", **fix_flags):
@@ -138,6 +139,69 @@ def review(
     threshold = Severity.parse(config["fail-on"]).rank
     failing = any(f.severity.rank >= threshold for f in result.findings)
     raise typer.Exit(EXIT_ERROR if explicit_failures else EXIT_FINDINGS if failing else EXIT_OK)
+
+
+TEXT_OR_JSON = ("text", "json")
+# Report file extensions: the format they imply, and the formats they may hold.
+REPORT_SUFFIXES = {
+    ".json": ("json", ("json", "sarif")),
+    ".sarif": ("sarif", ("sarif",)),
+    ".md": ("markdown", ("markdown",)),
+    ".markdown": ("markdown", ("markdown",)),
+    ".txt": ("text", ("text", "github")),
+}
+
+
+def _format(value: str, allowed: tuple[str, ...] = TEXT_OR_JSON) -> str:
+    """A -f/--format value, case-insensitive (as --fail-on)."""
+    chosen = value.strip().lower()
+    if chosen not in allowed:
+        raise UsageError(f"unknown format '{value}' (choose from {', '.join(allowed)})")
+    return chosen
+
+
+def _report_format(flag: Optional[str], output: Optional[Path]) -> str:
+    """The review report's format: -f, else what the -o file's extension implies, else text.
+    A -f the extension contradicts (`-f text -o report.json`) is refused."""
+    from agent.report import FORMATS
+
+    name = output.name.lower() if output is not None else ""
+    suffix = ".sarif" if name.endswith(".sarif.json") else Path(name).suffix
+    implied, fits = REPORT_SUFFIXES.get(suffix, (None, FORMATS))
+    if flag is None:
+        return implied or "text"
+    chosen = _format(flag, FORMATS)
+    if chosen not in fits:
+        raise UsageError(f"--format {chosen} does not fit {output} (a {implied} file name); "
+                         f"drop --format or name the file for {chosen}")
+    return chosen
+
+
+def _review_targets(paths: Optional[List[str]]) -> list[Path]:
+    """The paths to review (default: the current folder). An empty argument is an error, not the
+    current folder, and a file named explicitly must be Python."""
+    from agent.analysis.source import looks_like_python
+
+    targets = []
+    for raw in paths or ["."]:
+        if not raw.strip():
+            raise UsageError("empty path argument (name '.' to review the current folder)")
+        path = Path(raw)
+        if path.is_file() and not looks_like_python(path):
+            raise UsageError(f"{raw}: not a Python file")
+        targets.append(path)
+    return targets
+
+
+def _refuse_unguarded_write() -> None:
+    """`--fix --yes` outside a git repository would write with no dirty-file check, no commit and
+    no `fba undo`: only when asked explicitly."""
+    from agent.edits.git import find_root
+
+    if find_root(Path.cwd()) is None:
+        raise UsageError("not inside a git repository: --fix --yes would write without a way back "
+                         "(no commit, no 'fba undo'); pass --allow-no-git to write anyway, or use --dry-run "
+                         "or --patch-out FILE")
 
 
 def _wants_model(static_only: bool, llm: bool, spec: Optional[Path], batch: bool,
@@ -294,11 +358,14 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _finding_sources(result) -> dict[str, str]:
     """Text of the files with findings (code excerpts, SARIF fingerprints); unreadable ones are left out."""
+    from agent.analysis.source import decode_source
+    from agent.errors import InputError
+
     sources = {}
     for path in {f.path for f in result.findings}:
         try:
-            sources[path] = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            sources[path] = decode_source(Path(path).read_bytes(), path)
+        except (OSError, InputError):
             pass
     return sources
 
@@ -339,36 +406,38 @@ def rules(
 ) -> None:
     """List the static rules, or show one rule's documentation."""
     from agent.analysis.rules import all_rules, rule_by_code
+    from agent.report.common import FIXABLE_MARK, rule_catalog, rule_page
 
+    output_format = _format(output_format)
     term = _terminal()
     if rule_id:
         rule = rule_by_code(rule_id)
         if rule is None:
             raise UsageError(f"unknown rule '{rule_id}' (see 'fba rules')")
-        term.markdown(f"# {rule.code} {rule.name}\n\n*category:* `{rule.category}` · *severity:* `{rule.severity.value}`\n\n{_dedent_doc(rule.doc())}")
+        page = rule_catalog()[rule.code]
+        if term.out.is_terminal:
+            term.markdown(rule_page(page, markdown=True))
+        else:  # piped: plain text, not Markdown rendered and padded to the console's width
+            term.write(rule_page(page, markdown=False))
         return
     if output_format == "json":
         import json
 
         term.write(json.dumps([
-            {"code": r.code, "name": r.name, "category": r.category, "severity": r.severity.value, "title": r.title}
+            {"code": r.code, "name": r.name, "category": r.category, "severity": r.severity.value, "title": r.title,
+             "fixable": r.fixable}
             for r in all_rules()
         ], indent=2) + "\n")
         return
-    term.table(["code", "name", "category", "severity", "what it catches"],
-               [[r.code, r.name, r.category, r.severity.value, r.title] for r in all_rules()])
-
-
-def _dedent_doc(doc: str) -> str:
-    import textwrap
-
-    first, _, rest = doc.partition("\n")
-    return first + "\n" + textwrap.dedent(rest)
+    term.table(["code", "name", "category", "severity", "fix", "what it catches"],
+               [[r.code, r.name, r.category, r.severity.value, FIXABLE_MARK if r.fixable else "", r.title]
+                for r in all_rules()])
 
 
 @app.command("config")
 def show_config(output_format: str = typer.Option("text", "--format", "-f", help="text or json.")) -> None:
     """Show the resolved configuration and where each value came from."""
+    output_format = _format(output_format)
     config = _config()
     term = _terminal()
     if output_format == "json":
@@ -410,17 +479,22 @@ def init(path: Path = typer.Option(Path("pyproject.toml"), "--path", help="The p
 
 
 @app.command()
-def agents() -> None:
+def agents(output_format: str = typer.Option("text", "--format", "-f", help="text or json.")) -> None:
     """List the agent personas fba can load (bundled and .claude/agents/*.md)."""
     from agent.personas import agent_files, load_persona
 
+    output_format = _format(output_format)
     config = _config()
     term = _terminal()
-    rows = []
-    for name, path in agent_files(config.root).items():
-        persona = load_persona(str(path), config.root)
-        rows.append([name, persona.model, persona.description.split("\\n")[0][:80], str(path)])
-    term.table(["name", "model", "description", "file"], rows)
+    found = [(name, path, load_persona(str(path), config.root)) for name, path in agent_files(config.root).items()]
+    if output_format == "json":
+        import json
+
+        term.write(json.dumps([{"name": name, "model": persona.model, "description": persona.description,
+                                "file": str(path)} for name, path, persona in found], indent=2) + "\n")
+        return
+    term.table(["name", "model", "description", "file"],
+               [[name, persona.model, persona.description.split("\\n")[0][:80], str(path)] for name, path, persona in found])
 
 
 @app.command()
@@ -458,8 +532,7 @@ def ask(
     from agent.store import SessionLog
     from agent.workflows.ask import ask as ask_agent
 
-    if output_format not in ("text", "json"):
-        raise UsageError(f"unknown format '{output_format}' (choose from text, json)")
+    output_format = _format(output_format)
     if not question.strip():
         raise UsageError("the question is empty")
     config = _config({"model": model, "agent": agent, "max-cost": max_cost})
@@ -478,13 +551,15 @@ def ask(
 @app.command("log")
 def show_log(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many recent runs to show."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    as_json: bool = typer.Option(False, "--json", hidden=True, help="The same as --format json."),
 ) -> None:
     """List recent model runs: command, model, tokens, cost and when."""
     import json
 
     from agent.store import Store
 
+    as_json = as_json or _format(output_format) == "json"
     store = Store.open()
     try:
         runs = store.recent_runs(limit)
@@ -555,8 +630,7 @@ def sessions(
 
     from agent.store import Store
 
-    if output_format not in ("text", "json"):
-        raise UsageError(f"unknown format '{output_format}' (choose from text, json)")
+    output_format = _format(output_format)
     root = None if all_repos else str(_config().root)
     store = Store.open()
     try:
@@ -589,8 +663,7 @@ def eval_review(
     from agent.analysis.runner import ReviewOptions
     from agent.eval import MODES, evaluate, load_cases, render_text
 
-    if output_format not in ("text", "json"):
-        raise UsageError(f"unknown format '{output_format}' (choose from text, json)")
+    output_format = _format(output_format)
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
     config = _config({"model": model, "agent": agent})

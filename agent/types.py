@@ -108,6 +108,7 @@ class Finding:
     confidence: float = 1.0
     title: str = ""
     fix: Fix | None = None
+    fixable: bool = False  # its rule has a safe automatic fix that `--fix` applies
 
     def sort_key(self) -> tuple:
         return (self.path, self.line, self.column, self.rule, self.message)
@@ -127,6 +128,7 @@ class Finding:
             "message": self.message,
             "source": self.source,
             "confidence": round(self.confidence, 2),
+            "fixable": self.fixable,
         }
         if self.title:
             data["title"] = self.title

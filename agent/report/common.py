@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections import Counter
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ SECURITY_CATEGORIES = frozenset({
     "auth-missing", "ownership", "client-identity", "jwt", "secrets", "injection", "error-leak",
     "rate-limit", "validation", "cors", "password-storage",
 })
+FIXABLE_MARK = "[*]"  # beside a fixable finding or rule, as ruff marks them
+_DOC_HEADING = re.compile(r"^\*\*(?P<title>[^*]+)\*\*[ \t]*$")
 
 
 def plural(count: int, word: str) -> str:
@@ -41,6 +44,7 @@ class RuleInfo:
     title: str
     doc: str = ""
     static: bool = True
+    fixable: bool = False
 
     @property
     def summary(self) -> str:
@@ -52,7 +56,7 @@ def rule_catalog(findings: tuple[Finding, ...] | list[Finding] = ()) -> dict[str
     from agent.analysis.rules import all_rules
 
     catalog = {
-        r.code: RuleInfo(r.code, r.name, r.category, r.severity, r.title, _dedent_doc(r.doc()))
+        r.code: RuleInfo(r.code, r.name, r.category, r.severity, r.title, _dedent_doc(r.doc()), fixable=r.fixable)
         for r in all_rules()
     }
     for f in findings:
@@ -64,6 +68,28 @@ def rule_catalog(findings: tuple[Finding, ...] | list[Finding] = ()) -> dict[str
 def _dedent_doc(doc: str) -> str:
     first, _, rest = doc.partition("\n")
     return (first + "\n" + textwrap.dedent(rest)).strip()
+
+
+def rule_page(rule: RuleInfo, markdown: bool) -> str:
+    """`fba rules CODE`: the rule's documentation as Markdown (for a terminal) or plain text
+    (piped), with each section heading on a line of its own."""
+    facts = [f"category: {rule.category}", f"severity: {rule.severity.value}"]
+    if rule.fixable:
+        facts.append(f"fixable {FIXABLE_MARK}: fba review --fix")
+    if markdown:
+        body = "\n".join(f"## {heading['title']}\n" if (heading := _DOC_HEADING.match(line)) else line
+                         for line in rule.doc.splitlines())
+        return f"# {rule.code} {rule.name}\n\n{' · '.join(facts)}\n\n{body}\n"
+    lines, fenced = [], False
+    for line in rule.doc.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif fenced:
+            lines.append(f"    {line}".rstrip())
+        else:
+            heading = _DOC_HEADING.match(line)
+            lines.append(heading["title"] if heading else line)
+    return f"{rule.code} {rule.name}\n{' · '.join(facts)}\n\n" + "\n".join(lines) + "\n"
 
 
 def line_text(sources: Mapping[str, str] | None, path: str, line: int) -> str | None:

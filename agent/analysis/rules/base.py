@@ -171,6 +171,7 @@ class Rule:
     category: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.MEDIUM
     title: ClassVar[str] = ""
+    fixable: ClassVar[bool] = False  # `fba review --fix` has a safe automatic fix (agent/edits/fixes.py)
     VALID: ClassVar[tuple[Example, ...]] = ()
     INVALID: ClassVar[tuple[Example, ...]] = ()
 
@@ -203,6 +204,7 @@ class Rule:
             title=self.title,
             confidence=confidence,
             fix=fix,
+            fixable=self.fixable,
         )
 
     @classmethod
