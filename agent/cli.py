@@ -128,6 +128,8 @@ def review(
     result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
     if fix and _review_fix(term, result, options, config, diff_to_stderr=output_format != "text", **fix_flags):
         result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
+    for warning in result.warnings:
+        term.warn(warning)
     if use_model:
         result = _model_review(term, result, targets, options, config, changed, diff_ref, spec, batch, batch_wait)
     _emit_review(term, result, output_format, output)
@@ -386,9 +388,10 @@ def _emit_review(term, result, output_format: str, output: Optional[Path]) -> No
 
         text = review_text(result, sources)
     else:
-        from agent.report import renderer
+        from agent.report import ROOT_RELATIVE, renderer
 
-        text = renderer(output_format)(result, sources)
+        base = _repository_base() if output_format in ROOT_RELATIVE else None
+        text = renderer(output_format)(result, sources, base)
     if output is None:
         term.write(text)
     else:
@@ -397,6 +400,16 @@ def _emit_review(term, result, output_format: str, output: Optional[Path]) -> No
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror}") from None
         term.info(f"report written to {output}")
+
+
+def _repository_base():
+    """The git work tree's top above the current folder (else the current folder): SARIF and
+    annotation paths are relative to it, as GitHub resolves them."""
+    from agent.report.common import RepositoryBase
+
+    cwd = Path.cwd().resolve()
+    root = next((folder for folder in (cwd, *cwd.parents) if (folder / ".git").exists()), cwd)
+    return RepositoryBase(root, cwd.relative_to(root).as_posix() if root != cwd else "")
 
 
 @app.command()

@@ -243,3 +243,4 @@ class ReviewResult:
     skipped: tuple[Skipped, ...] = ()
     suppressed: int = 0
     usage: Usage = field(default_factory=Usage)
+    warnings: tuple[str, ...] = ()  # e.g. unknown codes in `# fba: ignore[...]`: said, never silent

@@ -467,7 +467,7 @@ class _Memory:
         for path, entry in entries.items():
             if not isinstance(entry, CachedFindings):
                 key = self._findings_key(by_path[path], run.fingerprints[path])
-                entry = CachedFindings(key, entry.findings, entry.suppressed_lines)
+                entry = CachedFindings(key, entry.findings, entry.suppressed_lines, entry.unknown_suppressions)
             findings[path] = entry
         return findings
 
@@ -481,6 +481,7 @@ def _result(
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     suppressed = 0
+    warnings: list[str] = []
     for file in reported:
         reason = statuses[file.path][1]
         if reason is not None:
@@ -491,8 +492,11 @@ def _result(
         lines = report.get(file.path) if report is not None else None
         findings.extend(f for f in entry.findings if lines is None or f.line in lines)
         suppressed += sum(1 for line in entry.suppressed_lines if lines is None or line in lines)
+        warnings += (f"{file.path}:{line}: unknown rule or category '{code}' in '# fba: ignore[...]' (see 'fba rules')"
+                     for line, code in entry.unknown_suppressions)
     findings.sort(key=Finding.sort_key)
-    return ReviewResult(tuple(findings), files=len(reported), skipped=tuple(skipped), suppressed=suppressed)
+    return ReviewResult(tuple(findings), files=len(reported), skipped=tuple(skipped), suppressed=suppressed,
+                        warnings=tuple(warnings))
 
 
 @contextmanager
@@ -797,4 +801,5 @@ def review_paths(
         files=len(scope),
         skipped=tuple(s for s in unreadable if s.path in scope) + result.skipped,
         suppressed=result.suppressed,
+        warnings=result.warnings,
     )

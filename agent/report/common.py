@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import textwrap
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Mapping
 
 from agent.types import Finding, ReviewResult, Severity
@@ -31,6 +33,31 @@ def summary_line(result: ReviewResult) -> str:
     extra = f", {result.suppressed} suppressed" if result.suppressed else ""
     skipped = f", {plural(len(result.skipped), 'file')} not fully analysed" if result.skipped else ""
     return f"{plural(len(result.findings), 'finding')}{detail} in {plural(result.files, 'file')}{extra}{skipped}"
+
+
+@dataclass(frozen=True)
+class RepositoryBase:
+    """Where the repository root is, for the formats GitHub reads (SARIF, workflow annotations):
+    their paths are relative to the root wherever fba was started, the others' to the current
+    folder. `cwd` is the current folder relative to `root` (POSIX, "" at the root)."""
+
+    root: Path
+    cwd: str = ""
+
+    def path(self, shown: str) -> str:
+        """A path relative to the current folder, made relative to the root."""
+        return posixpath.normpath(posixpath.join(self.cwd, shown)) if self.cwd else shown
+
+    def rebase(self, result: ReviewResult, sources: Mapping[str, str] | None) -> tuple[ReviewResult, dict[str, str]]:
+        """The result and the sources with every path relative to the root."""
+        rebased = {self.path(path): text for path, text in (sources or {}).items()}
+        if not self.cwd:
+            return result, rebased
+        return replace(
+            result,
+            findings=tuple(f.with_(path=self.path(f.path)) for f in result.findings),
+            skipped=tuple(replace(s, path=self.path(s.path)) for s in result.skipped),
+        ), rebased
 
 
 @dataclass(frozen=True)

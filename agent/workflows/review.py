@@ -43,7 +43,7 @@ from agent.analysis.analyzer import apply_severity
 from agent.analysis.index import ProjectIndex
 from agent.analysis.runner import build_index, collect_files
 from agent.analysis.source import decode_source
-from agent.analysis.suppressions import is_suppressed, suppressions
+from agent.analysis.suppressions import MODEL_RULE_PREFIX, is_suppressed, suppressions
 from agent.config import Config
 from agent.context.files import RepoFiles
 from agent.context.packing import (
@@ -66,7 +66,7 @@ from agent.types import CATEGORIES, Finding, ReviewResult, Severity, Skipped, Us
 from agent.workflows.ask import repository_context
 
 REPORT_TOOL = "report_findings"
-RULE_PREFIX = "FBA-LLM-"
+RULE_PREFIX = MODEL_RULE_PREFIX
 BATCH_COMMAND = "review --batch"
 MAX_TOKENS = 8192
 POLL_START, POLL_MAX = 1.0, 30.0  # seconds between batch polls (doubling)
@@ -619,7 +619,8 @@ def merge(static: ReviewResult, outcome: ModelPass) -> ReviewResult:
     """The static result with the model's findings merged in and the model's usage."""
     findings, _ = merge_findings(static.findings, outcome.findings)
     return ReviewResult(tuple(findings), files=static.files, skipped=static.skipped,
-                        suppressed=static.suppressed + outcome.suppressed, usage=static.usage + outcome.usage)
+                        suppressed=static.suppressed + outcome.suppressed, usage=static.usage + outcome.usage,
+                        warnings=static.warnings)
 
 
 def model_targets(workspace: Workspace, paths: Sequence[Path], exclude: Sequence[str] = (),
