@@ -319,7 +319,11 @@ class _Run:
 
     def _build_index(self) -> ProjectIndex:
         self.built_index = True  # stored by `_Memory.save`, once rules have added their project-wide values
-        return self.index_inputs().build()
+        index = self.index_inputs().build()
+        stored = self.memory.load_index() if self.memory is not None else None
+        if stored is not None and stored.identity == self.memory.identity(stored.facts):  # same engine and settings
+            index.carry_over(stored.index, [p for p, facts in self.facts_digests.items() if stored.facts.get(p) != facts])
+        return index
 
     def index_inputs(self) -> IndexInputs:
         """What the index is built from (workers build it themselves from this)."""
