@@ -418,6 +418,8 @@ def rules(
     output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
 ) -> None:
     """List the static rules, or show one rule's documentation."""
+    import json
+
     from agent.analysis.rules import all_rules, rule_by_code
     from agent.report.common import FIXABLE_MARK, rule_catalog, rule_page
 
@@ -428,23 +430,24 @@ def rules(
         if rule is None:
             raise UsageError(f"unknown rule '{rule_id}' (see 'fba rules')")
         page = rule_catalog()[rule.code]
-        if term.out.is_terminal:
+        if output_format == "json":
+            term.write(json.dumps({**_rule_entry(rule), "doc": page.doc}, indent=2) + "\n")
+        elif term.out.is_terminal:
             term.markdown(rule_page(page, markdown=True))
         else:  # piped: plain text, not Markdown rendered and padded to the console's width
             term.write(rule_page(page, markdown=False))
         return
     if output_format == "json":
-        import json
-
-        term.write(json.dumps([
-            {"code": r.code, "name": r.name, "category": r.category, "severity": r.severity.value, "title": r.title,
-             "fixable": r.fixable}
-            for r in all_rules()
-        ], indent=2) + "\n")
+        term.write(json.dumps([_rule_entry(r) for r in all_rules()], indent=2) + "\n")
         return
     term.table(["code", "name", "category", "severity", "fix", "what it catches"],
                [[r.code, r.name, r.category, r.severity.value, FIXABLE_MARK if r.fixable else "", r.title]
                 for r in all_rules()])
+
+
+def _rule_entry(rule) -> dict:
+    return {"code": rule.code, "name": rule.name, "category": rule.category, "severity": rule.severity.value,
+            "title": rule.title, "fixable": rule.fixable}
 
 
 @app.command("config")

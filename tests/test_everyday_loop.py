@@ -257,3 +257,9 @@ def test_rule_page_piped_is_plain_text(tmp_path):
 def test_fixable_rule_page_says_so(tmp_path):
     assert "fba review --fix" in fba(tmp_path, "rules", "FBA204").stdout
     assert "--fix" not in fba(tmp_path, "rules", "FBA101").stdout.splitlines()[1]
+
+
+def test_rule_page_as_json(tmp_path):
+    page = json.loads(fba(tmp_path, "rules", "FBA203", "-f", "json").stdout)
+    assert (page["code"], page["fixable"]) == ("FBA203", True)
+    assert "**What it does**" in page["doc"]
