@@ -263,3 +263,16 @@ def test_rule_page_as_json(tmp_path):
     page = json.loads(fba(tmp_path, "rules", "FBA203", "-f", "json").stdout)
     assert (page["code"], page["fixable"]) == ("FBA203", True)
     assert "**What it does**" in page["doc"]
+
+
+@pytest.mark.parametrize(("command", "check"), [
+    (["log", "--format", "json"], lambda data: data == []),
+    (["sessions", "-f", "JSON"], lambda data: data == []),
+    (["agents", "--format", "json"], lambda data: [a["name"] for a in data] == ["fastapi-backend"]),
+    (["config", "--format", "json"], lambda data: data["values"]["fail-on"] == "medium"),
+])
+def test_data_commands_print_json(tmp_path, command, check):
+    (tmp_path / "pyproject.toml").write_text("[tool.fba]\n", encoding="utf-8")
+    proc = fba(tmp_path, *command, env={"FBA_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 0, proc.stderr
+    assert check(json.loads(proc.stdout))
