@@ -73,8 +73,8 @@ def _split(values: Optional[List[str]]) -> Optional[list[str]]:
 
 @app.command()
 def review(
-    paths: List[Path] = typer.Argument(None, help="Files or folders to review (default: the current folder)."),
-    output_format: str = typer.Option("text", "--format", "-f", help="text, json, sarif, github or markdown."),
+    paths: List[str] = typer.Argument(None, help="Files or folders to review (default: the current folder)."),
+    output_format: Optional[str] = typer.Option(None, "--format", "-f", help="text (default), json, sarif, github or markdown; with -o, the file's extension (.json, .sarif, .md, .txt) when not given."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a finding is at or above this severity (default: medium, or config fail-on)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules or categories (comma separated)."),
@@ -87,6 +87,7 @@ def review(
     patch_out: Optional[Path] = typer.Option(None, "--patch-out", help="With --fix: write a git-apply-able patch to FILE instead of applying."),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="With --fix: also change files with uncommitted changes."),
     allow_guarded: bool = typer.Option(False, "--allow-guarded", help="With --fix: --yes also applies guarded changes (.gitignore, CI, lock files, [tool.fba], tests)."),
+    allow_no_git: bool = typer.Option(False, "--allow-no-git", help="With --fix --yes: write even outside a git repository (no dirty-file check, no commit, no 'fba undo')."),
     commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="With --fix: commit the fix (how: config key 'commit')."),
     changed: bool = typer.Option(False, "--changed", help="Only report files changed against HEAD (staged, unstaged, untracked)."),
     diff_ref: Optional[str] = typer.Option(None, "--diff", metavar="REF", help="Only report findings on lines changed since REF (e.g. origin/main)."),
@@ -112,11 +113,10 @@ def review(
     from agent.analysis.cache import ReviewCache
     from agent.analysis.runner import ReviewOptions
     from agent.analysis.selection import check_selectors
-    from agent.report import FORMATS
     from agent.types import Severity
 
-    if output_format not in FORMATS:
-        raise UsageError(f"unknown format '{output_format}' (choose from {', '.join(FORMATS)})")
+    output_format = _report_format(output_format, output)
+    targets = _review_targets(paths)
     config = _config({"fail-on": fail_on, "select": _split(select), "ignore": _split(ignore),
                       "preview": preview or None, "model": model, "agent": agent, "max-cost": max_cost})
     options = ReviewOptions.from_config(config)
@@ -132,16 +132,20 @@ def review(
     cache = None if no_cache else ReviewCache.for_root(config.root)
     check_selectors(options, cache)
     use_model = _wants_model(static_only, llm, spec, batch, batch_wait, config)
-    targets = list(paths) if paths else [Path(".")]
     term = _terminal(quiet)
     fix_flags = {"dry_run": dry_run, "yes": yes, "patch_out": patch_out, "allow_dirty": allow_dirty,
                  "allow_guarded": allow_guarded, "commit": commit}
-    if not fix and any(v not in (None, False) for v in fix_flags.values()):
-        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty, --allow-guarded and --commit/--no-commit need --fix")
+    if not fix and (allow_no_git or any(v not in (None, False) for v in fix_flags.values())):
+        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty, --allow-guarded, --allow-no-git and "
+                         "--commit/--no-commit need --fix")
+    if fix and yes and not (dry_run or patch_out or allow_no_git):
+        _refuse_unguarded_write()
     progress = not quiet and sys.stderr.isatty() and (output_format == "text" or sys.stdout.isatty())
     result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
     if fix and _review_fix(term, result, options, config, diff_to_stderr=output_format != "text", **fix_flags):
         result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
+    for warning in result.warnings:
+        term.warn(warning)
     model_failure = None
     if use_model:
         result, model_failure = _model_review(term, result, targets, options, config, changed, diff_ref, spec, batch,
@@ -157,6 +161,69 @@ def review(
     threshold = Severity.parse(config["fail-on"]).rank
     failing = any(f.severity.rank >= threshold for f in result.findings)
     raise typer.Exit(EXIT_ERROR if explicit_failures or model_failure else EXIT_FINDINGS if failing else EXIT_OK)
+
+
+TEXT_OR_JSON = ("text", "json")
+# Report file extensions: the format they imply, and the formats they may hold.
+REPORT_SUFFIXES = {
+    ".json": ("json", ("json", "sarif")),
+    ".sarif": ("sarif", ("sarif",)),
+    ".md": ("markdown", ("markdown",)),
+    ".markdown": ("markdown", ("markdown",)),
+    ".txt": ("text", ("text", "github")),
+}
+
+
+def _format(value: str, allowed: tuple[str, ...] = TEXT_OR_JSON) -> str:
+    """A -f/--format value, case-insensitive (as --fail-on)."""
+    chosen = value.strip().lower()
+    if chosen not in allowed:
+        raise UsageError(f"unknown format '{value}' (choose from {', '.join(allowed)})")
+    return chosen
+
+
+def _report_format(flag: Optional[str], output: Optional[Path]) -> str:
+    """The review report's format: -f, else what the -o file's extension implies, else text.
+    A -f the extension contradicts (`-f text -o report.json`) is refused."""
+    from agent.report import FORMATS
+
+    name = output.name.lower() if output is not None else ""
+    suffix = ".sarif" if name.endswith(".sarif.json") else Path(name).suffix
+    implied, fits = REPORT_SUFFIXES.get(suffix, (None, FORMATS))
+    if flag is None:
+        return implied or "text"
+    chosen = _format(flag, FORMATS)
+    if chosen not in fits:
+        raise UsageError(f"--format {chosen} does not fit {output} (a {implied} file name); "
+                         f"drop --format or name the file for {chosen}")
+    return chosen
+
+
+def _review_targets(paths: Optional[List[str]]) -> list[Path]:
+    """The paths to review (default: the current folder). An empty argument is an error, not the
+    current folder, and a file named explicitly must be Python."""
+    from agent.analysis.source import looks_like_python
+
+    targets = []
+    for raw in paths or ["."]:
+        if not raw.strip():
+            raise UsageError("empty path argument (name '.' to review the current folder)")
+        path = Path(raw)
+        if path.is_file() and not looks_like_python(path):
+            raise UsageError(f"{raw}: not a Python file")
+        targets.append(path)
+    return targets
+
+
+def _refuse_unguarded_write() -> None:
+    """`--fix --yes` outside a git repository would write with no dirty-file check, no commit and
+    no `fba undo`: only when asked explicitly."""
+    from agent.edits.git import find_root
+
+    if find_root(Path.cwd()) is None:
+        raise UsageError("not inside a git repository: --fix --yes would write without a way back "
+                         "(no commit, no 'fba undo'); pass --allow-no-git to write anyway, or use --dry-run "
+                         "or --patch-out FILE")
 
 
 def _wants_model(static_only: bool, llm: bool, spec: Optional[Path], batch: bool,
@@ -319,11 +386,14 @@ def _scoped_review(term, targets: list[Path], options, config, changed: bool, di
 
 def _finding_sources(result) -> dict[str, str]:
     """Text of the files with findings (code excerpts, SARIF fingerprints); unreadable ones are left out."""
+    from agent.analysis.source import decode_source
+    from agent.errors import InputError
+
     sources = {}
     for path in {f.path for f in result.findings}:
         try:
-            sources[path] = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            sources[path] = decode_source(Path(path).read_bytes(), path)
+        except (OSError, InputError):
             pass
     return sources
 
@@ -344,9 +414,10 @@ def _emit_review(term, result, output_format: str, output: Optional[Path]) -> No
 
         text = review_text(result, sources)
     else:
-        from agent.report import renderer
+        from agent.report import ROOT_RELATIVE, renderer
 
-        text = renderer(output_format)(result, sources)
+        base = _repository_base() if output_format in ROOT_RELATIVE else None
+        text = renderer(output_format)(result, sources, base)
     if output is None:
         term.write(text)
     else:
@@ -355,6 +426,16 @@ def _emit_review(term, result, output_format: str, output: Optional[Path]) -> No
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror}") from None
         term.info(f"report written to {output}")
+
+
+def _repository_base():
+    """The git work tree's top above the current folder (else the current folder): SARIF and
+    annotation paths are relative to it, as GitHub resolves them."""
+    from agent.report.common import RepositoryBase
+
+    cwd = Path.cwd().resolve()
+    root = next((folder for folder in (cwd, *cwd.parents) if (folder / ".git").exists()), cwd)
+    return RepositoryBase(root, cwd.relative_to(root).as_posix() if root != cwd else "")
 
 
 @app.command()
@@ -393,41 +474,42 @@ def rules(
     output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
 ) -> None:
     """List the static rules, or show one rule's documentation."""
-    from agent.analysis.rules import all_rules, rule_by_code
+    import json
 
+    from agent.analysis.rules import all_rules, rule_by_code
+    from agent.report.common import FIXABLE_MARK, rule_catalog, rule_page
+
+    output_format = _format(output_format)
     term = _terminal()
     if rule_id:
         rule = rule_by_code(rule_id)
         if rule is None:
             raise UsageError(f"unknown rule '{rule_id}' (see 'fba rules')")
-        preview = " · *preview* (runs with `--preview`)" if rule.preview else ""
-        term.markdown(f"# {rule.code} {rule.name}\n\n*category:* `{rule.category}` · *severity:* `{rule.severity.value}`"
-                      f"{preview}\n\n{_dedent_doc(rule.doc())}")
+        page = rule_catalog()[rule.code]
+        if output_format == "json":
+            term.write(json.dumps({**_rule_entry(rule), "doc": page.doc}, indent=2) + "\n")
+        elif term.out.is_terminal:
+            term.markdown(rule_page(page, markdown=True))
+        else:  # piped: plain text, not Markdown rendered and padded to the console's width
+            term.write(rule_page(page, markdown=False))
         return
     if output_format == "json":
-        import json
-
-        term.write(json.dumps([
-            {"code": r.code, "name": r.name, "category": r.category, "severity": r.severity.value, "title": r.title,
-             "preview": r.preview}
-            for r in all_rules()
-        ], indent=2) + "\n")
+        term.write(json.dumps([_rule_entry(r) for r in all_rules()], indent=2) + "\n")
         return
-    term.table(["code", "name", "category", "severity", "what it catches"],
-               [[r.code + (" (preview)" if r.preview else ""), r.name, r.category, r.severity.value, r.title]
+    term.table(["code", "name", "category", "severity", "fix", "what it catches"],
+               [[r.code + (" (preview)" if r.preview else ""), r.name, r.category, r.severity.value, FIXABLE_MARK if r.fixable else "", r.title]
                 for r in all_rules()])
 
 
-def _dedent_doc(doc: str) -> str:
-    import textwrap
-
-    first, _, rest = doc.partition("\n")
-    return first + "\n" + textwrap.dedent(rest)
+def _rule_entry(rule) -> dict:
+    return {"code": rule.code, "name": rule.name, "category": rule.category, "severity": rule.severity.value,
+            "title": rule.title, "fixable": rule.fixable, "preview": rule.preview}
 
 
 @app.command("config")
 def show_config(output_format: str = typer.Option("text", "--format", "-f", help="text or json.")) -> None:
     """Show the resolved configuration and where each value came from."""
+    output_format = _format(output_format)
     config = _config()
     term = _terminal()
     if output_format == "json":
@@ -469,17 +551,22 @@ def init(path: Path = typer.Option(Path("pyproject.toml"), "--path", help="The p
 
 
 @app.command()
-def agents() -> None:
+def agents(output_format: str = typer.Option("text", "--format", "-f", help="text or json.")) -> None:
     """List the agent personas fba can load (bundled and .claude/agents/*.md)."""
     from agent.personas import agent_files, load_persona
 
+    output_format = _format(output_format)
     config = _config()
     term = _terminal()
-    rows = []
-    for name, path in agent_files(config.root).items():
-        persona = load_persona(str(path), config.root)
-        rows.append([name, persona.model, persona.description.split("\\n")[0][:80], str(path)])
-    term.table(["name", "model", "description", "file"], rows)
+    found = [(name, path, load_persona(str(path), config.root)) for name, path in agent_files(config.root).items()]
+    if output_format == "json":
+        import json
+
+        term.write(json.dumps([{"name": name, "model": persona.model, "description": persona.description,
+                                "file": str(path)} for name, path, persona in found], indent=2) + "\n")
+        return
+    term.table(["name", "model", "description", "file"],
+               [[name, persona.model, persona.description.split("\\n")[0][:80], str(path)] for name, path, persona in found])
 
 
 @app.command()
@@ -517,8 +604,7 @@ def ask(
     from agent.store import SessionLog
     from agent.workflows.ask import ask as ask_agent
 
-    if output_format not in ("text", "json"):
-        raise UsageError(f"unknown format '{output_format}' (choose from text, json)")
+    output_format = _format(output_format)
     if not question.strip():
         raise UsageError("the question is empty")
     config = _config({"model": model, "agent": agent, "max-cost": max_cost})
@@ -537,13 +623,15 @@ def ask(
 @app.command("log")
 def show_log(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many recent runs to show."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    as_json: bool = typer.Option(False, "--json", hidden=True, help="The same as --format json."),
 ) -> None:
     """List recent model runs: command, model, tokens, cost and when."""
     import json
 
     from agent.store import Store
 
+    as_json = as_json or _format(output_format) == "json"
     store = Store.open()
     try:
         runs = store.recent_runs(limit)
@@ -619,8 +707,7 @@ def sessions(
 
     from agent.store import Store
 
-    if output_format not in ("text", "json"):
-        raise UsageError(f"unknown format '{output_format}' (choose from text, json)")
+    output_format = _format(output_format)
     root = None if all_repos else str(_config().root)
     store = Store.open()
     try:
@@ -653,8 +740,7 @@ def eval_review(
     from agent.analysis.runner import ReviewOptions
     from agent.eval import MODES, evaluate, load_cases, render_text
 
-    if output_format not in ("text", "json"):
-        raise UsageError(f"unknown format '{output_format}' (choose from text, json)")
+    output_format = _format(output_format)
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
     config = _config({"model": model, "agent": agent})

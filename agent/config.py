@@ -15,84 +15,114 @@ from agent.errors import ConfigError
 from agent.types import Severity
 
 
-def _str_list(value: Any, key: str) -> tuple[str, ...]:
+# Parsers take the value and the label their errors blame: `config key 'fail-on'`,
+# `FBA_FAIL_ON` or `--fail-on`, whichever the value came from.
+def _str_list(value: Any, label: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"config key '{key}' must be a list of strings, got {value!r}")
+    raise ConfigError(f"{label} must be a list of strings, got {value!r}")
 
 
-def _severity(value: Any, key: str) -> str:
+def _severity(value: Any, label: str) -> str:
     try:
         return Severity.parse(str(value)).value
     except ValueError as exc:
-        raise ConfigError(f"config key '{key}': {exc}") from None
+        raise ConfigError(f"{label}: {exc}") from None
 
 
-def _severity_map(value: Any, key: str) -> dict[str, str]:
+def _pairs(value: str, label: str, shape: str) -> dict[str, str]:
+    pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise ConfigError(f"{label} must look like {shape}")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _severity_map(value: Any, label: str) -> dict[str, str]:
     if isinstance(value, str):  # FBA_SEVERITY="FBA201=low,FBA203=info"
-        pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
-        if any(len(p) != 2 for p in pairs):
-            raise ConfigError(f"config key '{key}' must look like RULE=severity[,RULE=severity]")
-        value = {k.strip(): v.strip() for k, v in pairs}
+        value = _pairs(value, label, "RULE=severity[,RULE=severity]")
     if not isinstance(value, Mapping):
-        raise ConfigError(f"config key '{key}' must be a table of rule = severity")
-    return {str(k).upper(): _severity(v, f"{key}.{k}") for k, v in value.items()}
+        raise ConfigError(f"{label} must be a table of rule = severity")
+    return {str(k).upper(): _severity(v, f"{label} ({k})") for k, v in value.items()}
 
 
-def _str_map(value: Any, key: str) -> dict[str, str]:
+def _str_map(value: Any, label: str) -> dict[str, str]:
     if isinstance(value, str):
-        pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
-        if any(len(p) != 2 for p in pairs):
-            raise ConfigError(f"config key '{key}' must look like name=value[,name=value]")
-        value = {k.strip(): v.strip() for k, v in pairs}
+        value = _pairs(value, label, "name=value[,name=value]")
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
-        raise ConfigError(f"config key '{key}' must be a table of strings")
+        raise ConfigError(f"{label} must be a table of strings")
     return {str(k): v for k, v in value.items()}
 
 
-def _float(value: Any, key: str) -> float | None:
+def _number(value: Any, label: str) -> float:
+    if isinstance(value, bool):  # TOML `true` is no number of seconds
+        raise ConfigError(f"{label} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{label} must be a number, got {value!r}") from None
+
+
+def _float(value: Any, label: str) -> float | None:
+    """A number >= 0, or unset."""
     if value is None or value == "":
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"config key '{key}' must be a number, got {value!r}") from None
-    if number < 0:
-        raise ConfigError(f"config key '{key}' must not be negative")
+    number = _number(value, label)
+    if not number >= 0:  # also refuses NaN
+        raise ConfigError(f"{label} must not be negative, got {value!r}")
     return number
 
 
-def _int(value: Any, key: str) -> int:
+def _fraction(value: Any, label: str) -> float:
+    number = _number(value, label)
+    if not 0 <= number <= 1:
+        raise ConfigError(f"{label} must be between 0 and 1, got {value!r}")
+    return number
+
+
+def _positive(value: Any, label: str) -> float:
+    number = _number(value, label)
+    if not 0 < number < float("inf"):
+        raise ConfigError(f"{label} must be a number of seconds above 0, got {value!r}")
+    return number
+
+
+def _int(value: Any, label: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ConfigError(f"{label} must be a whole number, got {value!r}")
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"config key '{key}' must be a whole number, got {value!r}") from None
-    if number < 0:
-        raise ConfigError(f"config key '{key}' must not be negative")
+        raise ConfigError(f"{label} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{label} must be at least {minimum}, got {value!r}")
     return number
 
 
-def _bool(value: Any, key: str) -> bool:
+def _bool(value: Any, label: str) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
         return value.strip().lower() in ("1", "true", "yes", "on")
-    raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
+    raise ConfigError(f"{label} must be true or false, got {value!r}")
 
 
-def _text(value: Any, key: str) -> str:
+def _positive_int(value: Any, label: str) -> int:
+    return _int(value, label, minimum=1)
+
+
+def _text(value: Any, label: str) -> str:
     if not isinstance(value, (str, int, float)):
-        raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
+        raise ConfigError(f"{label} must be a string, got {value!r}")
     return str(value)
 
 
 def _choice(*allowed: str) -> Callable[[Any, str], str]:
-    def parse(value: Any, key: str) -> str:
+    def parse(value: Any, label: str) -> str:
         text = str(value).strip().lower()
         if text not in allowed:
-            raise ConfigError(f"config key '{key}' must be one of {', '.join(allowed)}, got {value!r}")
+            raise ConfigError(f"{label} must be one of {', '.join(allowed)}, got {value!r}")
         return text
 
     return parse
@@ -120,14 +150,14 @@ KEYS: tuple[Key, ...] = (
     Key("preview", _bool, False, "also run the preview rules (not yet precise enough on real code for the default set)"),
     Key("severity", _severity_map, {}, "per-rule severity overrides, e.g. { FBA201 = \"low\" }"),
     Key("fail-on", _severity, "medium", "lowest severity that makes the exit code 1"),
-    Key("min-confidence", _float, 0.5, "drop model findings below this confidence (0..1)"),
+    Key("min-confidence", _fraction, 0.5, "drop model findings below this confidence (0..1)"),
     Key("max-cost", _float, None, "stop model work before a request would pass this many USD"),
     Key("test-command", _text, "pytest -q", "command run_tests uses (in an isolated copy)"),
-    Key("test-timeout", _int, 300, "seconds before run_tests gives up"),
-    Key("max-file-size", _int, 1_000_000, "bytes a file the agent creates (or grows) may have"),
+    Key("test-timeout", _positive_int, 300, "seconds before run_tests gives up"),
+    Key("max-file-size", _positive_int, 1_000_000, "bytes a file the agent creates (or grows) may have"),
     Key("deny", _str_list, (), "extra glob patterns never sent to the model (on top of .env*, keys, ...)"),
     Key("commit", _choice("off", "branch", "new-branch"), "branch", "after apply: off, commit on the current branch, or on a new fba/... branch"),
-    Key("timeout", _float, 600.0, "seconds one model request may take"),
+    Key("timeout", _positive, 600.0, "seconds one model request may take"),
     Key("max-retries", _int, 4, "retries of a failed model request (429, 529, 5xx, network)"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
@@ -154,7 +184,7 @@ class Config:
             if raw is None:
                 continue
             key = KEYS_BY_NAME[name]
-            values[name] = key.parse(raw, name)
+            values[name] = key.parse(raw, f"--{name}" if source == "flag" else f"{source} '{name}'")
             sources[name] = source
         return Config(self.root, self.pyproject, values, sources)
 
@@ -201,12 +231,12 @@ def load_config(
             if key is None:
                 known = ", ".join(sorted(KEYS_BY_NAME))
                 raise ConfigError(f"{pyproject}: unknown key '{name}' in [tool.fba] (known: {known})")
-            values[key.name] = key.parse(raw, key.name)
+            values[key.name] = key.parse(raw, f"config key '{key.name}'")
             sources[key.name] = str(pyproject)
     for key in KEYS:
         env_name = "FBA_" + key.name.upper().replace("-", "_")
         if env_name in environ:
-            values[key.name] = key.parse(environ[env_name], key.name)
+            values[key.name] = key.parse(environ[env_name], f"config key '{key.name}' ({env_name})")
             sources[key.name] = f"env {env_name}"
     config = Config(root, pyproject, values, sources)
     return config.with_overrides(flags or {})

@@ -108,6 +108,7 @@ class Finding:
     confidence: float = 1.0
     title: str = ""
     fix: Fix | None = None
+    fixable: bool = False  # its rule has a safe automatic fix that `--fix` applies
 
     def sort_key(self) -> tuple:
         return (self.path, self.line, self.column, self.rule, self.message)
@@ -127,6 +128,7 @@ class Finding:
             "message": self.message,
             "source": self.source,
             "confidence": round(self.confidence, 2),
+            "fixable": self.fixable,
         }
         if self.title:
             data["title"] = self.title
@@ -243,3 +245,4 @@ class ReviewResult:
     suppressed: int = 0
     usage: Usage = field(default_factory=Usage)
     not_reviewed: tuple[Skipped, ...] = ()
+    warnings: tuple[str, ...] = ()  # e.g. unknown codes in `# fba: ignore[...]`: said, never silent

@@ -28,8 +28,9 @@ def _cell(text: str) -> str:
 
 
 def table(rules: list[dict]) -> str:
-    lines = ["| code | name | category | severity | what it catches |", "|---|---|---|---|---|"]
-    lines += [f"| {r['code']}{' (preview)' if r.get('preview') else ''} | `{r['name']}` | {r['category']} | {r['severity']} | {_cell(r['title'])} |" for r in rules]
+    lines = ["| code | name | category | severity | fix | what it catches |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['code']}{' (preview)' if r.get('preview') else ''} | `{r['name']}` | {r['category']} | {r['severity']} "
+              f"| {'[*]' if r['fixable'] else ''} | {_cell(r['title'])} |" for r in rules]
     return "\n".join(lines)
 
 

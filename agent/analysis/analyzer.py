@@ -9,16 +9,17 @@ picklable and cacheable data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Mapping, Sequence
 
 from agent.analysis.facts import FileFacts, RuntimeRoute, extract_facts
 from agent.analysis.index import ProjectIndex
 from agent.analysis.rules.base import FileContext, Rule
 from agent.analysis.source import parse_python
-from agent.analysis.suppressions import is_suppressed, suppressions
+from agent.analysis.suppressions import MODEL_RULE_PREFIX, is_suppressed, suppressions, unknown_codes
 from agent.analysis.walk import TreeWalk, activate
 from agent.errors import InputError
-from agent.types import Finding, Severity
+from agent.types import CATEGORIES, Finding, Severity
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,12 @@ class FactsEntry:
 
 @dataclass(frozen=True)
 class FindingsEntry:
-    """The rules pass of one file: findings (severity overrides applied) and suppressed lines."""
+    """The rules pass of one file: findings (severity overrides applied), suppressed lines and
+    the (line, code) of suppression codes that name no rule or category."""
 
     findings: tuple[Finding, ...] = ()
     suppressed_lines: tuple[int, ...] = ()
+    unknown_suppressions: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,21 @@ class Analyzer:
                     findings.append(apply_severity(finding, self._severity))
         activate(None)  # the file is done: do not keep its walk alive
         findings.sort(key=Finding.sort_key)
-        return FindingsEntry(tuple(findings), tuple(suppressed))
+        return FindingsEntry(tuple(findings), tuple(suppressed), unknown_codes(table, suppression_codes()))
 
     def release(self) -> None:
         """Drop the trees (the findings pass keeps them) and the facts."""
         self._walks.clear()
         self._facts.clear()
+
+
+@cache
+def suppression_codes() -> frozenset[str]:
+    """What `# fba: ignore[...]` may name: every rule code, category and model rule id."""
+    from agent.analysis.rules import all_rules
+
+    categories = {c.upper() for c in CATEGORIES}
+    return frozenset({r.code for r in all_rules()} | categories | {MODEL_RULE_PREFIX + c for c in categories})
 
 
 def apply_severity(finding: Finding, overrides: Mapping[str, str]) -> Finding:

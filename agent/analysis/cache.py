@@ -155,6 +155,7 @@ class CachedFindings(NamedTuple):
     key: str
     findings: tuple[Finding, ...]
     suppressed_lines: tuple[int, ...]
+    unknown_suppressions: tuple[tuple[int, str], ...] = ()
 
 
 class FindingStates(NamedTuple):

@@ -121,6 +121,10 @@ class _StoredFacts(Mapping[str, FileFacts]):
             found = self._loaded[path] = pickle.loads(self._stored[path])
         return found
 
+    def stored_bytes(self, path: str, facts: FileFacts) -> bytes | None:
+        """The stored bytes of `facts`, when they are what this mapping unpickled for `path`."""
+        return self._stored[path] if self._loaded.get(path) is facts else None
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._stored)
 
@@ -191,6 +195,10 @@ class ProjectIndex:
     # Project-wide values rules compute from the whole index (`rules.base.PerIndex`), by name:
     # kept with the index, so a re-check against a stored index does not read every file again.
     per_index: dict[str, object] = field(default_factory=dict, repr=False)
+    # Each file's `fingerprint_for`, kept with the index: after an edit that changes some files'
+    # facts, the next index takes over those of the files no change can reach (`carry_over`).
+    fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
+    _stored_bytes: dict[str, bytes] = field(default_factory=dict, repr=False)  # facts pickled as before
 
     def __getstate__(self) -> dict:
         """The stored form (the review cache): each file's facts pickled on their own and symbols
@@ -199,9 +207,12 @@ class ProjectIndex:
         computed without asking the memo again, so rebuilding it on demand answers alike). Kept:
         the auth and admin memos (their cycle guard makes answers depend on the order of the
         questions, which a re-check must not change) and project-wide rule values (`per_index`)."""
+        stored = self._stored_bytes
         return {
             **self.__dict__,
-            "files": {path: pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL) for path, facts in self.files.items()},
+            "files": {path: stored.get(path) or pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+                      for path, facts in self.files.items()},
+            "_stored_bytes": {},
             "symbols": {qual: (s.kind, s.path, s.name) for qual, s in self.symbols.items()},
             "_modules": {module: facts.path for module, facts in self._modules.items()},
             "_model_memo": {},
@@ -325,6 +336,12 @@ class ProjectIndex:
         none of these leaves it unchanged. Project-wide values that rules compute from the whole
         index (`PerIndex`) are added by the runner.
         """
+        known = self.fingerprints.get(path)
+        if known is None:
+            known = self.fingerprints[path] = self._fingerprint(path)
+        return known
+
+    def _fingerprint(self, path: str) -> str:
         memo = self._fingerprints = self._fingerprints or _FingerprintMemo()
         digest = hashlib.sha256()
         digest.update(repr((sorted(self.extra_auth_dependencies), self.public_routes)).encode())
@@ -342,24 +359,77 @@ class ProjectIndex:
             digest.update(self._summary_digest(qual))
         return digest.hexdigest()
 
+    def carry_over(self, previous: "ProjectIndex", changed: Iterable[str]) -> None:
+        """Continue from `previous`, the index before the facts of the `changed` files changed:
+        take over its fingerprint of every file no change can reach, and its stored bytes of the
+        facts this index shares with it (so storing this index pickles only the new ones).
+
+        A file's fingerprint hashes its routes and the summaries of the symbols it defines and
+        imports; a summary is resolved through the imports of the file defining it, and so on.
+        So a file keeps its fingerprint unless its routes changed, or it reaches a changed file
+        through imports (or imports a name that a changed file added or removed: such names are
+        matched by suffix across the project). Nothing is taken over when files were added or
+        removed, a module was renamed, or the settings differ.
+        """
+        files = previous.files
+        if isinstance(files, _StoredFacts):
+            self._stored_bytes = {path: data for path, facts in self.files.items()
+                                  if path in files and (data := files.stored_bytes(path, facts)) is not None}
+        changed = set(changed)
+        if (not previous.fingerprints or files.keys() != self.files.keys()
+                or (previous.extra_auth_dependencies, previous.public_routes) != (self.extra_auth_dependencies, self.public_routes)
+                or any(files[path].module != self.files[path].module for path in changed)):
+            return
+        renamed = set().union(*(_defined_names(files[path]) ^ _defined_names(self.files[path]) for path in changed))
+        seeds = changed | {path for path, facts in self.files.items()
+                           if any(target.rpartition(".")[2] in renamed for target in facts.imports.values())}
+        reached = self._reaching(seeds)
+        for path, known in previous.fingerprints.items():
+            if path not in reached and self.routes_in(path) == previous.routes_in(path):
+                self.fingerprints[path] = known
+
+    def _reaching(self, targets: set[str]) -> set[str]:
+        """The files that reach one of `targets` through imports (the targets included)."""
+        importers: dict[str, set[str]] = {}
+        for path in self.files:
+            for imported in self._imported_files(path):
+                importers.setdefault(imported, set()).add(path)
+        found, stack = set(targets), list(targets)
+        while stack:
+            for importer in importers.get(stack.pop(), ()):
+                if importer not in found:
+                    found.add(importer)
+                    stack.append(importer)
+        return found
+
+    def _imported_files(self, path: str) -> set[str]:
+        """The files whose facts resolving `path`'s imports reads: the files of the symbols they
+        resolve to, and the modules (or packages re-exporting) they name."""
+        memo = self._fingerprints = self._fingerprints or _FingerprintMemo()
+        facts = self.files[path]
+        found: set[str] = set()
+        for local, target in facts.imports.items():
+            files = memo.target_files.get(target)  # like `_import_quals`, a function of the target
+            if files is None:
+                files = {self.symbols[qual].path for qual in self._import_quals(facts, local)}
+                for name in (target, target.rpartition(".")[0]):
+                    for module in (name in self._modules and name, memo.module_for(self, name)):
+                        if module:
+                            files.add(self._modules[module].path)
+                memo.target_files[target] = files
+            found |= files
+        return found
+
     # --- symbols and name resolution ---------------------------------------------------------
 
     def _collect_symbols(self) -> None:
         for facts in self.files.values():
             self._modules[facts.module] = facts
-            for kind, names in (
-                ("function", {f.name: f for f in facts.functions}),
-                ("alias", facts.aliases),
-                ("instance", facts.instances),
-                ("class", {c.name: c for c in facts.classes}),
-                ("constant", facts.constants),
-                ("router", {r.name: r for r in facts.routers}),
-            ):
-                for name, value in names.items():
-                    qual = f"{facts.module}.{name}" if facts.module else name
-                    if kind == "instance" and qual in self.symbols:
-                        continue  # a router is also an instance; keep the richer kind
-                    self.symbols[qual] = Symbol(kind, facts.path, name, value)
+            for kind, name, value in _definitions(facts):
+                qual = f"{facts.module}.{name}" if facts.module else name
+                if kind == "instance" and qual in self.symbols:
+                    continue  # a router is also an instance; keep the richer kind
+                self.symbols[qual] = Symbol(kind, facts.path, name, value)
         for qual in self.symbols:
             self._by_last.setdefault(qual.rsplit(".", 1)[-1], []).append(qual)
         for facts in self.files.values():
@@ -703,6 +773,7 @@ class _FingerprintMemo:
 
     def __init__(self) -> None:
         self.targets: dict[str, list[str]] = {}
+        self.target_files: dict[str, set[str]] = {}
         self.summaries: dict[str, bytes] = {}
         self._defined_in: dict[str, list[str]] | None = None
         self._members: dict[str, list[str]] | None = None
@@ -744,6 +815,25 @@ class _FingerprintMemo:
         candidates += [self._order.get(".".join(parts[start:])) for start in range(1, len(parts))]
         found = [c for c in candidates if c is not None]
         return self._modules[min(found)] if found else None
+
+
+def _definitions(facts: FileFacts) -> Iterator[tuple[str, str, object]]:
+    """(kind, name, value) of every top-level symbol a file defines, in `_collect_symbols` order."""
+    for kind, names in (
+        ("function", {f.name: f for f in facts.functions}),
+        ("alias", facts.aliases),
+        ("instance", facts.instances),
+        ("class", {c.name: c for c in facts.classes}),
+        ("constant", facts.constants),
+        ("router", {r.name: r for r in facts.routers}),
+    ):
+        for name, value in names.items():
+            yield kind, name, value
+
+
+def _defined_names(facts: FileFacts) -> set[str]:
+    """The last parts of the names a file defines (what suffix matching looks symbols up by)."""
+    return {name.rpartition(".")[2] for _, name, _ in _definitions(facts)}
 
 
 def _shared_tail(a: str, b: str) -> int:

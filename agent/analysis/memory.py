@@ -142,6 +142,6 @@ class ReviewMemory:
         for path, entry in entries.items():
             if not isinstance(entry, CachedFindings):
                 key = self._findings_key(by_path[path], run.fingerprints[path])
-                entry = CachedFindings(key, entry.findings, entry.suppressed_lines)
+                entry = CachedFindings(key, entry.findings, entry.suppressed_lines, entry.unknown_suppressions)
             findings[path] = entry
         return findings

@@ -258,7 +258,11 @@ class _Run:
 
     def _build_index(self) -> ProjectIndex:
         self.built_index = True  # stored by `ReviewMemory.save`, once rules have added their project-wide values
-        return self.index_inputs().build()
+        index = self.index_inputs().build()
+        stored = self.memory.load_index() if self.memory is not None else None
+        if stored is not None and stored.identity == self.memory.identity(stored.facts):  # same engine and settings
+            index.carry_over(stored.index, [p for p, facts in self.facts_digests.items() if stored.facts.get(p) != facts])
+        return index
 
     def index_inputs(self) -> IndexInputs:
         """What the index is built from (workers build it themselves from this)."""
@@ -300,6 +304,7 @@ def _result(
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     suppressed = 0
+    warnings: list[str] = []
     for file in reported:
         reason = statuses[file.path][1]
         if reason is not None:
@@ -310,8 +315,11 @@ def _result(
         lines = report.get(file.path) if report is not None else None
         findings.extend(f for f in entry.findings if lines is None or f.line in lines)
         suppressed += sum(1 for line in entry.suppressed_lines if lines is None or line in lines)
+        warnings += (f"{file.path}:{line}: unknown rule or category '{code}' in '# fba: ignore[...]' (see 'fba rules')"
+                     for line, code in entry.unknown_suppressions)
     findings.sort(key=Finding.sort_key)
-    return ReviewResult(tuple(findings), files=len(reported), skipped=tuple(skipped), suppressed=suppressed)
+    return ReviewResult(tuple(findings), files=len(reported), skipped=tuple(skipped), suppressed=suppressed,
+                        warnings=tuple(warnings))
 
 
 @contextmanager
@@ -470,4 +478,5 @@ def review_paths(
         files=len(scope),
         skipped=tuple(s for s in unreadable if s.path in scope) + result.skipped,
         suppressed=result.suppressed,
+        warnings=result.warnings,
     )

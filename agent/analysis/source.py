@@ -8,8 +8,12 @@ the blanked lines are reported.
 from __future__ import annotations
 
 import ast
+import codecs
+import io
 import re
+import tokenize
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent.errors import InputError
 from agent.textformats import decode_text
@@ -45,9 +49,45 @@ class ParsedFile:
         return any(n.startswith("blanked") for n in self.notes)
 
 
+PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
+
+
 def decode_source(data: bytes, path: str) -> str:
-    """Decode file bytes as UTF-8 source; binary or undecodable files raise InputError."""
-    return decode_text(data, path, "Python source")
+    """Decode file bytes as Python does: UTF-8 unless a PEP 263 declaration (`# -*- coding:
+    latin-1 -*-` in the first two lines) names another encoding. Binary or undecodable files,
+    and unknown encodings, raise InputError."""
+    if not _declares_coding(data):
+        return decode_text(data, path, "Python source")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # an unknown encoding, or a declaration that contradicts a BOM
+        raise InputError(f"{path}: {exc.msg}") from None
+    if codecs.lookup(encoding).name == "utf-8":
+        return decode_text(data, path, "Python source")
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{path}: binary file, not Python source")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not {encoding} text as its coding declaration says (byte {exc.start})") from None
+
+
+def _declares_coding(data: bytes) -> bool:
+    """A cheap test before `tokenize.detect_encoding`: can the first two lines hold a declaration?"""
+    return b"coding" in b"\n".join(data.split(b"\n", 2)[:2])
+
+
+def looks_like_python(path: Path) -> bool:
+    """A file named on the command line that fba should parse: a Python suffix, or a script
+    whose first line is a Python shebang."""
+    if path.suffix.lower() in PYTHON_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as file:
+            first = file.readline(200)
+    except OSError:
+        return True  # let the reader report why it cannot be read
+    return first.startswith(b"#!") and b"python" in first
 
 
 def parse_python(text: str, path: str) -> ParsedFile:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Collection
 
 _PATTERN = re.compile(r"#\s*fba:\s*ignore(?:\[(?P<codes>[A-Za-z0-9_,\s-]*)\])?", re.IGNORECASE)
 ALL = "*"
+MODEL_RULE_PREFIX = "FBA-LLM-"  # the rule ids of model findings (FBA-LLM-<category>), suppressible too
 
 
 def suppressions(text: str) -> dict[int, frozenset[str]]:
@@ -26,3 +28,10 @@ def suppressions(text: str) -> dict[int, frozenset[str]]:
 def is_suppressed(table: dict[int, frozenset[str]], line: int, rule: str, category: str = "") -> bool:
     codes = table.get(line)
     return bool(codes) and (ALL in codes or rule.upper() in codes or category.upper() in codes)
+
+
+def unknown_codes(table: dict[int, frozenset[str]], known: Collection[str]) -> tuple[tuple[int, str], ...]:
+    """(line, code) for every code of a suppression that names no rule or category (a typo
+    would silently suppress nothing)."""
+    return tuple((line, code) for line, codes in sorted(table.items()) for code in sorted(codes)
+                 if code != ALL and code not in known)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 import textwrap
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Mapping
 
 from agent.types import Finding, ReviewResult, Severity
@@ -14,6 +17,8 @@ SECURITY_CATEGORIES = frozenset({
     "auth-missing", "ownership", "client-identity", "jwt", "secrets", "injection", "error-leak",
     "rate-limit", "validation", "cors", "password-storage",
 })
+FIXABLE_MARK = "[*]"  # beside a fixable finding or rule, as ruff marks them
+_DOC_HEADING = re.compile(r"^\*\*(?P<title>[^*]+)\*\*[ \t]*$")
 
 
 def plural(count: int, word: str) -> str:
@@ -32,6 +37,31 @@ def summary_line(result: ReviewResult) -> str:
 
 
 @dataclass(frozen=True)
+class RepositoryBase:
+    """Where the repository root is, for the formats GitHub reads (SARIF, workflow annotations):
+    their paths are relative to the root wherever fba was started, the others' to the current
+    folder. `cwd` is the current folder relative to `root` (POSIX, "" at the root)."""
+
+    root: Path
+    cwd: str = ""
+
+    def path(self, shown: str) -> str:
+        """A path relative to the current folder, made relative to the root."""
+        return posixpath.normpath(posixpath.join(self.cwd, shown)) if self.cwd else shown
+
+    def rebase(self, result: ReviewResult, sources: Mapping[str, str] | None) -> tuple[ReviewResult, dict[str, str]]:
+        """The result and the sources with every path relative to the root."""
+        rebased = {self.path(path): text for path, text in (sources or {}).items()}
+        if not self.cwd:
+            return result, rebased
+        return replace(
+            result,
+            findings=tuple(f.with_(path=self.path(f.path)) for f in result.findings),
+            skipped=tuple(replace(s, path=self.path(s.path)) for s in result.skipped),
+        ), rebased
+
+
+@dataclass(frozen=True)
 class RuleInfo:
     """What the reports say about a rule: static rules from their class, others from a finding."""
 
@@ -42,6 +72,8 @@ class RuleInfo:
     title: str
     doc: str = ""
     static: bool = True
+    fixable: bool = False
+    preview: bool = False  # not in the default rule set yet (runs with --preview)
 
     @property
     def summary(self) -> str:
@@ -53,7 +85,8 @@ def rule_catalog(findings: tuple[Finding, ...] | list[Finding] = ()) -> dict[str
     from agent.analysis.rules import all_rules
 
     catalog = {
-        r.code: RuleInfo(r.code, r.name, r.category, r.severity, r.title, _dedent_doc(r.doc()))
+        r.code: RuleInfo(r.code, r.name, r.category, r.severity, r.title, _dedent_doc(r.doc()), fixable=r.fixable,
+                         preview=r.preview)
         for r in all_rules()
     }
     for f in findings:
@@ -65,6 +98,30 @@ def rule_catalog(findings: tuple[Finding, ...] | list[Finding] = ()) -> dict[str
 def _dedent_doc(doc: str) -> str:
     first, _, rest = doc.partition("\n")
     return (first + "\n" + textwrap.dedent(rest)).strip()
+
+
+def rule_page(rule: RuleInfo, markdown: bool) -> str:
+    """`fba rules CODE`: the rule's documentation as Markdown (for a terminal) or plain text
+    (piped), with each section heading on a line of its own."""
+    facts = [f"category: {rule.category}", f"severity: {rule.severity.value}"]
+    if rule.fixable:
+        facts.append(f"fixable {FIXABLE_MARK}: fba review --fix")
+    if rule.preview:
+        facts.append("preview: runs with --preview")
+    if markdown:
+        body = "\n".join(f"## {heading['title']}\n" if (heading := _DOC_HEADING.match(line)) else line
+                         for line in rule.doc.splitlines())
+        return f"# {rule.code} {rule.name}\n\n{' · '.join(facts)}\n\n{body}\n"
+    lines, fenced = [], False
+    for line in rule.doc.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif fenced:
+            lines.append(f"    {line}".rstrip())
+        else:
+            heading = _DOC_HEADING.match(line)
+            lines.append(heading["title"] if heading else line)
+    return f"{rule.code} {rule.name}\n{' · '.join(facts)}\n\n" + "\n".join(lines) + "\n"
 
 
 def line_text(sources: Mapping[str, str] | None, path: str, line: int) -> str | None:

@@ -7,7 +7,7 @@ characters (terminal escapes in a model's message) are shown as visible escapes:
 
 from __future__ import annotations
 
-from agent.report.common import summary_line
+from agent.report.common import RepositoryBase, summary_line
 from agent.textformats import printable
 from agent.types import Finding, ReviewResult, Severity
 
@@ -45,7 +45,10 @@ def annotation(finding: Finding) -> str:
     return f"::{COMMANDS[finding.severity]} {props}::{escape_data(finding.message)}"
 
 
-def render_github(result: ReviewResult) -> str:
+def render_github(result: ReviewResult, base: RepositoryBase | None = None) -> str:
+    """One annotation per finding and per file not fully analysed, paths relative to `base`."""
+    if base is not None:
+        result, _ = base.rebase(result, None)
     lines = [annotation(f) for f in result.findings]
     lines += [
         f"::warning file={escape_property(s.path)},title=fba could not fully analyse this file::{escape_data(s.reason)}"

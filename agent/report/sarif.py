@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from agent import __version__
-from agent.report.common import SECURITY_CATEGORIES, RuleInfo, line_text, rule_catalog
+from agent.report.common import SECURITY_CATEGORIES, RepositoryBase, RuleInfo, line_text, rule_catalog
 from agent.types import Finding, ReviewResult, Severity
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -39,28 +39,34 @@ SECURITY_SEVERITY = {
 }
 
 
-def render_sarif(result: ReviewResult, sources: Mapping[str, str] | None = None) -> str:
-    """The SARIF log of a review. `sources` (path -> text) makes fingerprints follow the code line."""
+def render_sarif(result: ReviewResult, sources: Mapping[str, str] | None = None,
+                 base: RepositoryBase | None = None) -> str:
+    """The SARIF log of a review. `sources` (path -> text) makes fingerprints follow the code line.
+
+    With `base`, artifact URIs are relative to the repository root (what GitHub code scanning
+    resolves, wherever fba ran) and `originalUriBaseIds` says where that root is.
+    """
+    if base is not None:
+        result, sources = base.rebase(result, sources)
     catalog = rule_catalog(result.findings)
     codes = sorted(catalog)
     index = {code: number for number, code in enumerate(codes)}
-    log = {
-        "$schema": SCHEMA_URI,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "fba",
-                "fullName": "fba (fastapi-backend-agent)",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
-                "rules": [_rule(catalog[code]) for code in codes],
-            }},
-            "invocations": [_invocation(result)],
-            "columnKind": "unicodeCodePoints",
-            "results": _results(result.findings, index, sources),
-        }],
+    run: dict[str, Any] = {
+        "tool": {"driver": {
+            "name": "fba",
+            "fullName": "fba (fastapi-backend-agent)",
+            "version": __version__,
+            "semanticVersion": __version__,
+            "informationUri": INFORMATION_URI,
+            "rules": [_rule(catalog[code]) for code in codes],
+        }},
+        "invocations": [_invocation(result)],
+        "columnKind": "unicodeCodePoints",
+        "results": _results(result.findings, index, sources),
     }
+    if base is not None:
+        run["originalUriBaseIds"] = {SRCROOT: {"uri": base.root.as_uri().rstrip("/") + "/"}}
+    log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2) + "\n"
 
 

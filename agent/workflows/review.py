@@ -44,7 +44,7 @@ from agent.analysis.index import ProjectIndex
 from agent.analysis.discovery import collect_files
 from agent.analysis.runner import build_index
 from agent.analysis.source import decode_source
-from agent.analysis.suppressions import is_suppressed, suppressions
+from agent.analysis.suppressions import MODEL_RULE_PREFIX, is_suppressed, suppressions
 from agent.config import Config
 from agent.context.files import RepoFiles
 from agent.context.packing import (
@@ -67,7 +67,7 @@ from agent.types import CATEGORIES, Finding, ReviewResult, Severity, Skipped, Us
 from agent.workflows.ask import repository_context
 
 REPORT_TOOL = "report_findings"
-RULE_PREFIX = "FBA-LLM-"
+RULE_PREFIX = MODEL_RULE_PREFIX
 BATCH_COMMAND = "review --batch"
 MAX_TOKENS = 8192
 POLL_START, POLL_MAX = 1.0, 30.0  # seconds between batch polls (doubling)
@@ -636,7 +636,8 @@ def merge(static: ReviewResult, outcome: ModelPass, outside: Sequence[Skipped] =
     findings, _ = merge_findings(static.findings, outcome.findings)
     return ReviewResult(tuple(findings), files=static.files, skipped=static.skipped,
                         suppressed=static.suppressed + outcome.suppressed, usage=static.usage + outcome.usage,
-                        not_reviewed=(*static.not_reviewed, *outside, *outcome.not_reviewed))
+                        not_reviewed=(*static.not_reviewed, *outside, *outcome.not_reviewed),
+                        warnings=static.warnings)
 
 
 def pass_failed(static: ReviewResult, targets: Sequence[ReviewTarget], outside: Sequence[Skipped],

@@ -174,6 +174,7 @@ class Rule:
     # Not yet precise enough on real code (bench/precision) for the default set: runs only with
     # `--preview` / `preview = true`, or when selected by its code.
     preview: ClassVar[bool] = False
+    fixable: ClassVar[bool] = False  # `fba review --fix` has a safe automatic fix (agent/edits/fixes.py)
     VALID: ClassVar[tuple[Example, ...]] = ()
     INVALID: ClassVar[tuple[Example, ...]] = ()
 
@@ -206,6 +207,7 @@ class Rule:
             title=self.title,
             confidence=confidence,
             fix=fix,
+            fixable=self.fixable,
         )
 
     @classmethod

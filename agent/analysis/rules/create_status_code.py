@@ -50,6 +50,7 @@ class CreateWithoutCreated(Rule):
     category = "status-code"
     severity = Severity.LOW
     title = "Create endpoint does not answer 201 Created"
+    fixable = True
 
     VALID = (
         """

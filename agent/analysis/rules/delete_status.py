@@ -42,6 +42,7 @@ class DeleteStatus(Rule):
     category = "status-code"
     severity = Severity.LOW
     title = "DELETE without a body does not answer 204"
+    fixable = True
 
     VALID = (
         """
