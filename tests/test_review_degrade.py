@@ -13,14 +13,17 @@ import pytest
 
 from agent.llm.fakeapi import text_reply, tool_reply
 
-ITEMS = '''from fastapi import APIRouter
+ITEMS = '''from fastapi import APIRouter, HTTPException
 
 router = APIRouter()
 
 
 @router.get("/items")
 def list_items():
-    return []
+    try:
+        return load_items()
+    except Exception as e:
+        raise HTTPException(status_code=500, detail=str(e))
 '''
 UNREACHABLE = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "FBA_MAX_RETRIES": "0"}
 
