@@ -51,3 +51,25 @@ def test_fba_rules_marks_preview_rules(one_preview_rule):
     result = CliRunner().invoke(app, ["rules", "-f", "json"])
     listed = {r["code"]: r["preview"] for r in json.loads(result.stdout)}
     assert listed[one_preview_rule.code] is True
+
+
+def test_the_cache_keeps_preview_and_default_reviews_apart(tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    shutil.copytree(examples / "app", tmp_path / "app")
+    (tmp_path / "pyproject.toml").write_text("[tool.fba]\n")
+
+    def rules_found(*flags: str) -> set[str]:
+        done = subprocess.run([sys.executable, "-m", "agent", "review", ".", "-f", "json", *flags],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        return {f["rule"] for f in json.loads(done.stdout)["findings"]}
+
+    default = rules_found()
+    assert "FBA210" in rules_found("--preview") and "FBA210" not in default
+    assert rules_found() == default  # the cached default answer holds no preview finding
+    assert (tmp_path / ".fba_cache").exists()

@@ -53,7 +53,7 @@ def read_item(item_id: int, session: Session, user=Depends(get_current_user)):
 
 @router.get("/stats")
 def stats():
-    return {{"count": 1}}
+    return {{"count": count_items()}}
 '''
 
 
@@ -83,6 +83,7 @@ def project(git_repo: Path) -> Path:
     (app / "deps.py").write_text(DEPS)
     (app / "models.py").write_text(MODELS)
     (app / "items.py").write_text(ITEMS)
+    (git_repo / "pyproject.toml").write_text("[tool.fba]\npreview = true\n")  # FBA201 is a preview rule
     (git_repo / ".env").write_text(f"SECRET_KEY={ENV_SECRET}\n")
     (git_repo / ".gitignore").write_text(".env\n")
     git(git_repo, "add", "-A")
@@ -203,8 +204,8 @@ def test_api_failure_exits_2_with_one_line(fake_api, project, run_fba):
 
 
 def test_diff_limits_the_model_pass_to_changed_lines(fake_api, project, run_fba):
-    (project / "app" / "items.py").write_text(ITEMS.replace('{"count": 1}', '{"count": 2}'))
-    changed = finding("error-leak", 19, 'return {"count": 2}')
+    (project / "app" / "items.py").write_text(ITEMS.replace('{"count": count_items()}', '{"count": count_items() + 1}'))
+    changed = finding("error-leak", 19, 'return {"count": count_items() + 1}')
     fake_api.script(tool_reply(("report_findings", {"findings": [EXACT, changed]})), text_reply("Done."))
     done = run_fba(["review", "--diff", "HEAD", "--format", "json"], project, fake_api.env())
     assert len([r for r in fake_api.requests if r.path.startswith("/v1/messages")]) == 2, done.stderr

@@ -134,6 +134,26 @@ def create_group(form: dict, service):
         raise HTTPException(status_code=e.status_code, detail=str(e)) from e
 """,
         },
+        # A project class named `*Response` that is not an HTTP response (a NamedTuple status).
+        {
+            "app/schemas.py": """
+from typing import NamedTuple
+
+class SetStateResponse(NamedTuple):
+    reason: str
+    accepted: bool
+""",
+            "app/orchestration.py": """
+from app.schemas import SetStateResponse
+
+def set_state(run, state):
+    try:
+        run.transition(state)
+    except RuntimeError as e:
+        return SetStateResponse(str(e), False)
+    return SetStateResponse("", True)
+""",
+        },
         # A ValueError describes a value; the exception only picks one of fixed messages; its text
         # is only the key of a table of fixed messages.
         """
@@ -169,6 +189,28 @@ def call_app(app_id: str, client):
 """,
     )
     INVALID = (
+        # The project's own JSONResponse subclass is still a response.
+        {
+            "app/responses.py": """
+from fastapi.responses import JSONResponse
+
+class ErrorResponse(JSONResponse):
+    media_type = "application/problem+json"
+""",
+            "app/main.py": """
+from fastapi import APIRouter
+from app.responses import ErrorResponse
+
+router = APIRouter()
+
+@router.get("/report")
+async def report(service):
+    try:
+        return await service.build()
+    except Exception as e:
+        return ErrorResponse(status_code=500, content={"detail": str(e)})
+""",
+        },
         # A library's exception class (not the project's) and an OSError (paths) still leak.
         """
 from fastapi import APIRouter, HTTPException
@@ -338,7 +380,7 @@ def _response_payloads(
     calls = ctx.nodes_of(ast.Call) if within is None else [node for node in within if isinstance(node, ast.Call)]
     for node in calls:
         name = callee_attr(node) or ""  # the cheap first test: building every call's dotted name was this rule's main cost
-        if name.endswith(_RESPONSE_SUFFIXES):
+        if name.endswith(_RESPONSE_SUFFIXES) and not _plain_project_class(ctx, node):
             payload = _call_payload(node, name)
             if payload is not None:
                 yield node, payload
@@ -349,6 +391,17 @@ def _response_payloads(
                 if (node.value is not None and (within is None or node in within)
                         and ctx.enclosing_function(node) is function):  # not a nested def's return
                     yield node, node.value
+
+
+def _plain_project_class(ctx: FileContext, call: ast.Call) -> bool:
+    """`SetStateResponse(status=..., details=...)`: a class of the project named `*Response` with
+    no HTTP response or exception among its bases (a NamedTuple, a dataclass) is not an answer."""
+    written = dotted_name(call.func)
+    symbol = ctx.index.symbols.get(ctx.index.resolve(ctx.path, written)) if written else None
+    if symbol is None or symbol.kind != "class":
+        return False
+    bases = getattr(symbol.value, "bases", ())
+    return not any(_last(base).endswith(_RESPONSE_SUFFIXES) or _last(base) in BROAD for base in bases)
 
 
 def _call_payload(node: ast.Call, name: str) -> ast.expr | None:
