@@ -261,7 +261,8 @@ class _Run:
         index = self.index_inputs().build()
         stored = self.memory.load_index() if self.memory is not None else None
         if stored is not None and stored.identity == self.memory.identity(stored.facts):  # same engine and settings
-            index.carry_over(stored.index, [p for p, facts in self.facts_digests.items() if stored.facts.get(p) != facts])
+            changed = [path for path, facts in self.facts_digests.items() if stored.facts.get(path) != facts]
+            index.carry_over(stored.index, changed)  # only what the changed facts reach is fingerprinted again
         return index
 
     def index_inputs(self) -> IndexInputs:
