@@ -115,11 +115,17 @@ def relative_to(absolute: Path, base: Path) -> str:
 def project_root(target: Path) -> Path | None:
     """The project `target` (a file or folder) belongs to: the nearest folder at or above it that
     holds a project file or is a git work tree's top; None when there is none."""
-    folder = (target if target.is_dir() else target.parent).resolve()
-    for candidate in (folder, *folder.parents):
-        if _is_project(candidate):
-            return candidate
-    return None
+    return _nearest_project((target if target.is_dir() else target.parent).resolve(), {})
+
+
+def _nearest_project(folder: Path, known: dict[Path, Path | None]) -> Path | None:
+    """`project_root` of a resolved folder; `known` memoises it for the folders on the way up."""
+    if folder not in known:
+        if _is_project(folder):
+            known[folder] = folder
+        else:
+            known[folder] = None if folder.parent == folder else _nearest_project(folder.parent, known)
+    return known[folder]
 
 
 def _is_project(folder: Path) -> bool:
@@ -149,20 +155,10 @@ class ImportBases:
         return self._bases[folder]
 
     def _base(self, folder: Path) -> Path:
-        project = self._project(folder)
+        project = _nearest_project(folder, self._projects)
         if (folder / "__init__.py").is_file():
             return import_root(folder, project or self.root)
         if project is None:
             return next((r for r in self.roots if r == folder or r in folder.parents), self.roots[-1])
         src = project / "src"
         return src if folder == src or src in folder.parents else project
-
-    def _project(self, folder: Path) -> Path | None:
-        """`project_root` of a resolved folder, sharing the climb with the folders above it."""
-        if folder not in self._projects:
-            parent = folder.parent
-            if _is_project(folder):
-                self._projects[folder] = folder
-            else:
-                self._projects[folder] = None if parent == folder else self._project(parent)
-        return self._projects[folder]

@@ -109,26 +109,33 @@ def _texts(before: Mapping[Path, bytes | None]) -> dict[Path, str | None]:
 def _new_findings(now: Sequence[Finding], then: Sequence[Finding], texts_then: Mapping[Path, str | None]) -> list[Finding]:
     """The findings of `now` that `then` did not have: same rule, file and code line, counted
     (two alike lines with one finding before and two now give one new finding)."""
-    lines_now: dict[Path, list[str]] = {}
-    lines_then: dict[Path, list[str]] = {}
-
-    def line(finding: Finding, texts: dict[Path, list[str]], overlay: Mapping[Path, str | None]) -> str:
-        absolute = Path(finding.path).resolve()
-        if absolute not in texts:
-            text = overlay.get(absolute) if absolute in overlay else _read(absolute)
-            texts[absolute] = (text or "").splitlines()
-        lines = texts[absolute]
-        return lines[finding.line - 1].strip() if 0 < finding.line <= len(lines) else ""
-
-    before = Counter((f.rule, f.path, line(f, lines_then, texts_then)) for f in then)
+    code_then, code_now = _CodeLines(texts_then), _CodeLines({})
+    before = Counter((f.rule, f.path, code_then.of(f)) for f in then)
     new = []
     for finding in now:
-        key = (finding.rule, finding.path, line(finding, lines_now, {}))
+        key = (finding.rule, finding.path, code_now.of(finding))
         if before[key]:
             before[key] -= 1
         else:
             new.append(finding)
     return new
+
+
+class _CodeLines:
+    """The code line a finding is on: in `texts` (absolute path -> text, None: no file) where
+    they have the file, else on disk."""
+
+    def __init__(self, texts: Mapping[Path, str | None]) -> None:
+        self.texts = texts
+        self._lines: dict[Path, list[str]] = {}
+
+    def of(self, finding: Finding) -> str:
+        absolute = Path(finding.path).resolve()
+        if absolute not in self._lines:
+            text = self.texts[absolute] if absolute in self.texts else _read(absolute)
+            self._lines[absolute] = (text or "").splitlines()
+        lines = self._lines[absolute]
+        return lines[finding.line - 1].strip() if 0 < finding.line <= len(lines) else ""
 
 
 def _read(path: Path) -> str:
