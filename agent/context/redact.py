@@ -9,17 +9,20 @@ The text is what is actually sent: `read_file` lines start with a line number an
 matches with `path:line: `, test output with anything. So no pattern is anchored at a line start;
 a `NAME=value` assignment only needs whitespace (or the line start) before its name. Known key
 formats (cloud keys, API tokens, JWTs, private keys, URL passwords) are redacted wherever they
-are: in code, Markdown, JSON or a traceback.
+are: in code, Markdown, JSON or a traceback. Secrets fba itself holds (the API key) are `known`:
+their literal value is redacted anywhere, reversed too, whatever surrounds it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 _SECRET_NAME = r"[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret)[A-Za-z0-9_-]*"
 _SECRET_NAME_UPPER = r"[A-Z0-9_]*(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)[A-Z0-9_]*"
 _PEM_LABEL = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+MIN_KNOWN_SECRET = 16  # shorter "known" values would redact ordinary words
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,15 @@ PATTERNS: tuple[_Pattern, ...] = (
 )
 
 
-def redact(text: str) -> tuple[str, int]:
-    """`text` with secret-looking values replaced, and how many were replaced."""
+def redact(text: str, known: Sequence[str] = ()) -> tuple[str, int]:
+    """`text` with secret-looking values (and the `known` secrets, also reversed) replaced, and how
+    many were replaced."""
     count = 0
+    for secret in known:
+        if len(secret) >= MIN_KNOWN_SECRET:
+            for value in (secret, secret[::-1]):
+                count += text.count(value)
+                text = text.replace(value, "[REDACTED api key]")
     for pattern in PATTERNS:
         text, replaced = _redact_one(text, pattern)
         count += replaced
