@@ -185,3 +185,21 @@ def test_test_output_sent_back_to_the_model_is_redacted(fake_api, repo):
     sent = json.dumps(fake_api.requests[1].body)
     assert ENV_SECRET not in sent and STRIPE not in sent
     assert result.redactions == 2
+
+
+API_KEY = "sk-ant-" + "api03-" + "Zq8Lm2Nx7Pw4Rt6Yv1Bc3Df5Gh9Jk0"
+
+
+def test_the_api_key_is_redacted_even_reversed(fake_api, repo):
+    printed = f"env: ANTHROPIC_API_KEY is {API_KEY[7:]}\nreversed: {API_KEY[::-1]}\n"
+    tests = Tool("run_tests", "Run the tests.", {"type": "object", "properties": {}}, lambda i: printed)
+    fake_api.script(tool_reply(("run_tests", {})), text_reply("Done."))
+    client = ModelClient(api_key=API_KEY[7:], base_url=fake_api.url, max_retries=0)
+    result = run_tool_loop(client, MODEL, PROMPT, "Run the tests", [tests], Limits(), lambda e: None)
+    sent = json.dumps(fake_api.requests[1].body)
+    assert API_KEY[7:] not in sent and API_KEY[::-1][:-7] not in sent
+    assert result.redactions >= 2
+
+
+def test_short_known_values_are_not_treated_as_secrets():
+    assert redact("the test-key fixture", known=("test-key",)) == ("the test-key fixture", 0)

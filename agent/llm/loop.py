@@ -9,8 +9,9 @@ would take the run past `limits.max_cost` (checked BEFORE sending). `LoopResult.
 which: the API's stop reason, `max_turns` or `max_cost`.
 
 Safety: every text the loop sends (system prompt parts, the user's message, every tool result) goes
-through `agent.context.redact.redact` first; the count is reported as `Redacted` events and in the
-result. The stored `messages` are the redacted ones.
+through `agent.context.redact.redact` first, with the client's API key as a known secret (a test
+that prints it, even reversed, does not send it back); the count is reported as `Redacted` events
+and in the result. The stored `messages` are the redacted ones.
 
 Prompt caching: requests are laid out tools -> system -> messages, with `cache_control` ephemeral
 breakpoints (at most 4) on the last tool, on the stable system prefix (persona + task + checklist),
@@ -94,7 +95,7 @@ def run_tool_loop(
     price = price_for(model)
     if limits.max_cost is not None and price is None:
         raise ModelError(f"--max-cost needs a known price, and model '{model}' has none in fba's price table")
-    scrub = _Scrubber(on_event)
+    scrub = _Scrubber(on_event, (client.api_key,))
     system = system_blocks(prompt, scrub)
     messages = [*history]
     _add_user_blocks(messages, [{"type": "text", "text": scrub(user_text, "your message")}])
@@ -208,12 +209,13 @@ def _run_tool(by_name: dict[str, Tool], use: dict[str, Any], scrub: "_Scrubber",
 class _Scrubber:
     """Redacts text on its way to the model, counting and reporting what it replaced."""
 
-    def __init__(self, on_event: EventSink) -> None:
+    def __init__(self, on_event: EventSink, known: Sequence[str] = ()) -> None:
         self.on_event = on_event
+        self.known = tuple(known)  # fba's own secrets (the API key): redacted wherever they appear
         self.count = 0
 
     def __call__(self, text: str, where: str) -> str:
-        clean, count = redact(text)
+        clean, count = redact(text, self.known)
         if count:
             self.count += count
             self.on_event(Redacted(count, where))

@@ -495,7 +495,7 @@ class _Run:
         return requests, ids
 
     def _scrub(self, text: str, where: str) -> str:
-        clean, count = redact(text)
+        clean, count = redact(text, (self.client.api_key,))
         self.redactions += count
         return clean
 
