@@ -116,6 +116,7 @@ def load_cases(folder: Path) -> list[Case]:
 
 
 def load_case(root: Path) -> Case:
+    root = root.resolve()  # the files found under it are absolute
     try:
         raw = json.loads((root / EXPECTED_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

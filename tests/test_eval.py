@@ -37,6 +37,12 @@ def test_static_mode_offline(run_fba, tmp_path):
     assert data["missed"] == ["tasks_api:main.py:40 ownership", "tokens:auth.py:5 secrets"]
 
 
+def test_cases_given_as_a_relative_path(run_fba):
+    done = run_fba(["eval", "review", "--cases", "eval_cases", "--format", "json"], CASES.parent)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["cases"] == ["tasks_api", "tokens"]
+
+
 def test_static_mode_text_table(run_fba, tmp_path):
     done = run_fba(["eval", "review", "--cases", str(CASES)], tmp_path)
     assert done.returncode == 0, done.stderr
