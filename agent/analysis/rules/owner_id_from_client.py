@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterator
 
 from agent.analysis.facts import Param, Route
@@ -43,6 +44,9 @@ class OwnerIdFromClient(Rule):
     item = Item.model_validate(item_in, update={"owner_id": current_user.id})
     ```
     and drop `owner_id` from the request schema.
+
+    A filter or search schema (`FlowRunFilter`, `ItemSearch`, a body of `POST /items/filter`)
+    only chooses which rows are read, so its owner fields are not flagged.
 
     **Known problems**
     Admin routes (a superuser/admin dependency or an `is_superuser` guard at the top of the
@@ -115,6 +119,27 @@ def create_item(session: SessionDep, current_user: CurrentUser, item_in: ItemIn)
     return item
 """,
         },
+        # A filter schema: the owner field picks what is read, it is never written.
+        {
+            "app/models.py": MODELS + """
+class ItemFilter(SQLModel):
+    title: str | None = None
+    owner_id: uuid.UUID | None = None
+""",
+            "app/api/deps.py": DEPS,
+            "app/api/routes/items.py": """
+from fastapi import APIRouter
+from app.api.deps import CurrentUser, SessionDep
+from app.models import ItemFilter
+from app import crud
+
+router = APIRouter()
+
+@router.post("/items/filter")
+def filter_items(session: SessionDep, current_user: CurrentUser, items: ItemFilter) -> list:
+    return crud.read_items(session, item_filter=items, limit=100)
+""",
+        },
     )
     INVALID = (
         {
@@ -176,9 +201,11 @@ def read_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUI
                         )
 
     def _body_owner(self, ctx: FileContext, route: Route, func: FunctionNode, param: Param) -> Iterator[Finding]:
+        if _searches(route):
+            return
         for schema in ctx.index.models_in(ctx.path, param.annotation):
-            if schema.table:
-                continue  # a table model as body is FBA222's (mass assignment) concern
+            if schema.table or FILTER_SCHEMA.search(schema.name):
+                continue  # a table model as body is FBA222's (mass assignment) concern; a filter is read only
             for field in (f for f in OWNER_COLUMNS if f in schema.field_names):
                 if not _overwritten(func, field, route.user_param):
                     read = _first_read(func, param.name, field)
@@ -189,6 +216,17 @@ def read_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUI
                         "set it from the authenticated user and remove it from the schema",
                         line=None if read else (param.line or func.lineno),
                     )
+
+
+# Schemas and endpoints that choose which rows are read: their owner fields are criteria, not identity.
+FILTER_SCHEMA = re.compile(r"(?:Filter|Criteria|Search|Query|Sort)s?$")
+SEARCH_SEGMENTS = frozenset({"filter", "search", "query", "count", "find"})
+
+
+def _searches(route: Route) -> bool:
+    """A search endpoint (`POST /flow_runs/filter`): its body is the query."""
+    last = route.path.rstrip("/").rsplit("/", 1)[-1].lower()
+    return last in SEARCH_SEGMENTS
 
 
 def _first_read(func: ast.AST, param: str, field: str) -> ast.Attribute | None:
