@@ -209,7 +209,7 @@ def test_implement_creates_a_router_verifies_applies_and_commits(fake_api, env, 
     assert after.returncode == 0 and "4 passed" in after.stdout
 
     runs = json.loads(run_fba(["log", "--json"], project).stdout)
-    assert (runs[0]["command"], runs[0]["status"], runs[0]["requests"]) == ("implement", "verified", 4)
+    assert (runs[0]["command"], runs[0]["status"], runs[0]["requests"]) == ("implement", "completed", 4)
 
 
 def test_a_failing_first_attempt_is_sent_back_and_fixed_in_round_two(fake_api, env, standin, project, run_fba):

@@ -32,7 +32,7 @@ def test_questions_without_a_terminal_stop_the_run_then_answers_resume_it(fake_a
     assert "# options: per user, global" in done.stdout and "# why: the spec does not say" in done.stdout
     assert "cannot answer now" in fake_api.requests[1].text
     assert git(project, "status", "--porcelain") == ""
-    assert json.loads(run_fba(["log", "--json"], project).stdout)[0]["status"] == "questions"
+    assert json.loads(run_fba(["log", "--json"], project).stdout)[0]["status"] == "not verified"
 
     saved = Path(re.search(r"questions saved to (\S+);", done.stderr)[1])
     answers = tmp_path / "answers.yaml"

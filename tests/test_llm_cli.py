@@ -52,7 +52,7 @@ def test_ask_runs_the_tool_loop_streams_the_answer_and_logs_the_run(fake_api, pr
     runs = json.loads(run_fba(["log", "--json"], project).stdout)
     assert len(runs) == 1
     run = runs[0]
-    assert (run["command"], run["model"], run["title"], run["status"]) == ("ask", ALIASES["sonnet"], "Which routes lack auth?", "end_turn")
+    assert (run["command"], run["model"], run["title"], run["status"]) == ("ask", ALIASES["sonnet"], "Which routes lack auth?", "completed")
     assert (run["requests"], run["input_tokens"], run["output_tokens"]) == (2, 1500, 120)
     assert (run["cache_creation_input_tokens"], run["cache_read_input_tokens"], run["total_tokens"]) == (3000, 3000, 7620)
     assert run["cost_usd"] == pytest.approx(COST)
@@ -83,7 +83,7 @@ def test_ask_exhausted_retries_exit_2_with_one_line(fake_api, project, run_fba):
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == "error: the API is unavailable (529: Overloaded) after 1 retries; try again later"
     runs = json.loads(run_fba(["log", "--json"], project).stdout)
-    assert runs[0]["status"] == "failed"
+    assert runs[0]["status"] == "failed: the API is unavailable (529: Overloaded) after 1 retries; try again later"
 
 
 def test_ask_with_a_rejected_key(fake_api, project, run_fba):

@@ -167,8 +167,10 @@ class ChatLoop:
         try:
             while self._step():
                 pass
-        finally:
-            self.session.close()
+        except BaseException as exc:
+            self.session.close(exc)
+            raise
+        self.session.close()
         pending = len(self.session.workspace.snapshot().files)
         if pending:
             self.term.warn(f"left with pending changes to {pending} file(s) not applied; they are dropped")

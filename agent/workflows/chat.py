@@ -48,7 +48,7 @@ from agent.llm.loop import CHARS_PER_TOKEN, Limits, Prompt, run_tool_loop
 from agent.llm.models import resolve_model
 from agent.llm.tools import Tool, read_only_tools
 from agent.personas import Persona, agent_files, load_checklist, load_persona, render_checklist, task_prompt
-from agent.store import SessionLog, Store
+from agent.store import COMPLETED, SessionLog, Store, ended_by
 from agent.types import ChangeSet, ReviewResult, Usage
 from agent.workflows.ask import repository_context
 from agent.workflows.changes import ChangeUI, CommitInfo, FlowOptions, FlowResult, run_change_flow
@@ -427,10 +427,11 @@ class ChatSession:
             raise UsageError(f"usage: {usage}")
         return repo_path(self.root, argument)
 
-    def close(self) -> None:
-        """Mark the stored session as ended (it can still be resumed)."""
+    def close(self, exc: BaseException | None = None) -> None:
+        """Record how the session ended: completed, or interrupted / failed when `exc` ended it.
+        Either way it can still be resumed."""
         if self.recorded:
-            self.log.finish("ended")
+            self.log.finish(COMPLETED if exc is None else ended_by(exc))
 
 
 class _ScopedUI:
