@@ -1,13 +1,19 @@
-"""Text output of a review: findings grouped by file with a code excerpt, then a one-line summary."""
+"""Text output of a review: each finding as `path:line:col: severity RULE message` (as ruff and
+compilers print them, so editors and terminals open the place), the message wrapped with a hanging
+indent at the terminal's width, then the code it is about; files apart by a blank line; then a
+one-line summary."""
 
 from __future__ import annotations
 
 import io
+import textwrap
 from itertools import groupby
 from typing import Collection, Iterable, Mapping
 
+from rich.text import Text
+
 from agent.console import Terminal, escape
-from agent.report.common import plural, summary_line
+from agent.report.common import summary_line
 from agent.types import Finding, ReviewResult, Severity, Skipped
 
 SEVERITY_STYLE = {
@@ -52,24 +58,60 @@ def review_text(result: ReviewResult, sources: Mapping[str, str] | None = None) 
 
 
 def _print_findings(out, result: ReviewResult, sources: Mapping[str, str]) -> None:
+    """Each finding leads with `path:line:col:` (what editors and terminals open), its message
+    wrapped at the console's width with a hanging indent; then the code it is about."""
+    width = out.width
     for path, group in groupby(result.findings, key=lambda f: f.path):
-        findings = list(group)
-        out.print(f"[bold underline]{escape(path)}[/] [dim]({plural(len(findings), 'finding')})[/]")
         lines = sources.get(path, "").splitlines()
-        for finding in findings:
-            out.print(_headline(finding), soft_wrap=True)
+        for finding in group:
+            for line in hanging_lines(_headline(finding), width):
+                out.print(line, soft_wrap=True)
             for number in _excerpt_lines(finding, len(lines)):
-                out.print(f"[dim]{number:>8} │[/] {escape(lines[number - 1].rstrip())}", soft_wrap=True)
+                out.print(_excerpt(number, lines[number - 1], width), soft_wrap=True)
             if finding.fix is not None:
-                out.print(f"         [green]fix:[/] {escape(finding.fix.description)}", soft_wrap=True)
+                fix = Text(" " * HANGING_INDENT) + Text("fix: ", style="green") + Text(finding.fix.description)
+                for line in hanging_lines(fix, width):
+                    out.print(line, soft_wrap=True)
         out.print()
 
 
-def _headline(finding: Finding) -> str:
-    origin = f" [magenta](model, confidence {finding.confidence:.2f})[/]" if finding.source != "static" else ""
-    style = SEVERITY_STYLE[finding.severity]
-    return (f"  {finding.line}:{finding.column} [{style}]{finding.severity.value:<8}[/] "
-            f"[bold]{finding.rule}[/] {escape(finding.message)}{origin}")
+HANGING_INDENT = 4
+
+
+def hanging_lines(text: Text, width: int, indent: int = HANGING_INDENT) -> list[Text]:
+    """`text` wrapped at word boundaries to `width` columns, lines after the first indented."""
+    plain = text.plain
+    wrapped = textwrap.wrap(plain, width=max(width, indent + 20), subsequent_indent=" " * indent,
+                            break_long_words=False, break_on_hyphens=False, replace_whitespace=False)
+    lines, cursor = [], 0
+    for number, line in enumerate(wrapped):
+        content = line[indent:] if number else line
+        start = plain.find(content, cursor)
+        if start < 0:  # textwrap changed the text (it never should): show it unwrapped
+            return [text]
+        cursor = start + len(content)
+        piece = text[start:cursor]
+        lines.append(Text(" " * indent) + piece if number else piece)
+    return lines or [text]
+
+
+def _headline(finding: Finding) -> Text:
+    headline = Text(f"{finding.path}:{finding.line}:{finding.column}:", style="bold")
+    headline.append(" ")
+    headline.append(finding.severity.value, style=SEVERITY_STYLE[finding.severity])
+    headline.append(" ")
+    headline.append(finding.rule, style="bold")
+    headline.append(f" {finding.message}")
+    if finding.source != "static":
+        headline.append(f" (model, confidence {finding.confidence:.2f})", style="magenta")
+    return headline
+
+
+def _excerpt(number: int, code: str, width: int) -> Text:
+    line = Text(f"{number:>8} │", style="dim")
+    line.append(f" {code.rstrip()}")
+    line.truncate(width, overflow="ellipsis")
+    return line
 
 
 def _excerpt_lines(finding: Finding, available: int) -> range:

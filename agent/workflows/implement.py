@@ -56,6 +56,14 @@ class RoundStarted:
 
 
 @dataclass(frozen=True)
+class Verifying:
+    """fba starts verifying round `number`'s change (static checks, then the project's tests)."""
+
+    number: int
+    test_command: str
+
+
+@dataclass(frozen=True)
 class Verified:
     """Verification after round `number`."""
 
@@ -175,6 +183,7 @@ def implement(spec: Spec, config: Config, options: ImplementOptions, on_event: E
             if questions.pending:
                 stop_reason = "questions"
                 break
+            on_event(Verifying(rounds, verify_options.test_command))
             verification = verify(workspace.snapshot(), root, verify_options)
             on_event(Verified(rounds, verification))
             if verification.passed:
