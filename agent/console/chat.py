@@ -75,6 +75,47 @@ def _prompt_session(history_file: Path | None):
     return PromptSession(history=history, key_bindings=bindings)
 
 
+class DeferredInterrupt:
+    """Ctrl-C while the screen is being written is held until the write ends: a KeyboardInterrupt
+    raised in the middle of rich's output would leave its buffer to be written again (a duplicated
+    line). Python runs signal handlers in the main thread, between writes when this is installed."""
+
+    def __init__(self) -> None:
+        self._writing = False
+        self._pending = False
+
+    @contextmanager
+    def installed(self):
+        import signal
+
+        try:
+            previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        except ValueError:  # not the main thread: nothing to defer
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _on_interrupt(self, signum, frame) -> None:
+        if self._writing:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def writing(self):
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
+
+
 class ChatPrinter:
     """An EventSink for one answer. On a terminal the answer is Markdown printed block by block as
     each block ends, once and never repainted; below it a transient region (erased when it stops,
@@ -91,12 +132,17 @@ class ChatPrinter:
         self._printed = 0  # blocks printed in this answer
         self._status = Activity(term.out, enabled=False)  # only its label: this printer draws
         self._view = None
+        self.interrupts = DeferredInterrupt()
 
     @property
     def usage(self) -> Usage:
         return self._plain.usage
 
     def __call__(self, event: Event) -> None:
+        with self.interrupts.writing():
+            self._render(event)
+
+    def _render(self, event: Event) -> None:
         if not self.live:
             self._plain(event)
         elif isinstance(event, TextDelta):
@@ -172,14 +218,16 @@ class ChatPrinter:
 
     def close(self) -> None:
         """Stop the region (erasing it); an unfinished block is dropped with its cancelled answer."""
-        self._hide()
-        self._pending = ""
-        self._plain.close()
+        with self.interrupts.writing():
+            self._hide()
+            self._pending = ""
+            self._plain.close()
 
     def finish(self, model: str, usage: Usage, stop_reason: str) -> None:
-        self._flush()
-        self._hide()
-        self._plain.finish(model, usage, stop_reason)
+        with self.interrupts.writing():
+            self._flush()
+            self._hide()
+            self._plain.finish(model, usage, stop_reason)
 
     def stopped(self) -> None:
         """The answer failed or was cancelled: erase the region, show what it cost until then."""
@@ -364,7 +412,7 @@ class ChatLoop:
     def _answer(self, message: str, task: bool) -> None:
         printer = ChatPrinter(self.term, live=self.term.interactive)
         try:
-            with keys_not_echoed() if self.term.interactive else nullcontext():
+            with keys_not_echoed() if self.term.interactive else nullcontext(), printer.interrupts.installed():
                 turn = self.session.send(message, printer, task)
         except KeyboardInterrupt:
             printer.stopped()
