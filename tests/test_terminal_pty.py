@@ -85,6 +85,9 @@ def test_ctrl_c_during_an_answer_leaves_no_duplicate_line(spawn_chat, fake_api):
     child.expect("›")
     child.sendline("Again")
     child.expect("Second answer")
+    child.expect("›")
+    child.sendline("/cost")
+    child.expect(r"this session: \S+ · 2 requests · 200 in")  # the cancelled request counts: it was sent
     leave(child)
     lines = screen_lines(child, 20, 80)
     assert sum(SLOW_FIRST_LINE in line for line in lines) == 1, lines
