@@ -56,6 +56,7 @@ def test_questions_are_answered_inline_on_a_terminal(fake_api, env, project, fba
     child.expect("unique per user or global")
     child.expect("answer")
     child.sendline("1")
+    child.expect("→ per user")  # the chosen option, echoed
     child.expect("rejected with 422")
     child.expect("answer")
     child.sendline("yes, with a clear message")

@@ -64,6 +64,8 @@ def test_a_long_streamed_answer_leaves_exactly_one_copy_in_the_scrollback(spawn_
     child.expect("1 request")  # the usage line after the answer
     leave(child)
     lines = screen_lines(child, rows, columns)
+    banner = " ".join(line.strip() for line in lines[:next(n for n, line in enumerate(lines) if line.startswith("›"))])
+    assert "/help for commands, Ctrl-D to leave" in banner  # wrapped between words, never inside one
     for number in range(1, 61):
         copies = [line for line in lines if f"Paragraph {number:02d}:" in line]
         assert len(copies) == 1, (number, copies)

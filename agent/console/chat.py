@@ -151,7 +151,7 @@ class ChatPrinter:
             self._show("waiting for the model")
         elif isinstance(event, ToolStarted):
             self._flush()
-            self._show(f"the model is writing a {event.name} call")
+            self._show(f"the model is calling {event.name}")
         elif isinstance(event, ToolInputDelta):
             self._status.streamed(event.chars)
         else:

@@ -43,7 +43,7 @@ class StreamPrinter:
             self.activity.start("waiting for the model")
         elif isinstance(event, ToolStarted):
             self._end_line()
-            self.activity.start(f"the model is writing a {event.name} call")
+            self.activity.start(f"the model is calling {event.name}")
         elif isinstance(event, ToolInputDelta):
             self.activity.streamed(event.chars)
         elif isinstance(event, ToolRunning):
