@@ -62,16 +62,25 @@ def test_a_request_cancelled_before_anything_came_back_is_estimated(fake_api):
     def sink(event):
         events.append(event)
 
-    import threading
     import _thread
+    import threading
 
-    timer = threading.Timer(0.5, _thread.interrupt_main)
-    timer.start()
+    stop = threading.Event()
+
+    def interrupt_once_sent():  # Ctrl-C while the API has the request and nothing came back yet
+        while not stop.is_set():
+            if fake_api.requests:
+                return _thread.interrupt_main()
+            stop.wait(0.01)
+
+    watcher = threading.Thread(target=interrupt_once_sent, daemon=True)
+    watcher.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             run_tool_loop(client, MODEL, PROMPT, "Explain the app " * 100, [], Limits(), sink)
     finally:
-        timer.cancel()
+        stop.set()
+        watcher.join()
     done = [e for e in events if isinstance(e, RequestDone)]
     assert len(done) == 1
     usage = done[0].usage
