@@ -81,6 +81,7 @@ def review(
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Turn off these rules or categories."),
     preview: Optional[bool] = typer.Option(None, "--preview", help="Also run the preview rules (see 'fba rules')."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the report: no warnings, progress or totals."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also say how fba tidied the model's answer (findings moved to their quoted code, refused calls)."),
     fix: bool = typer.Option(False, "--fix", help="Apply the safe automatic fixes: preview, confirm, write, commit."),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: show the diff and write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: apply without asking."),
@@ -149,7 +150,7 @@ def review(
     model_failure = None
     if use_model:
         result, model_failure = _model_review(term, result, targets, options, config, changed, diff_ref, spec, batch,
-                                              batch_wait, notes_on_stderr=output_format != "text")
+                                              batch_wait, notes_on_stderr=output_format != "text", verbose=verbose)
     _emit_review(term, result, output_format, output)
     explicit_failures = [s for s in result.skipped if any(_same(s.path, t) for t in targets if t.is_file())]
     if result.skipped:  # the console's review module is not needed otherwise (start-up cost)
@@ -245,7 +246,8 @@ def _wants_model(static_only: bool, llm: bool, spec: Optional[Path], batch: bool
 
 
 def _model_review(term, result, targets: list[Path], options, config, changed: bool, diff_ref: Optional[str],
-                  spec: Optional[Path], batch: bool, batch_wait: Optional[float], notes_on_stderr: bool):
+                  spec: Optional[Path], batch: bool, batch_wait: Optional[float], notes_on_stderr: bool,
+                  verbose: bool):
     """The model pass over the reviewed (changed) files, merged into the static result; and None, or
     the one line saying why the model pass failed (the static result then stands alone, every file
     the model was asked about listed as not reviewed)."""
@@ -272,10 +274,14 @@ def _model_review(term, result, targets: list[Path], options, config, changed: b
                                  PassOptions(spec_text=spec_text, batch=batch, batch_wait=batch_wait),
                                  on_batch=_batch_progress(term))
     except FbaError as exc:
+        printer.stopped()
         return pass_failed(result, review_targets, outside, workspace, exc), f"the model pass failed: {exc}"
+    except BaseException:
+        printer.stopped()
+        raise
     finally:
         log.close()
-    _print_model_notes(term, outcome, outside, notes_on_stderr)
+    _print_model_notes(term, outcome, outside, notes_on_stderr, verbose)
     printer.finish(outcome.model, outcome.usage, outcome.stop_reason)
     failure = None
     if outcome.failed:
@@ -284,9 +290,10 @@ def _model_review(term, result, targets: list[Path], options, config, changed: b
     return merge(result, outcome, outside), failure
 
 
-def _print_model_notes(term, outcome, outside, not_reviewed: bool) -> None:
+def _print_model_notes(term, outcome, outside, not_reviewed: bool, verbose: bool) -> None:
     """What the model pass did not do or changed, on stderr: never silent. The files it did not
-    review too (`not_reviewed`) unless the text report on stdout lists them itself."""
+    review too (`not_reviewed`) unless the text report on stdout lists them itself. How fba tidied
+    the model's answer (refused calls, findings moved to their quoted code) only with --verbose."""
     for skipped in (*outside, *outcome.not_reviewed) if not_reviewed else ():
         term.warn(f"{skipped.path}: {skipped.reason}")
     if outcome.pending_batch:
@@ -294,9 +301,9 @@ def _print_model_notes(term, outcome, outside, not_reviewed: bool) -> None:
     if outcome.dropped:
         term.warn(f"dropped {len(outcome.dropped)} model finding(s) whose quoted code is not in the file: "
                   + "; ".join(outcome.dropped))
-    if outcome.invalid_calls:
+    if outcome.invalid_calls and verbose:
         term.info(f"{outcome.invalid_calls} invalid report_findings call(s) were refused")
-    if outcome.reanchored:
+    if outcome.reanchored and verbose:
         term.info(f"moved {outcome.reanchored} model finding(s) to the lines their quoted code is on")
     if outcome.below_confidence:
         term.info(f"{outcome.below_confidence} model finding(s) below min-confidence not shown")
@@ -613,6 +620,9 @@ def ask(
     log = SessionLog.open(term.warn)
     try:
         result = ask_agent(question, config, printer, log)
+    except BaseException:
+        printer.stopped()
+        raise
     finally:
         log.close()
     printer.finish(result.model, result.usage, result.stop_reason)
@@ -645,10 +655,66 @@ def show_log(
         term.out.print("no runs recorded yet")
         return
     term.table(
-        ["when", "command", "model", "requests", "tokens", "cost", "status", "title"],
-        [[_local_time(r.created_at), r.command, r.model, str(r.requests), f"{r.total_tokens:,}",
-          "unknown" if r.cost_usd is None else f"${r.cost_usd:.4f}", r.status, r.title[:50]] for r in runs],
+        ["id", "when", "command", "model", "requests", "tokens", "cost", "status", "title"],
+        [[r.id, _local_time(r.created_at), r.command, r.model, str(r.requests), _tokens(r.total_tokens, r.estimated),
+          _cost(r.cost_usd, r.estimated), r.status, r.title[:50]] for r in runs],
     )
+    if any(r.estimated for r in runs):
+        term.info("~ partly estimated: a request was cut off before the API reported its usage")
+    for run in runs:
+        if run.patch:
+            term.info(f"{run.id}: the change that was not applied is kept in {run.patch}; apply it with: fba apply {run.id}")
+
+
+def _tokens(count: int, estimated: bool) -> str:
+    return f"{'~' if estimated else ''}{count:,}"
+
+
+def _cost(cost_usd: Optional[float], estimated: bool = False) -> str:
+    return "unknown" if cost_usd is None else f"{'~' if estimated else ''}${cost_usd:.4f}"
+
+
+@app.command("apply")
+def apply_kept(
+    run_id: str = typer.Argument(..., help="The run whose kept change to apply (see 'fba log'); a unique prefix is enough."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
+    commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="Commit the change (how: config key 'commit')."),
+    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Also change files with uncommitted changes."),
+) -> None:
+    """Apply the change an implement run kept when it was not applied (declined, or no terminal).
+
+    The change goes through the usual flow: validated against the files as they are now (a file
+    changed since the run is refused), shown, confirmed, written and committed with its provenance.
+    """
+    from agent.analysis.runner import ReviewOptions
+    from agent.config import load_config
+    from agent.console.diff import ChangeConsole
+    from agent.store import APPLIED, Store
+    from agent.workflows.changes import FlowOptions, run_change_flow
+    from agent.workflows.kept import forget_kept, load_kept
+
+    store = Store.open()
+    try:
+        found = store.find_runs(run_id)
+        if not found:
+            raise UsageError(f"no run with id '{run_id}' (see: fba log)")
+        if len(found) > 1:
+            raise UsageError(f"'{run_id}' matches several runs; give more of the id (see: fba log)")
+        run = found[0]
+        if not run.patch:
+            raise UsageError(f"run {run.id} kept no change to apply ({run.status})")
+        changeset, root, info = load_kept(Path(run.patch))
+        config = load_config(root)
+        flow = FlowOptions(yes=yes, allow_dirty=allow_dirty, commit=_commit_mode(config["commit"], commit),
+                           review=ReviewOptions.from_config(config))
+        result = run_change_flow(changeset, root, info, flow, ChangeConsole(_terminal()))
+        if result.applied:
+            store.finish_session(run.id, APPLIED)
+            store.set_patch(run.id, "")
+            forget_kept(Path(run.patch))
+    finally:
+        store.close()
+    raise typer.Exit(EXIT_OK if result.applied else EXIT_FINDINGS)
 
 
 def _local_time(iso: str) -> str:
@@ -721,9 +787,9 @@ def sessions(
     if not found:
         term.out.print("no chat sessions yet" + ("" if all_repos else " in this repository (--all shows every repository)"))
         return
-    term.table(["id", "title", "when", "turns", "cost"],
-               [[s.id, s.title[:60], _local_time(s.updated_at), str(s.turns),
-                 "unknown" if s.cost_usd is None else f"${s.cost_usd:.4f}"] for s in found])
+    term.table(["id", "title", "when", "turns", "cost", "status"],
+               [[s.id, s.title[:60], _local_time(s.updated_at), str(s.turns), _cost(s.cost_usd, s.estimated), s.status]
+                for s in found])
 
 
 @eval_app.command("review")
@@ -820,7 +886,7 @@ def implement(
     --patch-out); 1 when nothing landed (not verified, questions to answer, declined); 2 on errors.
     """
     from agent.console.diff import ChangeConsole
-    from agent.console.implement import ImplementPrinter, UnverifiedChangeUI, ask_questions, print_report
+    from agent.console.implement import DecisionUI, ImplementPrinter, ask_questions, print_report
     from agent.context.specs import load_answers, load_spec
     from agent.analysis.runner import ReviewOptions
     from agent.store import SessionLog
@@ -838,20 +904,27 @@ def implement(
     printer = ImplementPrinter(term, stream_text=not quiet)
     log = SessionLog.open(term.warn)
     try:
-        result = implement_spec(loaded, config, options, printer, log, ask)
-    finally:
-        log.close()
-    printer.finish(result.model, result.usage, result.stop_reason)
-    print_report(term, result)
-    if result.questions:
-        _save_questions(term, result)
-        raise typer.Exit(EXIT_FINDINGS)
-    flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
-                       commit=_commit_mode(config["commit"], commit), review=ReviewOptions.from_config(config),
-                       allow_guarded=allow_guarded, max_file_bytes=config["max-file-size"])
-    reasons = ", ".join(c.name for c in result.verification.failures()) if result.verification else result.stop_reason
-    status = land_change(result, config.root, commit_info(result, _spec_label(spec, config.root)), flow, ui,
-                         UnverifiedChangeUI(ui, f"failed: {reasons}"))
+        try:
+            result = implement_spec(loaded, config, options, printer, log, ask)
+        except BaseException:
+            printer.stopped()
+            raise
+        printer.finish(result.model, result.usage, result.stop_reason)
+        print_report(term, result)
+        if result.questions:
+            _save_questions(term, result)
+            raise typer.Exit(EXIT_FINDINGS)
+        flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
+                           commit=_commit_mode(config["commit"], commit), review=ReviewOptions.from_config(config),
+                           allow_guarded=allow_guarded, max_file_bytes=config["max-file-size"])
+        info = commit_info(result, _spec_label(spec, config.root))
+        decision = DecisionUI(ui, result)
+        status = land_change(result, config.root, info, flow, decision, decision)
+        _record_landing(term, log, result, status, info, config.root)
+    except BaseException as exc:
+        log.close(exc if not isinstance(exc, typer.Exit) else None)
+        raise
+    log.close()
     landed = result.verified and status in ("applied", "dry-run", "patch-written")
     raise typer.Exit(EXIT_OK if landed else EXIT_FINDINGS)
 
@@ -882,6 +955,36 @@ def _warn_without_sandbox(term) -> None:
         term.warn(f"the agent's tests will not run in this session: {sandbox.refusal()}")
 
 
+# What the change flow did -> the run's status (others keep the status the workflow recorded).
+LANDING_STATUS = {"applied": "applied", "declined": "declined"}
+NOT_LANDED = ("declined", "not-confirmed", "unverified", "guarded")
+
+
+def _record_landing(term, log, result, flow_status: str, info, root: Path) -> None:
+    """Record how the run ended; a change that was paid for and not applied is kept for `fba apply`."""
+    from agent.home import data_home
+    from agent.workflows.kept import keep_change
+
+    if flow_status in LANDING_STATUS:
+        log.finish(LANDING_STATUS[flow_status])
+    if flow_status not in NOT_LANDED or not result.changeset or not log.session_id:
+        return
+    try:
+        patch = keep_change(result.changeset, root, info, log.session_id, data_home())
+    except OSError as exc:
+        term.warn(f"cannot keep the change under {data_home()}: {exc.strerror}")
+        return
+    log.keep_patch(str(patch))
+    term.err.print(f"kept the change in {escape_path(patch)}; apply it later with: [bold]fba apply {log.session_id}[/]",
+                   soft_wrap=True)
+
+
+def escape_path(path: Path) -> str:
+    from agent.console import escape
+
+    return escape(str(path))
+
+
 def _spec_label(spec: Path, root: Path) -> str:
     try:
         return spec.resolve().relative_to(root.resolve()).as_posix()
@@ -906,8 +1009,29 @@ def _save_questions(term, result) -> None:
     term.info(f"questions saved to {target}; answer them and run again with --answers {target}")
 
 
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP (a closed terminal) stop fba as Ctrl-C does, so a model run records that
+    it was interrupted instead of staying `running`. Forked workers keep the default behaviour."""
+    import os
+    import signal
+
+    main_pid = os.getpid()
+
+    def interrupt(signum, frame) -> None:
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt)
+
+
 def main() -> None:
     """Console entry point: run the app and turn fba errors into one line and exit code 2."""
+    _interrupt_on_termination()
     try:
         code = app(standalone_mode=False)
     except typer.Exit as exc:

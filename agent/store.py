@@ -4,6 +4,12 @@ The folder is `$FBA_HOME`, else `$XDG_DATA_HOME/fba`, else `~/.local/share/fba`.
 forward only: `MIGRATIONS` is an ordered list of SQL scripts and `schema_version` records how many
 have run; a database from a newer fba is refused rather than altered.
 
+Statuses: one small set for every command and display (`STATUSES`): completed, applied, declined,
+not verified, failed (stored as `failed: <why>`) and interrupted. A session is `running` while its
+process lives (its pid and host are stored), `submitted` while a review batch waits to be collected;
+a `running` row whose process is gone is shown as interrupted. Older rows' statuses (API stop
+reasons such as `end_turn`, `ended`, `verified`) are shown in the same set.
+
 Two interfaces:
 - `Store`: plain methods that raise `StoreError` (used by `fba log`, where the store is the job);
 - `SessionLog`: what a model command records through. A store failure becomes one warning and the
@@ -13,6 +19,8 @@ Two interfaces:
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -71,7 +79,61 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX usage_by_session ON usage(session_id);
     CREATE INDEX sessions_by_time ON sessions(created_at);
     """,
+    """
+    ALTER TABLE sessions ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sessions ADD COLUMN patch TEXT NOT NULL DEFAULT '';
+    ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0;
+    """,
 )
+
+RUNNING, SUBMITTED = "running", "submitted"
+COMPLETED, APPLIED, DECLINED, NOT_VERIFIED, FAILED, INTERRUPTED = (
+    "completed", "applied", "declined", "not verified", "failed", "interrupted")
+STATUSES = (COMPLETED, APPLIED, DECLINED, NOT_VERIFIED, FAILED, INTERRUPTED)
+# What fba recorded before the status set existed (API stop reasons, workflow results).
+LEGACY_STATUSES = {
+    "ended": COMPLETED, "collected": COMPLETED, "end_turn": COMPLETED, "tool_use": COMPLETED,
+    "max_tokens": COMPLETED, "max_turns": COMPLETED, "max_cost": COMPLETED, "refusal": COMPLETED,
+    "stop_sequence": COMPLETED, "verified": COMPLETED, "unverified": NOT_VERIFIED, "questions": NOT_VERIFIED,
+}
+MAX_REASON_CHARS = 160
+
+
+def failed(reason: str) -> str:
+    """The `failed: <why>` status: the first line of the reason, shortened."""
+    line = (reason.strip().splitlines() or [""])[0]
+    line = line if len(line) <= MAX_REASON_CHARS else line[: MAX_REASON_CHARS - 1] + "…"
+    return f"{FAILED}: {line}" if line else FAILED
+
+
+def ended_by(exc: BaseException) -> str:
+    """How a run that raised `exc` ended: interrupted (Ctrl-C, a signal) or failed: <why>."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return INTERRUPTED
+    return failed(str(exc) or type(exc).__name__)
+
+
+def shown_status(status: str, pid: int = 0, host: str = "") -> str:
+    """The status as displays show it: one of `STATUSES` (or `failed: ...`), `running` only while
+    the recorded process is alive, `submitted` for a batch that waits."""
+    if status == RUNNING:
+        return RUNNING if _alive(pid, host) else INTERRUPTED
+    return LEGACY_STATUSES.get(status, status)
+
+
+def _alive(pid: int, host: str) -> bool:
+    if not pid:
+        return False  # recorded before fba stored pids: long gone
+    if host and host != socket.gethostname():
+        return True  # another machine's process (a shared home): cannot tell, trust the row
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 class StoreError(FbaError):
@@ -98,6 +160,8 @@ class RunSummary:
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
     cost_usd: float | None
+    estimated: bool = False  # some request's tokens are fba's estimate (cut off before usage came)
+    patch: str = ""  # a declined change set kept for `fba apply`
 
     @property
     def total_tokens(self) -> int:
@@ -112,6 +176,7 @@ class RunSummary:
             "cache_read_input_tokens": self.cache_read_input_tokens,
             "total_tokens": self.total_tokens,
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "estimated": self.estimated, "patch": self.patch or None,
         }
 
 
@@ -130,6 +195,7 @@ class SessionSummary:
     turns: int
     requests: int
     cost_usd: float | None
+    estimated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +203,7 @@ class SessionSummary:
             "model": self.model, "status": self.status, "created_at": self.created_at,
             "updated_at": self.updated_at, "turns": self.turns, "requests": self.requests,
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "estimated": self.estimated,
         }
 
 
@@ -181,12 +248,25 @@ class Store:
     def start_session(self, command: str, repo_root: str = "", agent: str = "", model: str = "", title: str = "") -> str:
         session_id = uuid.uuid4().hex[:12]
         now = _now()
-        self._write("INSERT INTO sessions (id, command, repo_root, agent, model, title, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (session_id, command, repo_root, agent, model, title[:200], now, now))
+        self._write("INSERT INTO sessions (id, command, repo_root, agent, model, title, created_at, updated_at, pid, host) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (session_id, command, repo_root, agent, model, title[:200], now, now, os.getpid(), socket.gethostname()))
         return session_id
 
     def finish_session(self, session_id: str, status: str) -> None:
         self._write("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", (status, _now(), session_id))
+
+    def reopen_session(self, session_id: str) -> None:
+        """A resumed session runs again, in this process."""
+        self._write("UPDATE sessions SET status = ?, pid = ?, host = ?, updated_at = ? WHERE id = ?",
+                    (RUNNING, os.getpid(), socket.gethostname(), _now(), session_id))
+
+    def set_patch(self, session_id: str, patch: str) -> None:
+        self._write("UPDATE sessions SET patch = ? WHERE id = ?", (patch, session_id))
+
+    def find_runs(self, id_prefix: str, limit: int = 2) -> list["RunSummary"]:
+        """Runs whose id starts with `id_prefix` (any command)."""
+        return self._runs("WHERE s.id LIKE ? || '%'", (id_prefix,), limit)
 
     def add_messages(self, session_id: str, messages: Iterable[Mapping[str, Any]]) -> None:
         start = self._read("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,))[0][0]
@@ -206,9 +286,9 @@ class Store:
     def add_usage(self, session_id: str, model: str, usage: Usage) -> None:
         self._write(
             "INSERT INTO usage (session_id, model, input_tokens, output_tokens, cache_creation_input_tokens, "
-            "cache_read_input_tokens, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "cache_read_input_tokens, cost_usd, estimated, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session_id, model, usage.input_tokens, usage.output_tokens, usage.cache_creation_input_tokens,
-             usage.cache_read_input_tokens, usage.cost_usd if usage.cost_known else None, _now()))
+             usage.cache_read_input_tokens, usage.cost_usd if usage.cost_known else None, int(usage.estimated), _now()))
         self._write("UPDATE sessions SET updated_at = ? WHERE id = ?", (_now(), session_id))
 
     def sessions(self, command: str, repo_root: str | None = None, id_prefix: str = "",
@@ -222,28 +302,35 @@ class Store:
                       AND m.content LIKE '%"type": "text"%'),
                    (SELECT COUNT(*) FROM usage u WHERE u.session_id = s.id),
                    (SELECT CASE WHEN COUNT(u.id) > COUNT(u.cost_usd) THEN NULL ELSE COALESCE(SUM(u.cost_usd), 0.0) END
-                      FROM usage u WHERE u.session_id = s.id)
+                      FROM usage u WHERE u.session_id = s.id),
+                   (SELECT COALESCE(MAX(u.estimated), 0) FROM usage u WHERE u.session_id = s.id),
+                   s.pid, s.host
             FROM sessions s
             WHERE s.command = ? AND (? IS NULL OR s.repo_root = ?) AND s.id LIKE ? || '%'
             ORDER BY s.updated_at DESC, s.rowid DESC LIMIT ?
             """,
             (command, repo_root, repo_root, id_prefix, limit),
         )
-        return [SessionSummary(*row) for row in rows]
+        return [SessionSummary(*row[:5], shown_status(row[5], *row[-2:]), *row[6:11], bool(row[11])) for row in rows]
 
     def recent_runs(self, limit: int = 20) -> list[RunSummary]:
+        return self._runs("", (), limit)
+
+    def _runs(self, where: str, params: tuple, limit: int) -> list[RunSummary]:
         rows = self._read(
-            """
+            f"""
             SELECT s.id, s.command, s.model, s.title, s.status, s.created_at, COUNT(u.id),
                    COALESCE(SUM(u.input_tokens), 0), COALESCE(SUM(u.output_tokens), 0),
                    COALESCE(SUM(u.cache_creation_input_tokens), 0), COALESCE(SUM(u.cache_read_input_tokens), 0),
-                   CASE WHEN COUNT(u.id) > COUNT(u.cost_usd) THEN NULL ELSE COALESCE(SUM(u.cost_usd), 0.0) END
-            FROM sessions s LEFT JOIN usage u ON u.session_id = s.id
+                   CASE WHEN COUNT(u.id) > COUNT(u.cost_usd) THEN NULL ELSE COALESCE(SUM(u.cost_usd), 0.0) END,
+                   COALESCE(MAX(u.estimated), 0), s.patch, s.pid, s.host
+            FROM sessions s LEFT JOIN usage u ON u.session_id = s.id {where}
             GROUP BY s.id ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?
             """,
-            (limit,),
+            (*params, limit),
         )
-        return [RunSummary(*row) for row in rows]
+        return [RunSummary(*row[:4], shown_status(row[4], *row[-2:]), *row[5:12], bool(row[12]), row[13])
+                for row in rows]
 
 
 def migrate(connection: sqlite3.Connection) -> int:
@@ -280,6 +367,7 @@ class SessionLog:
         self._store = store
         self._warn = warn
         self.session_id: str | None = None
+        self.status = ""  # the last status this log recorded
 
     @classmethod
     def open(cls, warn: Callable[[str], None], path: Path | None = None) -> "SessionLog":
@@ -301,10 +389,14 @@ class SessionLog:
 
     def start(self, command: str, repo_root: str, agent: str, model: str, title: str) -> None:
         self.session_id = self._safely(lambda s: s.start_session(command, repo_root, agent, model, title))
+        self.status = RUNNING
 
     def resume(self, session_id: str) -> None:
-        """Record into an existing session (chat --continue / --resume)."""
+        """Record into an existing session (chat --continue / --resume); it is running again."""
         self.session_id = session_id if self._store is not None else None
+        if self.session_id:
+            self._safely(lambda s: s.reopen_session(session_id))
+            self.status = RUNNING
 
     def usage(self, model: str, usage: Usage) -> None:
         if self.session_id:
@@ -321,8 +413,18 @@ class SessionLog:
     def finish(self, status: str) -> None:
         if self.session_id:
             self._safely(lambda s: s.finish_session(self.session_id, status))
+            self.status = status
 
-    def close(self) -> None:
+    def keep_patch(self, path: str) -> None:
+        """Record where a declined change set was kept (`fba log` lists it, `fba apply` takes it)."""
+        if self.session_id:
+            self._safely(lambda s: s.set_patch(self.session_id, path))
+
+    def close(self, ended_by_exception: BaseException | None = None) -> None:
+        """Close the store. A run still `running` ended without saying how: it is recorded as
+        interrupted (or failed, with `ended_by_exception`), never left running."""
+        if self.status == RUNNING:
+            self.finish(ended_by(ended_by_exception) if ended_by_exception is not None else INTERRUPTED)
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -181,7 +181,8 @@ class Usage:
     """Token usage of one or more model requests, with its cost in USD.
 
     `cost_known` is False when some request used a model without a known price: its cost is then
-    unknown (reported as null), never silently 0.
+    unknown (reported as null), never silently 0. `estimated` is True when some request was
+    cut off before the API reported its usage, so its tokens are fba's estimate.
     """
 
     input_tokens: int = 0
@@ -191,6 +192,7 @@ class Usage:
     cost_usd: float = 0.0
     requests: int = 0
     cost_known: bool = True
+    estimated: bool = False
 
     def __add__(self, other: "Usage") -> "Usage":
         return Usage(
@@ -201,6 +203,7 @@ class Usage:
             self.cost_usd + other.cost_usd,
             self.requests + other.requests,
             self.cost_known and other.cost_known,
+            self.estimated or other.estimated,
         )
 
     @property
@@ -220,6 +223,7 @@ class Usage:
             "cache_read_input_tokens": self.cache_read_input_tokens,
             "cost_usd": round(self.cost_usd, 6) if self.cost_known else None,
             "requests": self.requests,
+            "estimated": self.estimated,
         }
 
 

@@ -85,7 +85,7 @@ def test_a_whole_session_then_continue(chat, fake_api, project, run_fba):
     assert "I ran fba's review" in review_turn and "app/main.py:6" in review_turn and "FBA201" in review_turn
 
     # the edit: proposed through the tool, shown as a diff, applied and committed
-    assert "↳ edit_file(path='app/main.py'" in done.stderr
+    assert "Update app/main.py (+5 -0)" in done.stderr
     assert '+@app.delete("/items/{item_id}", status_code=204)' in done.stdout
     assert "M app/main.py  +5 -0" in done.stderr
     assert "possible scope creep" not in done.stderr  # the request named the file and the route
@@ -108,6 +108,10 @@ def test_a_whole_session_then_continue(chat, fake_api, project, run_fba):
     assert again.returncode == 0, again.stderr
     assert "Yes, as discussed." in again.stdout
     assert "resumed" in again.stderr and "3 turns" in again.stderr
+    shown = again.stderr.split("of the earlier conversation:", 1)[1].split("fba chat ·", 1)[0]  # the last turns
+    assert "› What does GET /items return?" in shown and "It returns **an empty list**." in shown
+    assert "› I ran fba's review" in shown and "› Add a DELETE /items/{item_id} route" in shown
+    assert "Added the route." in shown
     history = conversation(fake_api.requests[-1])
     for earlier in ("What does GET /items return?", "It returns **an empty list**.", "I ran fba's review",
                     "Add a DELETE /items/{item_id} route", "Added the route.", "Does that still hold?"):
@@ -211,7 +215,7 @@ def test_implement_runs_the_implement_workflow_into_the_pending_changes(chat, fa
     assert done.returncode == 0, done.stderr
     system = "\n".join(b["text"] for b in fake_api.requests[0].body["system"])
     assert "Add `GET /tags` to app/main.py" in fake_api.requests[0].text and "Task: implement" in system
-    assert "verified after 1 round(s)" in done.stderr
+    assert "verified after 1 round: ✓ parse" in done.stderr
     assert "possible scope creep" not in done.stderr
     assert "applied changes to 1 file(s)" in done.stderr
     assert "def list_tags" in (project / "app" / "main.py").read_text()

@@ -24,7 +24,8 @@ def spawn_chat(fba_home: Path, fake_api, git_repo: Path):
 
     def spawn():
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "FBA_"))}
-        env.update({"FBA_HOME": str(fba_home), "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", **fake_api.env()})
+        env.update({"FBA_HOME": str(fba_home), "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "PAGER": "cat",
+                    **fake_api.env()})
         child = pexpect.spawn(sys.executable, ["-m", "agent", "chat"], cwd=str(git_repo), env=env,
                               encoding="utf-8", timeout=30, dimensions=(40, 120))
         children.append(child)

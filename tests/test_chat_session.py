@@ -106,6 +106,16 @@ def test_scope_creep_new_table_model_in_a_new_file():
     assert scope_creep(changeset, ["Add a Tag model in app/tags.py"], []) == ()
 
 
+def test_a_file_is_named_by_a_class_or_function_it_defines():
+    new_column = MODELS + "    priority: int = 0\n"
+    changeset = ChangeSet((change("app/models.py", MODELS, new_column),))
+    assert scope_creep(changeset, ["Add a priority field to the Item model"], []) == ()  # the one file it was about
+    assert scope_creep(changeset, ["Add a priority field"], []) == (
+        "app/models.py: changes a file your request does not mention",
+        "app/models.py: changes the columns of table model Item, which your request does not name",
+    )
+
+
 def test_unknown_commands_get_the_nearest_one():
     assert unknown_command_hint("aply") == "unknown command /aply; did you mean /apply? (/help lists the commands)"
     assert unknown_command_hint("runtests").startswith("unknown command /runtests; did you mean /run-tests?")

@@ -190,7 +190,8 @@ def test_implement_creates_a_router_verifies_applies_and_commits(fake_api, env, 
     assert done.returncode == 0, done.stderr
     assert (project / "app/tags.py").read_text() == TAGS_ROUTER
     assert "app.include_router(tags.router)" in (project / "app/main.py").read_text()
-    assert "verified after 1 round(s): parse passed, checks passed, schema passed, tests passed" in done.stderr
+    assert "verified after 1 round: ✓ parse  ✓ checks  ✓ schema  ✓ tests (4 passed in " in done.stderr
+    assert "  Tests: 4 passed in " in done.stderr and "  Create app/tags.py (+20)" in done.stderr
     assert "+++ b/app/tags.py" in done.stdout  # the diff preview
 
     # The model saw its pending change when it read main.py, and the isolated test run passed.
@@ -212,7 +213,7 @@ def test_implement_creates_a_router_verifies_applies_and_commits(fake_api, env, 
     assert after.returncode == 0 and "4 passed" in after.stdout
 
     runs = json.loads(run_fba(["log", "--json"], project).stdout)
-    assert (runs[0]["command"], runs[0]["status"], runs[0]["requests"]) == ("implement", "verified", 4)
+    assert (runs[0]["command"], runs[0]["status"], runs[0]["requests"]) == ("implement", "applied", 4)
 
 
 def test_a_failing_first_attempt_is_sent_back_and_fixed_in_round_two(fake_api, env, standin, project, run_fba):
@@ -227,7 +228,7 @@ def test_a_failing_first_attempt_is_sent_back_and_fixed_in_round_two(fake_api, e
     done = run_fba(["implement", "SPEC.md", "--yes", "--no-commit"], project, env, timeout=180)
     assert done.returncode == 0, done.stderr
     assert "round 2: fixing what verification found" in done.stderr
-    assert "verified after 2 round(s)" in done.stderr
+    assert "verified after 2 rounds" in done.stderr
     feedback = fake_api.requests[3].body["messages"][-1]["content"][-1]["text"]
     assert "did not pass" in feedback and "tests failed" in feedback
     assert "test_create_tag_lowercases_and_sets_the_owner" in feedback and "'Urgent'" in feedback
@@ -241,7 +242,7 @@ def test_tests_that_never_pass_write_nothing_and_exit_1(fake_api, env, project, 
     fake_api.script(*implement_steps(router=broken)[:2], text_reply("Done."), text_reply("Still done."))
     done = run_fba(["implement", "SPEC.md", "--yes", "--max-rounds", "2"], project, env, timeout=180)
     assert done.returncode == 1, done.stderr
-    assert "NOT verified after 2 round(s)" in done.stderr and "tests failed" in done.stderr
+    assert "NOT verified after 2 rounds" in done.stderr and "✗ tests (1 failed" in done.stderr
     assert "test_create_tag_lowercases_and_sets_the_owner" in done.stderr  # the evidence
     assert "nothing was written: the change is not verified (--yes never applies an unverified change)" in done.stderr
     assert not (project / "app/tags.py").exists()
@@ -267,7 +268,7 @@ def test_a_new_route_without_auth_fails_the_checks(fake_api, env, project, run_f
     fake_api.script(*implement_steps(router=open_router, test=open_test)[:2], text_reply("Done."))
     done = run_fba(["implement", "SPEC.md", "--yes", "--max-rounds", "1"], project, env, timeout=180)
     assert done.returncode == 1
-    assert "checks failed" in done.stderr and "FBA101" in done.stderr
+    assert "✗ checks (1 new finding at or above medium)" in done.stderr and "FBA101" in done.stderr
     assert not (project / "app/tags.py").exists()
 
 
@@ -370,7 +371,7 @@ def test_writes_outside_the_repo_and_secret_reads_are_refused(fake_api, env, pro
     assert all(ENV_SECRET not in r.text for r in fake_api.requests)
     assert not outside.exists() and not (project / ".env.local").exists()
     assert not (project / ".git/hooks/post-commit").exists()
-    assert "changes failed" in done.stderr
+    assert "✗ changes" in done.stderr
     assert git(project, "status", "--porcelain") == ""
 
 
@@ -405,5 +406,5 @@ def test_max_cost_stops_the_run_across_rounds(fake_api, env, project, run_fba):
     done = run_fba(["implement", "SPEC.md", "--yes", "--max-cost", "0.3"], project, env, timeout=180)
     assert done.returncode == 1
     assert len(fake_api.requests) == 1
-    assert "NOT verified after 1 round(s): changes failed" in done.stderr
+    assert "NOT verified after 1 round: ✗ changes (the agent created or edited no file)" in done.stderr
     assert "stopped by --max-cost before the change verified" in done.stderr

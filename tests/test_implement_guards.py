@@ -35,7 +35,7 @@ def test_questions_without_a_terminal_stop_the_run_then_answers_resume_it(fake_a
     assert "# options: per user, global" in done.stdout and "# why: the spec does not say" in done.stdout
     assert "cannot answer now" in fake_api.requests[1].text
     assert git(project, "status", "--porcelain") == ""
-    assert json.loads(run_fba(["log", "--json"], project).stdout)[0]["status"] == "questions"
+    assert json.loads(run_fba(["log", "--json"], project).stdout)[0]["status"] == "not verified"
 
     saved = Path(re.search(r"questions saved to (\S+);", done.stderr)[1])
     answers = tmp_path / "answers.yaml"
@@ -54,11 +54,12 @@ def test_questions_without_a_terminal_stop_the_run_then_answers_resume_it(fake_a
 def test_questions_are_answered_inline_on_a_terminal(fake_api, env, project, fba_home):
     fake_api.script(ASK, *implement_steps()[1:])
     child = pexpect.spawn(sys.executable, ["-m", "agent", "implement", "SPEC.md", "--no-commit"], cwd=str(project),
-                          env={"PATH": "/usr/bin:/bin", "FBA_HOME": str(fba_home), "NO_COLOR": "1", "COLUMNS": "200",
+                          env={"PATH": "/usr/bin:/bin", "FBA_HOME": str(fba_home), "NO_COLOR": "1", "COLUMNS": "200", "PAGER": "cat",
                                **env}, encoding="utf-8", timeout=120)
     child.expect("unique per user or global")
     child.expect("answer")
     child.sendline("1")
+    child.expect("→ per user")  # the chosen option, echoed
     child.expect("rejected with 422")
     child.expect("answer")
     child.sendline("yes, with a clear message")
@@ -110,7 +111,7 @@ def test_a_column_without_a_migration_is_sent_back_until_the_revision_is_added(f
     assert "### schema: failed" in feedback
     assert "table model Item (table 'item') columns changed: priority" in feedback
     assert "no migration revision in migrations/versions" in feedback
-    assert "verified after 2 round(s)" in done.stderr
+    assert "verified after 2 rounds" in done.stderr
     assert (project / "migrations/versions/0002_item_priority.py").read_text() == REVISION
 
 
@@ -121,7 +122,7 @@ def test_a_migration_that_does_not_match_the_model_fails(fake_api, env, project,
                     text_reply("Done."))
     done = run_fba(["implement", "SPEC.md", "--yes", "--max-rounds", "1"], project, env, timeout=180)
     assert done.returncode == 1
-    assert "schema failed" in done.stderr and "does not mention priority" in done.stderr
+    assert "✗ schema (a table model changed without a migration)" in done.stderr and "does not mention priority" in done.stderr
     assert "priority" not in (project / "app/models.py").read_text()
 
 
@@ -131,7 +132,7 @@ def test_a_schema_task_may_change_the_model_without_a_migration(fake_api, env, p
     fake_api.script(tool_reply(ADD_COLUMN), text_reply("Done."))
     done = run_fba(["implement", "SCHEMA.md", "--yes", "--no-commit"], project, env, timeout=180)
     assert done.returncode == 0, done.stderr
-    assert "schema passed" in done.stderr
+    assert "✓ schema" in done.stderr
 
 
 def test_without_migrations_a_schema_change_is_a_warning(fake_api, env, project, run_fba):
@@ -139,4 +140,4 @@ def test_without_migrations_a_schema_change_is_a_warning(fake_api, env, project,
     fake_api.script(tool_reply(ADD_COLUMN), text_reply("Done."))
     done = run_fba(["implement", "SPEC.md", "--yes", "--no-commit"], project, env, timeout=180)
     assert done.returncode == 0, done.stderr
-    assert "schema warning" in done.stderr and "migrated by hand" in done.stderr
+    assert "! schema (no migrations to check)" in done.stderr and "migrated by hand" in done.stderr

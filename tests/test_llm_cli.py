@@ -36,8 +36,8 @@ def test_ask_runs_the_tool_loop_streams_the_answer_and_logs_the_run(fake_api, pr
     done = run_fba(["ask", "Which routes lack auth?"], project, fake_api.env())
     assert done.returncode == 0, done.stderr
     assert done.stdout == "Checking the routes.\n`GET /items` (app/main.py:5) has no authentication.\n"
-    assert "↳ read_file(path='app/main.py')" in done.stderr
-    assert "↳ read_file(path='.env') ✗" in done.stderr and "deny-list" in done.stderr
+    assert "  Read app/main.py (7 lines)\n" in done.stderr
+    assert "  Read .env ✗" in done.stderr and "deny-list" in done.stderr
     assert f"{ALIASES['sonnet']} · 2 requests · 1,500 in · 120 out · 3,000 cache write · 3,000 cache read · ${COST:.4f}" in done.stderr
 
     first = fake_api.requests[0].body
@@ -52,7 +52,7 @@ def test_ask_runs_the_tool_loop_streams_the_answer_and_logs_the_run(fake_api, pr
     runs = json.loads(run_fba(["log", "--json"], project).stdout)
     assert len(runs) == 1
     run = runs[0]
-    assert (run["command"], run["model"], run["title"], run["status"]) == ("ask", ALIASES["sonnet"], "Which routes lack auth?", "end_turn")
+    assert (run["command"], run["model"], run["title"], run["status"]) == ("ask", ALIASES["sonnet"], "Which routes lack auth?", "completed")
     assert (run["requests"], run["input_tokens"], run["output_tokens"]) == (2, 1500, 120)
     assert (run["cache_creation_input_tokens"], run["cache_read_input_tokens"], run["total_tokens"]) == (3000, 3000, 7620)
     assert run["cost_usd"] == pytest.approx(COST)
@@ -83,7 +83,7 @@ def test_ask_exhausted_retries_exit_2_with_one_line(fake_api, project, run_fba):
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == "error: the API is unavailable (529: Overloaded) after 1 retry; try again later"
     runs = json.loads(run_fba(["log", "--json"], project).stdout)
-    assert runs[0]["status"] == "failed"
+    assert runs[0]["status"] == "failed: the API is unavailable (529: Overloaded) after 1 retries; try again later"
 
 
 def test_ask_with_a_rejected_key(fake_api, project, run_fba):
@@ -141,14 +141,14 @@ def test_stream_printer_renders_text_tools_and_footer(capsys):
 
     printer = StreamPrinter(Terminal(color=False))
     for event in (TextDelta("Half an "), StreamDiscarded("cut"), TextDelta("Looking."),
-                  ToolFinished("read_file", "path='.env'", True, "denied"), Redacted(2, "read_file result"),
+                  ToolFinished("read_file", "path='.env'", True, "denied", {"path": ".env"}), Redacted(2, "read_file result"),
                   TextDelta("Done.")):
         printer(event)
     printer.finish("claude-x", Usage(10, 5, 0, 0, 0.0, 1, cost_known=False), "max_cost")
     out, err = capsys.readouterr()
     assert out == "Half an \nLooking.\nDone.\n"
     assert "partial text above is void" in err
-    assert "↳ read_file(path='.env') ✗ denied" in err
+    assert "Read .env ✗ denied" in err
     assert "stopped: the next request would pass --max-cost" in err
     assert "redacted 2 secret-looking values" in err
     assert "claude-x · 1 request · 10 in · 5 out · 0 cache write · 0 cache read · cost unknown" in err

@@ -3,8 +3,10 @@ the read -> command or answer -> show loop.
 
 On a terminal, input goes through prompt_toolkit (the only module that imports it): history kept
 in a file, Ctrl-R search, arrow keys, multi-line paste, Esc+Enter for a newline. Otherwise each
-line of stdin is one message, so a session can be scripted. Answers stream as Markdown in a rich
-Live view on a terminal and as plain text otherwise; tool calls show as one dim line each.
+line of stdin is one message, so a session can be scripted. On a terminal answers are printed as
+Markdown block by block as each block ends (never repainted, so the scrollback holds one copy),
+with a transient spinner region below; otherwise they stream as plain text. Tool calls show as one
+dim line each saying what happened (`Update app/models.py (+7 -1)`).
 
 Ctrl-C while the agent answers cancels that answer (the session drops the turn) and the session
 goes on; Ctrl-C at the prompt clears the line; Ctrl-D or /exit leaves.
@@ -13,6 +15,7 @@ goes on; Ctrl-C at the prompt clears the line; Ctrl-D or /exit leaves.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Sequence
 
@@ -20,14 +23,18 @@ from agent.console import Terminal, escape, safe
 from agent.console.diff import ChangeConsole, print_diff, stats_lines
 from agent.console.implement import ask_questions, print_report
 from agent.console.review import print_review
+from agent.console.activity import Activity
 from agent.console.stream import StreamPrinter, usage_line
 from agent.errors import FbaError
-from agent.llm.events import Event, Retrying, StreamDiscarded, TextDelta, ToolFinished
+from agent.llm.events import Event, RequestStarted, TextDelta, ToolInputDelta, ToolRunning, ToolStarted
 from agent.types import Usage
-from agent.workflows.chat import ChatSession, Outcome, PendingView
+from agent.workflows.chat import ChatSession, Outcome, PendingView, is_turn_start
 
 PROMPT = "› "
 LIVE_REFRESHES_PER_SECOND = 8
+TAIL_LINES = 6  # lines of the unfinished block shown below the printed ones
+RESUMED_TURNS = 3  # earlier turns shown when a conversation is resumed
+RESUMED_CHARS = 200
 
 
 class LineReader:
@@ -68,50 +75,228 @@ def _prompt_session(history_file: Path | None):
     return PromptSession(history=history, key_bindings=bindings)
 
 
+class DeferredInterrupt:
+    """Ctrl-C while the screen is being written is held until the write ends: a KeyboardInterrupt
+    raised in the middle of rich's output would leave its buffer to be written again (a duplicated
+    line). Python runs signal handlers in the main thread, between writes when this is installed."""
+
+    def __init__(self) -> None:
+        self._writing = False
+        self._pending = False
+
+    @contextmanager
+    def installed(self):
+        import signal
+
+        try:
+            previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        except ValueError:  # not the main thread: nothing to defer
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _on_interrupt(self, signum, frame) -> None:
+        if self._writing:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def writing(self):
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
+
+
 class ChatPrinter:
-    """An EventSink for one answer: Markdown in a Live view on a terminal, else plain streaming."""
+    """An EventSink for one answer. On a terminal the answer is Markdown printed block by block as
+    each block ends, once and never repainted; below it a transient region (erased when it stops,
+    so nothing of it stays in the scrollback) shows the last lines of the unfinished block and a
+    spinner with the elapsed time and tokens so far. Otherwise the text streams plain."""
 
     def __init__(self, term: Terminal, live: bool) -> None:
         self.term = term
         self.live = live
         self._plain = StreamPrinter(term, stream_text=not live)
-        self._text = ""
+        if live:
+            self._plain.activity.enabled = False  # one live region at a time: this printer's
+        self._pending = ""  # the unfinished Markdown block
+        self._printed = 0  # blocks printed in this answer
+        self._status = Activity(term.out, enabled=False)  # only its label: this printer draws
         self._view = None
+        self.interrupts = DeferredInterrupt()
+
+    @property
+    def usage(self) -> Usage:
+        return self._plain.usage
 
     def __call__(self, event: Event) -> None:
-        if self.live and isinstance(event, TextDelta):
-            self._text += event.text
-            self._live_view().update(self._markdown())
-            return
-        if self.live and isinstance(event, (ToolFinished, Retrying, StreamDiscarded)):
-            self.close()  # what streamed so far stays on screen; the next text starts a new view
-        self._plain(event)
+        with self.interrupts.writing():
+            self._render(event)
 
-    def _live_view(self):
+    def _render(self, event: Event) -> None:
+        if not self.live:
+            self._plain(event)
+        elif isinstance(event, TextDelta):
+            self._text(event.text)
+        elif isinstance(event, RequestStarted):
+            self._show("waiting for the model")
+        elif isinstance(event, ToolStarted):
+            self._flush()
+            self._show(f"the model is calling {event.name}")
+        elif isinstance(event, ToolInputDelta):
+            self._status.streamed(event.chars)
+        else:
+            self._flush()
+            self._hide()  # a line on stderr comes next: the region must be gone first
+            self._plain(event)
+            if isinstance(event, ToolRunning) and event.name == "run_tests":
+                self._show("running the tests in an isolated copy")
+
+    def _text(self, text: str) -> None:
+        if self._view is None or not self._status.what.startswith("the model is answering"):
+            self._show("the model is answering")
+        self._status.streamed(len(text))
+        finished, self._pending = split_finished(self._pending + text)
+        if finished:
+            self._print_block(finished)
+
+    def _flush(self) -> None:
+        """Print the unfinished block as it is (the model moved on to a tool call, or ended)."""
+        if self._pending.strip():
+            self._print_block(self._pending)
+        self._pending = ""
+
+    def _print_block(self, text: str) -> None:
+        from rich.markdown import Markdown
+
+        if self._printed:
+            self.term.out.print()
+        self.term.out.print(Markdown(safe(text.strip("\n"))))
+        self._printed += 1
+
+    def _show(self, what: str) -> None:
+        self._status.start(what)
         if self._view is None:
             from rich.live import Live
 
-            self._view = Live(console=self.term.out, refresh_per_second=LIVE_REFRESHES_PER_SECOND,
-                              vertical_overflow="visible")
+            self._view = Live(console=self.term.out, get_renderable=self._region, transient=True,
+                              refresh_per_second=LIVE_REFRESHES_PER_SECOND, vertical_overflow="crop",
+                              redirect_stdout=False, redirect_stderr=False)
             self._view.start()
-        return self._view
 
-    def _markdown(self):
-        from rich.markdown import Markdown
-
-        return Markdown(safe(self._text))
-
-    def close(self) -> None:
-        """Stop the Live view (leaving its last rendering on screen)."""
+    def _hide(self) -> None:
         if self._view is not None:
-            self._view.update(self._markdown(), refresh=True)
             self._view.stop()
             self._view = None
-        self._text = ""
+
+    def _region(self):
+        """The last lines of the unfinished block (cut to the width) and the spinner line."""
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.text import Text
+
+        if self._spinner is None:
+            self._spinner = Spinner("dots", style="cyan")
+        self._spinner.update(text=Text(self._status.label(), style="dim"))
+        room = max(0, min(TAIL_LINES, self.term.out.height - 2))
+        tail = self._pending.rstrip("\n").splitlines()[-room:] if room and self._pending.strip() else []
+        lines = [Text(safe(line), no_wrap=True) for line in tail]
+        for line in lines:  # never the full width: a line ending in the last column leaves some
+            line.truncate(self.term.out.width - 1, overflow="ellipsis")  # terminals a row off
+        return Group(*lines, self._spinner)
+
+    _spinner = None
+
+    def close(self) -> None:
+        """Stop the region (erasing it); an unfinished block is dropped with its cancelled answer."""
+        with self.interrupts.writing():
+            self._hide()
+            self._pending = ""
+            self._plain.close()
 
     def finish(self, model: str, usage: Usage, stop_reason: str) -> None:
+        with self.interrupts.writing():
+            self._flush()
+            self._hide()
+            self._plain.finish(model, usage, stop_reason)
+
+    def stopped(self) -> None:
+        """The answer failed or was cancelled: erase the region, show what it cost until then."""
         self.close()
-        self._plain.finish(model, usage, stop_reason)
+        self._plain.stopped()
+
+
+def split_finished(text: str) -> tuple[str, str]:
+    """`text` cut after its last finished Markdown block: a blank line outside a code fence, or
+    a closing fence. Returns (finished blocks, the unfinished rest)."""
+    in_fence, cut, position = False, 0, 0
+    for line in text.splitlines(keepends=True):
+        position += len(line)
+        if not line.endswith("\n"):
+            break  # a line still streaming
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            if not in_fence:
+                cut = position
+        elif not stripped and not in_fence:
+            cut = position
+    return text[:cut], text[cut:]
+
+
+@contextmanager
+def keys_not_echoed(stream=None):
+    """While the agent answers, keys typed (and Ctrl-C's `^C`) are not echoed: echo would write
+    into the live region and break the screen. They stay buffered for the next prompt (type-ahead)."""
+    stream = stream or sys.stdin
+    try:
+        import termios
+
+        fd = stream.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError, AttributeError):
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)  # TCSANOW keeps the type-ahead
+
+
+def earlier_turns(messages, count: int) -> list[tuple[str, str]]:
+    """The last `count` turns of a conversation: (what the user asked, the text the agent answered)."""
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        if is_turn_start(message):
+            turns.append((_text_of(message), ""))
+        elif message["role"] == "assistant" and turns and _text_of(message):
+            question, answer = turns[-1]
+            turns[-1] = (question, f"{answer}\n{_text_of(message)}".strip())
+    return turns[-count:]
+
+
+def _text_of(message) -> str:
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "\n".join(b.get("text", "") for b in content if b.get("type") == "text").strip()
+
+
+def _shorten(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class ChatConsole(ChangeConsole):
@@ -167,8 +352,10 @@ class ChatLoop:
         try:
             while self._step():
                 pass
-        finally:
-            self.session.close()
+        except BaseException as exc:
+            self.session.close(exc)
+            raise
+        self.session.close()
         pending = len(self.session.workspace.snapshot().files)
         if pending:
             self.term.warn(f"left with pending changes to {pending} file(s) not applied; they are dropped")
@@ -176,7 +363,21 @@ class ChatLoop:
     def _banner(self) -> None:
         session = self.session
         resumed = f" · resumed {session.session_id} ({session.turns} turns)" if session.messages else ""
-        self.term.info(f"fba chat · {session.persona.name} · {session.model}{resumed} · /help for commands, Ctrl-D to leave")
+        if session.messages:
+            self._earlier_turns()
+        # Wrapped at word boundaries (never mid-word on a narrow terminal).
+        self.term.err.print(escape(f"fba chat · {session.persona.name} · {session.model}{resumed} · "
+                                   "/help for commands, Ctrl-D to leave"), style="dim", highlight=False)
+
+    def _earlier_turns(self) -> None:
+        """The last turns of a resumed conversation, shortened, so the user sees where it stopped."""
+        turns = earlier_turns(self.session.messages, RESUMED_TURNS)
+        self.term.err.print(f"[dim]… the last {len(turns)} turn(s) of the earlier conversation:[/]", highlight=False)
+        for question, answer in turns:
+            self.term.err.print(f"[bold]{PROMPT}[/]{escape(_shorten(question, RESUMED_CHARS))}", highlight=False)
+            if answer:
+                self.term.err.print(escape(_shorten(answer, RESUMED_CHARS * 2)), style="dim", highlight=False)
+        self.term.err.print()
 
     def _step(self) -> bool:
         """One message or command; False when the user leaves."""
@@ -211,13 +412,14 @@ class ChatLoop:
     def _answer(self, message: str, task: bool) -> None:
         printer = ChatPrinter(self.term, live=self.term.interactive)
         try:
-            turn = self.session.send(message, printer, task)
+            with keys_not_echoed() if self.term.interactive else nullcontext(), printer.interrupts.installed():
+                turn = self.session.send(message, printer, task)
         except KeyboardInterrupt:
-            printer.close()
+            printer.stopped()
             self.term.warn("cancelled: that answer is dropped; the session goes on")
             return
         except FbaError as exc:
-            printer.close()
+            printer.stopped()
             self.term.error(str(exc))
             return
         printer.finish(self.session.model, turn.usage, turn.stop_reason)
@@ -233,11 +435,11 @@ class ChatLoop:
         try:
             result = self.session.implement(spec, printer, ask)
         except KeyboardInterrupt:
-            printer.close()
+            printer.stopped()
             self.term.warn("cancelled: nothing from that run is kept; the session goes on")
             return
         except FbaError as exc:
-            printer.close()
+            printer.stopped()
             self.term.error(str(exc))
             return
         printer.finish(result.model, result.usage, result.stop_reason)

@@ -26,17 +26,45 @@ def diff_style(line: str) -> str | None:
 
 
 def print_diff(console, diff: str) -> None:
-    """`diff` on `console`: styled line by line on a terminal, as plain text otherwise. Control
-    characters in the changed files show as visible escapes either way (`--patch-out` writes the
-    exact bytes)."""
+    """`diff` on `console`: styled line by line on a terminal (through the pager when it is taller
+    than the screen and the user can answer it), as plain text otherwise. Control characters in the
+    changed files show as visible escapes either way (`--patch-out` writes the exact bytes)."""
     if not console.is_terminal:
         console.file.write(safe(diff))
         console.file.flush()
         return
     from rich.text import Text
 
-    for line in diff.splitlines():
-        console.print(Text(safe(line), style=diff_style(line) or ""), soft_wrap=True)
+    lines = [Text(safe(line), style=diff_style(line) or "") for line in diff.splitlines()]
+    if len(lines) > console.height and sys.stdin.isatty() and _page(console, lines):
+        return
+    for line in lines:
+        console.print(line, soft_wrap=True)
+
+
+def _page(console, lines) -> bool:
+    """Show `lines` through the user's pager as git does: $GIT_PAGER, $PAGER, else `less` with
+    LESS=FRX (quit when it fits, keep colours, leave the text on screen). False when no pager runs."""
+    import os
+    import shlex
+    import signal
+    import subprocess
+
+    pager = os.environ.get("GIT_PAGER", os.environ.get("PAGER", "less")).strip()
+    if not pager or pager == "cat":
+        return False
+    with console.capture() as captured:
+        for line in lines:
+            console.print(line, soft_wrap=True)
+    environ = {**os.environ, "LESS": os.environ.get("LESS", "FRX"), "LV": os.environ.get("LV", "-c")}
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the pager meanwhile
+    try:
+        subprocess.run(shlex.split(pager), input=captured.get(), text=True, env=environ, check=False)
+    except (OSError, ValueError):
+        return False
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return True
 
 
 def stats_lines(stats) -> list[str]:

@@ -5,9 +5,10 @@ model's questions, and the confirmation of an unverified change."""
 from __future__ import annotations
 
 import json
+import re
 
 from agent.console import Terminal, escape
-from agent.console.stream import StreamPrinter
+from agent.console.stream import StreamPrinter, summarize_tests
 
 MARKS = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "not run": "[yellow]–[/]", "warning": "[yellow]![/]"}
 
@@ -16,18 +17,54 @@ class ImplementPrinter(StreamPrinter):
     """StreamPrinter plus round and verification lines (on stderr)."""
 
     def __call__(self, event) -> None:
-        from agent.workflows.implement import RoundStarted, Verified
+        from agent.workflows.implement import RoundStarted, Verified, Verifying
 
         if isinstance(event, RoundStarted):
-            self._end_line()
+            self.close()
             what = "implementing the spec" if event.number == 1 else "fixing what verification found"
             self._note(f"[bold]round {event.number}:[/] {what}")
+        elif isinstance(event, Verifying):
+            self.close()
+            self._note(f"[bold]verifying round {event.number}:[/] static checks, then the tests "
+                       f"([dim]{escape(event.test_command)}[/]) in an isolated copy")
+            self.activity.start("verifying the change")
         elif isinstance(event, Verified):
-            self._end_line()
-            self._note(f"[bold]verification after round {event.number}:[/] "
-                       + "  ".join(f"{MARKS[c.status]} {escape(c.name)}" for c in event.verification.checks))
+            self.close()
+            self._note(f"[bold]verification after round {event.number}:[/] {checks_markup(event.verification)}")
         else:
             super().__call__(event)
+
+
+def checks_markup(verification) -> str:
+    """`✓ parse  ✓ checks  ✓ schema  ✓ tests (2 passed in 0.4 s)`: each check with why it failed."""
+    return "  ".join(f"{MARKS[c.status]} {escape(check_label(c))}" for c in verification.checks)
+
+
+def check_label(check) -> str:
+    """A check's name with a few words on what it gave."""
+    if check.status == "not run":
+        return check.name
+    if check.name == "tests":
+        return f"tests ({summarize_tests(check.detail)})"
+    if check.status == "passed":
+        return check.name
+    if check.name == "changes":
+        return "changes (the agent created or edited no file)"
+    if check.name == "parse":
+        return "parse (a changed file does not parse)"
+    new = re.match(r"(\d+) new finding", check.detail)
+    if check.name == "checks" and new:
+        return f"checks ({new.group(1)} new finding{'s' if new.group(1) != '1' else ''} at or above medium)"
+    if check.name == "schema":
+        return "schema (a table model changed without a migration)" if check.status == "failed" else "schema (no migrations to check)"
+    return check.name
+
+
+def verdict_markup(result) -> str:
+    """One line: verified or NOT verified, after how many rounds, and each check."""
+    title = "[green]verified[/]" if result.verified else "[red]NOT verified[/]"
+    rounds = f"after {result.rounds} round{'s' if result.rounds != 1 else ''}"
+    return f"{title} {rounds}: {checks_markup(result.verification)}"
 
 
 def print_report(term: Terminal, result) -> None:
@@ -39,8 +76,7 @@ def print_report(term: Terminal, result) -> None:
     if verification is None:
         term.err.print(f"[yellow]not verified: the run stopped ({escape(result.stop_reason)}) before any verification[/]")
         return
-    title = "[green]verified[/]" if result.verified else "[red]NOT verified[/]"
-    term.err.print(f"{title} after {result.rounds} round(s): {escape(verification.summary())}", soft_wrap=True)
+    term.err.print(verdict_markup(result), soft_wrap=True)
     for check in verification.checks:
         if check.status in ("failed", "warning") or (check.status == "not run" and not result.verified):
             term.err.print(f"  {MARKS[check.status]} {escape(check.name)}: {escape(_short(check.detail))}", soft_wrap=True)
@@ -71,7 +107,7 @@ def ask_questions(term: Terminal, questions) -> dict[str, str]:
     from rich.prompt import Prompt
 
     answers = {}
-    term.err.print(f"[bold]The agent has {len(questions)} question(s):[/]")
+    term.err.print(f"\n[bold]The agent has {len(questions)} question(s):[/]")
     for question in questions:
         term.err.print(f"\n[bold]{escape(question['question'])}[/]", soft_wrap=True)
         if question.get("why"):
@@ -83,16 +119,19 @@ def ask_questions(term: Terminal, questions) -> dict[str, str]:
         while not reply.strip():
             reply = Prompt.ask("answer" + (" (number or text)" if options else ""), console=term.err)
         reply = reply.strip()
-        answers[question["question"]] = options[int(reply) - 1] if reply.isdigit() and 0 < int(reply) <= len(options) else reply
+        answer = options[int(reply) - 1] if reply.isdigit() and 0 < int(reply) <= len(options) else reply
+        answers[question["question"]] = answer
+        term.err.print(f"  [green]→[/] {escape(answer)}", soft_wrap=True)
     return answers
 
 
-class UnverifiedChangeUI:
-    """A ChangeConsole whose confirmation says plainly that the change is not verified."""
+class DecisionUI:
+    """implement's change flow: the diff (paged when long), then the verification verdict repeated
+    right above the question, so the prompt never comes without it."""
 
-    def __init__(self, console, reasons: str) -> None:
+    def __init__(self, console, result) -> None:
         self.console = console
-        self.reasons = reasons
+        self.result = result
 
     @property
     def interactive(self) -> bool:
@@ -102,7 +141,11 @@ class UnverifiedChangeUI:
         self.console.preview(diff, stats, validation)
 
     def confirm(self, question: str) -> bool:
-        self.console.term.warn(f"this change is NOT verified ({self.reasons})")
+        term = self.console.term
+        if self.result.verification is not None:
+            term.err.print(verdict_markup(self.result), soft_wrap=True)
+        if self.result.verified:
+            return self.console.confirm(question)
         return self.console.confirm(f"Apply the unverified change anyway? {question}")
 
     def note(self, message: str) -> None:

@@ -1,12 +1,16 @@
-"""Text output of a review: findings grouped by file with a code excerpt, then a one-line summary."""
+"""Text output of a review: each finding as `path:line:col: severity RULE message` (as ruff and
+compilers print them, so editors and terminals open the place), the message wrapped with a hanging
+indent at the terminal's width, then the code it is about; files apart by a blank line; then a
+one-line summary."""
 
 from __future__ import annotations
 
+import textwrap
 from itertools import groupby
 from typing import Callable, Collection, Iterable, Mapping
 
 from agent.console import Terminal
-from agent.report.common import FIXABLE_MARK, plural, summary_line
+from agent.report.common import FIXABLE_MARK, summary_line
 from agent.textformats import printable
 from agent.types import Finding, ReviewResult, Severity, Skipped
 
@@ -23,7 +27,7 @@ MAX_EXCERPT_LINES = 3
 def print_review(term: Terminal, result: ReviewResult, sources: Mapping[str, str] | None = None) -> None:
     """Findings to stdout, then the summary (unless quiet)."""
     paint = _painter(term.out)
-    parts = _finding_lines(result, sources or {}, paint)
+    parts = _finding_lines(result, sources or {}, paint, term.out.width)
     parts += _not_reviewed_lines(result)
     if not term.quiet:
         parts += _summary_lines(result, paint)
@@ -43,7 +47,7 @@ def print_skipped(term: Terminal, skipped: Iterable[Skipped], failed: Collection
 
 def review_text(result: ReviewResult, sources: Mapping[str, str] | None = None) -> str:
     """The same report as plain text (no colour), for `--output FILE`."""
-    parts = _finding_lines(result, sources or {}, _plain)
+    parts = _finding_lines(result, sources or {}, _plain, None)
     parts += [f"not fully analysed: {_safe(skipped.path)}: {_safe(skipped.reason)}\n" for skipped in result.skipped]
     parts += _not_reviewed_lines(result)
     parts += _summary_lines(result, _plain)
@@ -53,6 +57,8 @@ def review_text(result: ReviewResult, sources: Mapping[str, str] | None = None) 
 # The report is built as text and written once: printing each line through rich (markup
 # parsing, measuring, segments) took five times as long as the JSON report on 2,000+ findings.
 Paint = Callable[[str, str], str]
+Segments = list[tuple[str, str]]  # (text, style); "" is no style
+HANGING_INDENT = 4
 
 
 def _plain(text: str, style: str) -> str:
@@ -96,29 +102,79 @@ def _not_reviewed_lines(result: ReviewResult) -> list[str]:
     return [f"{_safe(item.path)}: {_safe(item.reason)}\n" for item in result.not_reviewed]
 
 
-def _finding_lines(result: ReviewResult, sources: Mapping[str, str], paint: Paint) -> list[str]:
+def _finding_lines(result: ReviewResult, sources: Mapping[str, str], paint: Paint, width: int | None) -> list[str]:
+    """Each finding leads with `path:line:col:` (what editors and terminals open), wrapped at `width`
+    (None: never) with a hanging indent; then the code it is about. Files apart by a blank line."""
     parts: list[str] = []
     for path, group in groupby(result.findings, key=lambda f: f.path):
-        findings = list(group)
-        count = f"({plural(len(findings), 'finding')})"
-        parts.append(f"{paint(_safe(path), 'bold underline')} {paint(count, 'dim')}\n")
         lines = sources.get(path, "").splitlines()
-        for finding in findings:
-            parts.append(_headline(finding, paint))
+        for finding in group:
+            parts += _wrapped(_headline(finding), paint, width)
             for number in _excerpt_lines(finding, len(lines)):
-                parts.append(f"{paint(f'{number:>8} │', 'dim')} {_safe(lines[number - 1].rstrip().expandtabs())}\n")
+                parts.append(_excerpt(number, lines[number - 1], paint, width))
             if finding.fix is not None:
-                parts.append(f"         {paint('fix:', 'green')} {_safe(finding.fix.description)}\n")
+                fix = [(" " * HANGING_INDENT, ""), ("fix:", "green"), (" " + _safe(finding.fix.description), "")]
+                parts += _wrapped(fix, paint, width)
         parts.append("\n")
     return parts
 
 
-def _headline(finding: Finding, paint: Paint) -> str:
-    origin = " " + paint(f"(model, confidence {finding.confidence:.2f})", "magenta") if finding.source != "static" else ""
-    fixable = f" {FIXABLE_MARK}" if finding.fixable else ""
-    severity = paint(f"{finding.severity.value:<8}", SEVERITY_STYLE[finding.severity])
-    return (f"  {finding.line}:{finding.column} {severity} {paint(finding.rule, 'bold')}{fixable} "
-            f"{_safe(finding.message)}{origin}\n")
+def _headline(finding: Finding) -> Segments:
+    segments = [(f"{_safe(finding.path)}:{finding.line}:{finding.column}:", "bold"), (" ", ""),
+                (finding.severity.value, SEVERITY_STYLE[finding.severity]), (" ", ""), (finding.rule, "bold")]
+    if finding.fixable:
+        segments.append((f" {FIXABLE_MARK}", ""))
+    segments.append((f" {_safe(finding.message)}", ""))
+    if finding.source != "static":
+        segments.append((f" (model, confidence {finding.confidence:.2f})", "magenta"))
+    return segments
+
+
+def _wrapped(segments: Segments, paint: Paint, width: int | None) -> list[str]:
+    """The segments as lines of at most `width` columns, broken between words, lines after the first
+    indented by HANGING_INDENT; each piece keeps its segment's style."""
+    plain = "".join(text for text, _ in segments)
+    return [(" " * HANGING_INDENT if indented else "") + _painted(segments, start, end, paint) + "\n"
+            for start, end, indented in _line_spans(plain, width)]
+
+
+def _line_spans(plain: str, width: int | None) -> list[tuple[int, int, bool]]:
+    """(start, end, indented) of each wrapped line in `plain`."""
+    whole = [(0, len(plain), False)]
+    if width is None or len(plain) <= width:
+        return whole
+    wrapped = textwrap.wrap(plain, width=max(width, HANGING_INDENT + 20), subsequent_indent=" " * HANGING_INDENT,
+                            break_long_words=False, break_on_hyphens=False, replace_whitespace=False)
+    spans, cursor = [], 0
+    for number, line in enumerate(wrapped):
+        content = line[HANGING_INDENT:] if number else line
+        start = plain.find(content, cursor)
+        if start < 0:  # textwrap changed the text (tabs): show it unwrapped
+            return whole
+        cursor = start + len(content)
+        spans.append((start, cursor, number > 0))
+    return spans or whole
+
+
+def _painted(segments: Segments, start: int, end: int, paint: Paint) -> str:
+    pieces, offset = [], 0
+    for text, style in segments:
+        low, high = max(start, offset), min(end, offset + len(text))
+        if low < high:
+            piece = text[low - offset:high - offset]
+            pieces.append(paint(piece, style) if style else piece)
+        offset += len(text)
+    return "".join(pieces)
+
+
+def _excerpt(number: int, code: str, paint: Paint, width: int | None) -> str:
+    """A code line under its finding, cut (not wrapped) at `width`."""
+    gutter = f"{number:>8} │"
+    code = _safe(code.rstrip().expandtabs())
+    room = None if width is None else width - len(gutter) - 1
+    if room is not None and len(code) > room:
+        code = code[:max(room - 1, 0)] + "…"
+    return f"{paint(gutter, 'dim')} {code}\n"
 
 
 def _excerpt_lines(finding: Finding, available: int) -> range:

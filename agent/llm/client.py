@@ -27,10 +27,12 @@ from typing import Any, Mapping
 from agent.errors import ModelError
 from agent.llm.events import (
     EventSink,
+    MessageStarted,
     RequestDone,
     Retrying,
     StreamDiscarded,
     TextDelta,
+    ToolInputDelta,
     ToolStarted,
 )
 from agent.llm.models import usage_with_cost
@@ -210,8 +212,14 @@ def _root_cause_name(exc: BaseException) -> str:
 def _forward(event: Any, on_event: EventSink) -> None:
     if event.type == "text":
         on_event(TextDelta(event.text))
+    elif event.type == "input_json":
+        on_event(ToolInputDelta(len(event.partial_json)))
     elif event.type == "content_block_start" and event.content_block.type == "tool_use":
         on_event(ToolStarted(event.content_block.name, event.content_block.id))
+    elif event.type == "message_start":
+        usage = event.message.usage
+        on_event(MessageStarted(usage.input_tokens or 0, usage.cache_creation_input_tokens or 0,
+                                usage.cache_read_input_tokens or 0))
 
 
 class _RetryWatch:

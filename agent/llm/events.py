@@ -6,10 +6,26 @@ loop; nothing here prints. Events are plain frozen values, safe to collect in te
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Union
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Union
 
 from agent.types import Usage
+
+
+@dataclass(frozen=True)
+class RequestStarted:
+    """A model request was sent (about `input_tokens` of input); nothing has streamed back yet."""
+
+    input_tokens: int
+
+
+@dataclass(frozen=True)
+class MessageStarted:
+    """The API accepted the request and counted its input (`message_start`)."""
+
+    input_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
 
 
 @dataclass(frozen=True)
@@ -28,13 +44,31 @@ class ToolStarted:
 
 
 @dataclass(frozen=True)
+class ToolInputDelta:
+    """Part of a tool call's input streamed (`chars` characters of JSON)."""
+
+    chars: int
+
+
+@dataclass(frozen=True)
+class ToolRunning:
+    """The loop is about to run a tool with this input."""
+
+    name: str
+    input: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ToolFinished:
-    """The loop ran a tool: a one-line summary of the input and whether it failed."""
+    """The loop ran a tool: a one-line summary of the input and whether it failed; `input` and
+    `output` let the console say what happened (lines read, lines changed, tests passed)."""
 
     name: str
     summary: str
     is_error: bool
     error: str = ""
+    input: Mapping[str, Any] = field(default_factory=dict)
+    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,7 +88,9 @@ class StreamDiscarded:
 
 @dataclass(frozen=True)
 class RequestDone:
-    """One model request finished; `usage` is that request's tokens and cost."""
+    """One model request finished; `usage` is that request's tokens and cost. A request cut off
+    (Ctrl-C, a broken stream) is reported too, with stop reason `interrupted` and the usage the API
+    reported at its start, or fba's estimate (`usage.estimated`)."""
 
     usage: Usage
     stop_reason: str
@@ -68,7 +104,8 @@ class Redacted:
     where: str
 
 
-Event = Union[TextDelta, ToolStarted, ToolFinished, Retrying, StreamDiscarded, RequestDone, Redacted]
+Event = Union[RequestStarted, MessageStarted, TextDelta, ToolStarted, ToolInputDelta, ToolRunning, ToolFinished,
+              Retrying, StreamDiscarded, RequestDone, Redacted]
 EventSink = Callable[[Event], None]
 
 

@@ -24,14 +24,26 @@ To continue a conversation (chat), pass the previous `LoopResult.messages` as `h
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from agent.context.redact import redact
 from agent.errors import FbaError, ModelError
 from agent.llm.client import ModelClient
-from agent.llm.events import EventSink, Redacted, ToolFinished
-from agent.llm.models import Price, price_for
+from agent.llm.events import (
+    Event,
+    EventSink,
+    MessageStarted,
+    Redacted,
+    RequestDone,
+    RequestStarted,
+    StreamDiscarded,
+    TextDelta,
+    ToolFinished,
+    ToolInputDelta,
+    ToolRunning,
+)
+from agent.llm.models import Price, price_for, usage_with_cost
 from agent.llm.tools import Tool, summarize_input
 from agent.types import Usage
 
@@ -109,7 +121,7 @@ def run_tool_loop(
             if result.usage.cost_usd + estimate_input_cost(size, previous, price) > limits.max_cost:
                 result.stop_reason = "max_cost"
                 break
-        reply = client.send(request, on_event)
+        reply = _send(client, model, request, size, on_event)
         previous = (reply.usage, size)
         result.usage += reply.usage
         messages.append({"role": "assistant", "content": list(reply.content)})
@@ -123,6 +135,52 @@ def run_tool_loop(
         result.stop_reason = "max_turns"
     result.redactions = scrub.count
     return result
+
+
+def _send(client: ModelClient, model: str, request: dict[str, Any], size: int, on_event: EventSink):
+    """`client.send`, counting a request that never finishes: the API bills what was sent."""
+    on_event(RequestStarted(size // CHARS_PER_TOKEN))
+    in_flight = _InFlight(model, size, on_event)
+    try:
+        return client.send(request, in_flight)
+    except BaseException as exc:
+        if in_flight.started is not None or isinstance(exc, KeyboardInterrupt):
+            on_event(RequestDone(in_flight.cut_usage(), "interrupted"))
+        raise
+
+
+class _InFlight:
+    """An EventSink around one request: remembers what the API counted at `message_start` and how
+    much streamed, so a cut request (Ctrl-C, a broken stream that is resent) is still counted."""
+
+    def __init__(self, model: str, size: int, on_event: EventSink) -> None:
+        self.model, self.size, self.on_event = model, size, on_event
+        self.started: MessageStarted | None = None
+        self.streamed_chars = 0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, MessageStarted):
+            self.started = event
+        elif isinstance(event, TextDelta):
+            self.streamed_chars += len(event.text)
+        elif isinstance(event, ToolInputDelta):
+            self.streamed_chars += event.chars
+        elif isinstance(event, StreamDiscarded):
+            if self.started is not None:
+                self.on_event(RequestDone(self.cut_usage(), "interrupted"))
+            self.started, self.streamed_chars = None, 0
+        self.on_event(event)
+
+    def cut_usage(self) -> Usage:
+        """The input the API reported (else estimated from the request's size) and the output
+        that streamed (estimated from its characters)."""
+        output = -(-self.streamed_chars // CHARS_PER_TOKEN)
+        if self.started is None:
+            usage = usage_with_cost(self.model, self.size // CHARS_PER_TOKEN, output, 0, 0)
+            return replace(usage, estimated=True)
+        started = self.started
+        return usage_with_cost(self.model, started.input_tokens, output, started.cache_creation_input_tokens,
+                               started.cache_read_input_tokens)
 
 
 def system_blocks(prompt: Prompt, scrub: Callable[[str, str], str]) -> list[dict[str, Any]]:
@@ -188,6 +246,7 @@ def _run_tool(by_name: dict[str, Tool], use: dict[str, Any], scrub: "_Scrubber",
               calls: list[ToolCall]) -> dict[str, Any]:
     name, tool_input = use["name"], use.get("input") or {}
     tool = by_name.get(name)
+    on_event(ToolRunning(name, tool_input if isinstance(tool_input, dict) else {}))
     try:
         if tool is None:
             raise FbaError(f"unknown tool '{name}' (available: {', '.join(sorted(by_name)) or 'none'})")
@@ -199,7 +258,8 @@ def _run_tool(by_name: dict[str, Tool], use: dict[str, Any], scrub: "_Scrubber",
     output = scrub(output, f"{name} result")
     calls.append(ToolCall(name, tool_input if isinstance(tool_input, dict) else {}, is_error, len(output)))
     summary = summarize_input(tool_input) if isinstance(tool_input, dict) else ""
-    on_event(ToolFinished(name, summary, is_error, output if is_error else ""))
+    on_event(ToolFinished(name, summary, is_error, output if is_error else "",
+                          tool_input if isinstance(tool_input, dict) else {}, "" if is_error else output))
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": use["id"], "content": output}
     if is_error:
         block["is_error"] = True

@@ -17,14 +17,13 @@ from typing import Any, Mapping
 from agent.config import Config
 from agent.context.files import RepoFiles
 from agent.context.redact import redact
-from agent.errors import FbaError
 from agent.llm.client import ModelClient
 from agent.llm.events import Event, EventSink, RequestDone
 from agent.llm.loop import Limits, Prompt, run_tool_loop
 from agent.llm.models import resolve_model
 from agent.llm.tools import read_only_tools
 from agent.personas import load_checklist, load_persona, render_checklist, task_prompt
-from agent.store import SessionLog
+from agent.store import COMPLETED, SessionLog, ended_by
 from agent.types import Usage
 
 CONTEXT_FILES = 300  # how many repository paths the cached context lists
@@ -72,13 +71,13 @@ def ask(question: str, config: Config, on_event: EventSink, log: SessionLog,
     try:
         result = run_tool_loop(client, model, prompt, question, read_only_tools(files),
                                Limits(max_cost=config["max-cost"]), record)
-    except FbaError:
-        log.finish("failed")
+    except BaseException as exc:
+        log.finish(ended_by(exc))
         raise
     for call in result.tool_calls:
         log.tool_call(call.name, call.input, call.is_error, call.output_chars)
     log.messages(result.messages)
-    log.finish(result.stop_reason)
+    log.finish(COMPLETED)
     return AskResult(result.text, model, persona.name, result.usage, result.stop_reason,
                      result.redactions, len(result.tool_calls), log.session_id)
 

@@ -15,8 +15,9 @@ Context: before each request the history is fitted to the model's window; the ol
 are dropped and replaced by a short note naming what they asked (`Turn.trimmed` says how many).
 
 Spec-first: the user's requests since the last apply are the task. Before applying, files of the
-change set that no request names (and that were not added with /add), and new routes or new or
-altered table models that no request names, are listed separately as possible scope creep.
+change set that no request names (by path, file name, or a class or function the file defines;
+nor added with /add), and new routes or new or altered table models that no request names, are
+listed separately as possible scope creep.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from agent.llm.loop import CHARS_PER_TOKEN, Limits, Prompt, run_tool_loop
 from agent.llm.models import resolve_model
 from agent.llm.tools import Tool, read_only_tools
 from agent.personas import Persona, agent_files, load_checklist, load_persona, render_checklist, task_prompt
-from agent.store import SessionLog, Store
+from agent.store import COMPLETED, SessionLog, Store, ended_by
 from agent.types import ChangeSet, ReviewResult, Usage
 from agent.workflows.ask import repository_context
 from agent.workflows.changes import ChangeUI, CommitInfo, FlowOptions, FlowResult, run_change_flow
@@ -433,10 +434,11 @@ class ChatSession:
             raise UsageError(f"usage: {usage}")
         return repo_path(self.root, argument)
 
-    def close(self) -> None:
-        """Mark the stored session as ended (it can still be resumed)."""
+    def close(self, exc: BaseException | None = None) -> None:
+        """Record how the session ended: completed, or interrupted / failed when `exc` ended it.
+        Either way it can still be resumed."""
         if self.recorded:
-            self.log.finish("ended")
+            self.log.finish(COMPLETED if exc is None else ended_by(exc))
 
 
 class _ScopedUI:
@@ -597,7 +599,8 @@ def scope_creep(changeset: ChangeSet, requests: Sequence[str], added: Sequence[s
     lowered = asked.lower()
     notes = []
     for change in changeset.files:
-        if change.path not in added and not _names_file(lowered, change.path):
+        if change.path not in added and not _names_file(lowered, change.path) \
+                and not _names_a_definition(lowered, change.path, change.before, change.after):
             notes.append(f"{change.path}: {VERBS[change.kind]} a file your request does not mention")
         if change.path.endswith(".py"):
             notes.extend(_route_and_model_notes(change.path, change.before, change.after, lowered))
@@ -607,6 +610,26 @@ def scope_creep(changeset: ChangeSet, requests: Sequence[str], added: Sequence[s
 def _names_file(text: str, path: str) -> bool:
     name = PurePosixPath(path).name.lower()
     return path.lower() in text or re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", text) is not None
+
+
+def _names_a_definition(text: str, path: str, before: str | None, after: str | None) -> bool:
+    """The request names, as a word, a class or function the file defines ("add priority to the
+    Task model" is about app/models.py)."""
+    names = set()
+    for source in (before, after):
+        if source is not None and path.endswith(".py"):
+            names |= _top_level_names(path, source)
+    return any(re.search(rf"(?<![\w.]){re.escape(name.lower())}(?!\w)", text) for name in names if len(name) >= 3)
+
+
+def _top_level_names(path: str, text: str) -> set[str]:
+    import ast
+
+    try:
+        tree = parse_python(text, path).tree
+    except FbaError:
+        return set()
+    return {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
 def _route_and_model_notes(path: str, before: str | None, after: str | None, asked: str) -> list[str]:

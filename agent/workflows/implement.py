@@ -30,7 +30,6 @@ from agent.edits.diff import diff_stats, unified_diff
 from agent.edits.git import Trailers
 from agent.edits.sandbox import require_sandbox
 from agent.edits.validate import Validation
-from agent.errors import FbaError
 from agent.llm.client import ModelClient
 from agent.llm.edit_tools import ask_user_tool, edit_tools
 from agent.llm.events import Event, EventSink, RequestDone
@@ -38,7 +37,7 @@ from agent.llm.loop import Limits, Prompt, run_tool_loop
 from agent.llm.models import resolve_model
 from agent.llm.tools import read_only_tools
 from agent.personas import load_checklist, load_persona, render_checklist, task_prompt
-from agent.store import SessionLog
+from agent.store import COMPLETED, NOT_VERIFIED, SessionLog, ended_by
 from agent.types import ChangeSet, Usage
 from agent.workflows.changes import ChangeUI, CommitInfo, FlowOptions, run_change_flow
 from agent.workflows.verify import Verification, VerifyOptions, verify
@@ -55,6 +54,14 @@ class RoundStarted:
     """The model starts round `number` (round 1 implements, later rounds fix what verify found)."""
 
     number: int
+
+
+@dataclass(frozen=True)
+class Verifying:
+    """fba starts verifying round `number`'s change (static checks, then the project's tests)."""
+
+    number: int
+    test_command: str
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,7 @@ def implement(spec: Spec, config: Config, options: ImplementOptions, on_event: E
             if questions.pending:
                 stop_reason = "questions"
                 break
+            on_event(Verifying(rounds, verify_options.test_command))
             verification = verify(workspace.snapshot(), root, verify_options)
             on_event(Verified(rounds, verification))
             if verification.passed:
@@ -191,13 +199,13 @@ def implement(spec: Spec, config: Config, options: ImplementOptions, on_event: E
                 stop_reason = result.stop_reason
                 break
             message = feedback_message(verification, rounds, options.max_rounds)
-    except FbaError:
+    except BaseException as exc:  # an error, Ctrl-C or a signal: recorded as failed or interrupted
         log.messages(messages)
-        log.finish("failed")
+        log.finish(ended_by(exc))
         raise
     notes = _tick(spec, workspace, root) if stop_reason == "verified" and spec.task else ()
     log.messages(messages)
-    log.finish(stop_reason)
+    log.finish(COMPLETED if stop_reason == "verified" else NOT_VERIFIED)
     return ImplementResult(spec, workspace.snapshot(), verification, rounds, stop_reason, model, persona.name,
                            usage, redactions, log.session_id, tuple(questions.pending),
                            tuple(questions.given.items()), notes)

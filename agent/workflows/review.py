@@ -55,14 +55,14 @@ from agent.context.packing import (
     review_sections,
 )
 from agent.context.redact import redact
-from agent.errors import FbaError, InputError, ModelError
+from agent.errors import InputError, ModelError
 from agent.llm.client import BatchStatus, ModelClient, Reply
 from agent.llm.events import Event, EventSink, RequestDone
 from agent.llm.loop import CHARS_PER_TOKEN, Limits, Prompt, build_request, run_tool_loop, system_blocks
 from agent.llm.models import price_for, resolve_model
 from agent.llm.tools import Tool, read_only_tools
 from agent.personas import load_checklist, load_persona, render_checklist, task_prompt
-from agent.store import SessionLog, Store, StoreError
+from agent.store import COMPLETED, SUBMITTED, SessionLog, Store, StoreError, ended_by
 from agent.types import CATEGORIES, Finding, ReviewResult, Severity, Skipped, Usage
 from agent.workflows.ask import repository_context
 
@@ -449,10 +449,10 @@ class _Run:
                     break
                 if path not in self.collector.reported:
                     self._model_failed(path, f"no valid {REPORT_TOOL} call (the model stopped: {result.stop_reason})")
-        except FbaError:
-            self.log.finish("failed")
+        except BaseException as exc:
+            self.log.finish(ended_by(exc))
             raise
-        self.log.finish(self.stop_reason)
+        self.log.finish(COMPLETED)
 
     # -- batch mode ------------------------------------------------------------------------------
 
@@ -470,7 +470,7 @@ class _Run:
             batch_id = self.client.create_batch(requests)
             self.log.start(BATCH_COMMAND, str(self.files.root), "", self.model, f"batch review of {len(requests)} file(s)")
             self.log.messages([{"role": "batch", "content": {"batch_id": batch_id, "key": key, "files": ids}}])
-            self.log.finish("submitted")
+            self.log.finish(SUBMITTED)
         status = wait_for_batch(self.client, batch_id, wait, progress)
         if not status.ended:
             self.pending_batch = batch_id
@@ -523,7 +523,7 @@ class _Run:
             self._take_report(outcome, path)
             if path not in self.collector.reported:
                 self._model_failed(path, f"no valid {REPORT_TOOL} call in the batch result")
-        self.log.finish("collected")
+        self.log.finish(COMPLETED)
 
     def _model_failed(self, path: str, why: str) -> None:
         self.unreviewed[path] = why
