@@ -184,3 +184,24 @@ def test_an_app_that_fails_to_import_is_a_usage_error(shop: Path):
     done = fba(shop, "routes", "--app", "broken:app")
     assert done.returncode == 2
     assert "importing the application failed: RuntimeError: no database configured" in done.stderr
+
+
+def test_a_route_never_gets_both_no_authentication_and_no_rate_limit():
+    from agent.analysis.runner import ReviewOptions, review_sources
+
+    source = (
+        "from fastapi import APIRouter, Depends\n"
+        "from app.deps import get_current_user\n\n"
+        "router = APIRouter()\n\n"
+        "@router.get('/me')\n"
+        "def me(user=Depends(get_current_user)) -> dict:\n    return {}\n\n"
+        "@router.post('/login-ldap')\n"
+        "def login_ldap(form: LdapForm) -> dict:\n    return {}\n\n"
+        "@router.put('/users/{user_id}/password')\n"
+        "def set_password(user_id: int, body: PasswordIn) -> None:\n    return None\n"
+    )
+    result = review_sources({"app/routes.py": source}, ReviewOptions(select=("FBA101", "FBA407")))
+    rules_by_line: dict[int, set[str]] = {}
+    for finding in result.findings:
+        rules_by_line.setdefault(finding.line, set()).add(finding.rule)
+    assert rules_by_line == {10: {"FBA407"}, 14: {"FBA101"}}
