@@ -184,7 +184,7 @@ def test_known_codes_and_categories_in_suppressions_are_quiet(project):
     ("report.sarif", lambda text: json.loads(text)["version"] == "2.1.0"),
     ("fba.sarif.json", lambda text: json.loads(text)["version"] == "2.1.0"),
     ("report.md", lambda text: text.startswith("## fba review")),
-    ("report.txt", lambda text: text.startswith("app/items.py (1 finding)")),
+    ("report.txt", lambda text: text.startswith("app/items.py:11:1: low FBA203")),
 ])
 def test_output_file_extension_sets_the_format(project, name, check):
     proc = fba(project, "review", "app", "-o", name, "--fail-on", "info")
