@@ -83,7 +83,7 @@ def test_ask_exhausted_retries_exit_2_with_one_line(fake_api, project, run_fba):
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == "error: the API is unavailable (529: Overloaded) after 1 retry; try again later"
     runs = json.loads(run_fba(["log", "--json"], project).stdout)
-    assert runs[0]["status"] == "failed: the API is unavailable (529: Overloaded) after 1 retries; try again later"
+    assert runs[0]["status"] == "failed: the API is unavailable (529: Overloaded) after 1 retry; try again later"
 
 
 def test_ask_with_a_rejected_key(fake_api, project, run_fba):

@@ -47,8 +47,11 @@ def test_transient_statuses_are_retried_then_succeed(fake_api, status):
 
 def test_retry_after_seconds_header_is_accepted(fake_api):
     fake_api.script(status_fault(429, {"retry-after": "0.01"}), text_reply("ok"))
-    assert client_for(fake_api).send(REQUEST, lambda e: None).text == "ok"
+    events = []
+    assert client_for(fake_api).send(REQUEST, events.append).text == "ok"
     assert len(fake_api.requests) == 2
+    retry = next(e for e in events if isinstance(e, Retrying))
+    assert retry.waited is not None and retry.waited >= 0  # how long the SDK waited is reported
 
 
 def test_exhausted_retries_become_one_clear_model_error(fake_api):

@@ -55,7 +55,7 @@ def test_a_model_cannot_clear_the_screen_set_the_clipboard_or_fake_a_verdict(fak
     assert "Looking\\x1b[2J\\x1b[H" in done.stdout
     assert "\\x1b]52;c;cm0gLXJmIH4=\\x07" in done.stdout
     assert "\\x1b[1A\\x1b[2K\\r\\x1b[32m✓ verified" in done.stdout
-    assert "read_file(path='app/\\x1b[2J\\x1b[H.py') ✗" in done.stderr  # the tool line and its error
+    assert "Read app/\\x1b[2J\\x1b[H.py ✗" in done.stderr  # the tool line and its error
 
 
 def test_a_file_with_escapes_shows_them_visibly_in_a_finding_excerpt(git_repo, run_fba):
@@ -108,8 +108,10 @@ def test_streamed_markdown_in_chat_is_shown_as_text(monkeypatch):
         printer(TextDelta(piece))
     printer.close()
     shown = buffer.getvalue()
-    assert "\x1b[2J" not in shown and "\x1b]52" not in shown and "\x1b[1A" not in shown
-    assert "\\x1b]52;c;" in shown
+    # rich moves the cursor itself to erase the spinner region; the model's own sequences never run
+    assert "\x1b[2J" not in shown and "\x1b]52" not in shown and FAKE_VERDICT not in shown
+    assert "\x1b[1A\x1b[2K\r" not in shown
+    assert "\\x1b]52;c;" in shown and "\\x1b[2J" in shown and "\\x1b[1A\\x1b[2K" in shown
 
 
 @pytest.mark.parametrize("output_format", ["github", "markdown", "text"])

@@ -129,3 +129,11 @@ def test_the_tests_line_comes_when_they_start_and_when_they_end():
     printer(ToolRunning("run_tests", {}))
     printer(ToolFinished("run_tests", "", False, "", {}, "$ pytest -q  -> PASSED\n3 passed in 1.20s"))
     assert err.getvalue().splitlines() == ["  Tests: running the test suite…", "  Tests: 3 passed in 1.2 s"]
+
+
+def test_retry_warnings_say_how_long_fba_waited():
+    from agent.console.stream import retry_message
+    from agent.llm.events import Retrying
+
+    assert retry_message(Retrying(2, "HTTP 529", 1.25)) == "retrying (HTTP 529) after waiting 1.2 s, attempt 2"
+    assert retry_message(Retrying(1, "HTTP 529")) == "retrying (HTTP 529), attempt 1"

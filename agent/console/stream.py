@@ -142,7 +142,8 @@ def usage_line(model: str, usage: Usage) -> str:
 
 
 def retry_message(event: Retrying) -> str:
-    return f"retrying ({event.reason}), attempt {event.attempt}"
+    waited = "" if event.waited is None else f" after waiting {event.waited:.1f} s"
+    return f"retrying ({event.reason}){waited}, attempt {event.attempt}"
 
 
 # -- tool lines: what happened, not the raw arguments ------------------------------------------------

@@ -21,6 +21,7 @@ that is left becomes a `ModelError` with one clear line.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
@@ -229,19 +230,25 @@ class _RetryWatch:
         self.on_event = on_event
         self.taken = 0  # retries the SDK made for the latest request
         self.last_failure = ""
+        self.failed_at: float | None = None
 
     def middleware(self, request: Any, call_next: Any) -> Any:
         self.taken = request.retries_taken
         if request.retries_taken:
-            self.on_event(Retrying(request.retries_taken, self.last_failure or "request failed"))
+            waited = None if self.failed_at is None else time.monotonic() - self.failed_at
+            self.on_event(Retrying(request.retries_taken, self.last_failure or "request failed", waited))
         try:
             response = call_next(request)
         except Exception as exc:
-            self.last_failure = f"connection error: {type(exc).__name__}"
+            self._failed(f"connection error: {type(exc).__name__}")
             raise
         if response.status_code >= 400:
-            self.last_failure = f"HTTP {response.status_code}"
+            self._failed(f"HTTP {response.status_code}")
         return response
+
+    def _failed(self, why: str) -> None:
+        self.last_failure = why
+        self.failed_at = time.monotonic()
 
 
 def _reply(message: Any) -> Reply:

@@ -73,10 +73,12 @@ class ToolFinished:
 
 @dataclass(frozen=True)
 class Retrying:
-    """The SDK is sending a failed request again (429, 529, 5xx, connection error)."""
+    """The SDK is sending a failed request again (429, 529, 5xx, connection error), after waiting
+    `waited` seconds since the failure (its backoff, or what `retry-after` asked for)."""
 
     attempt: int
     reason: str
+    waited: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
