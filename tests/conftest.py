@@ -12,11 +12,17 @@ import pytest
 from agent.llm.fakeapi import FakeAnthropic
 
 
+# Beyond the llm modules' own tests: the flows whose behaviour hangs on what the SDK raises or
+# reports (cut streams, usage of cancelled requests, the review's tool loop, chat turns).
+MODEL_LAYER_FILES = frozenset({"test_implement_stream_cuts.py", "test_review_llm.py", "test_run_totals.py",
+                               "test_chat.py"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`model_layer`: every test that reaches the real SDK (the fake API, or the llm modules' own
-    tests). `.ci/sdk-matrix` runs them again against the lowest supported `anthropic`."""
+    """`model_layer`: the tests of the SDK's edge. `.ci/sdk-matrix` runs them again against the
+    lowest supported `anthropic` (the whole suite runs against the newest)."""
     for item in items:
-        if "fake_api" in getattr(item, "fixturenames", ()) or item.path.name.startswith("test_llm_"):
+        if item.path.name.startswith("test_llm_") or item.path.name in MODEL_LAYER_FILES:
             item.add_marker(pytest.mark.model_layer)
 
 
