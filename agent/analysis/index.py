@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import pickle
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping, TypeVar
 

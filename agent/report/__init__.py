@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Mapping, Optional
-
-from agent.types import ReviewResult
-
-if TYPE_CHECKING:
-    from agent.report.common import RepositoryBase
+from typing import Callable
 
 FORMATS = ("text", "json", "sarif", "github", "markdown")
 # The formats whose paths are relative to the repository root (what GitHub resolves).
