@@ -177,10 +177,10 @@ def tool_line(name: str, tool_input, output: str, summary: str = "") -> str:
     if name == "delete_file":
         return f"Delete {path}"
     if name == "list_files":
-        files = 0 if output.startswith("(no files)") else sum(1 for l in output.splitlines() if l and not l.startswith("["))
+        files = _listed(output, "(no files)")
         return f"List {path or '.'}{' ' + str(tool_input['pattern']) if tool_input.get('pattern') else ''} ({_count(files, 'file')})"
     if name == "search":
-        matches = 0 if output.startswith("(no matches)") else sum(1 for l in output.splitlines() if l and not l.startswith("["))
+        matches = _listed(output, "(no matches)")
         return f"Search {tool_input.get('pattern', '')!r}{' in ' + path if path else ''} ({_count(matches, 'match', 'matches')})"
     if name == "run_tests":
         return f"Tests: {summarize_tests(output)}"
@@ -226,6 +226,13 @@ def _line_range(tool_input) -> str:
 
 def _count(number: int, word: str, plural: str = "") -> str:
     return f"{number} {word if number == 1 else plural or word + 's'}"
+
+
+def _listed(output: str, nothing: str) -> int:
+    """How many entries a listing tool answered (its `[...]` notes are not entries)."""
+    if output.startswith(nothing):
+        return 0
+    return sum(1 for line in output.splitlines() if line and not line.startswith("["))
 
 
 def _first_line(text: str) -> str:
