@@ -1,8 +1,7 @@
 """Each rule lives in the module named after it, so `fba rules NAME` leads straight to the file."""
 
-import sys
-
 from agent.analysis.rules import all_rules
+
 
 def test_every_rule_module_is_named_after_its_rule():
     mismatched = [
