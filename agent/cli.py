@@ -484,7 +484,7 @@ def rules(
     import json
 
     from agent.analysis.rules import all_rules, rule_by_code
-    from agent.report.common import FIXABLE_MARK, rule_catalog, rule_page
+    from agent.report.common import FIXABLE_MARK, RULE_DOCS, rule_catalog, rule_page
 
     output_format = _format(output_format)
     term = _terminal()
@@ -506,11 +506,14 @@ def rules(
     term.table(["code", "name", "category", "severity", "fix", "what it catches"],
                [[r.code + (" (preview)" if r.preview else ""), r.name, r.category, r.severity.value, FIXABLE_MARK if r.fixable else "", r.title]
                 for r in all_rules()])
+    term.write(f"Each rule's documentation: fba rules CODE, or {RULE_DOCS}/CODE.md in fba's repository.\n")
 
 
 def _rule_entry(rule) -> dict:
+    from agent.report.common import rule_doc_path
+
     return {"code": rule.code, "name": rule.name, "category": rule.category, "severity": rule.severity.value,
-            "title": rule.title, "fixable": rule.fixable, "preview": rule.preview}
+            "title": rule.title, "fixable": rule.fixable, "preview": rule.preview, "url": rule_doc_path(rule.code)}
 
 
 @app.command("config")

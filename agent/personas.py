@@ -21,7 +21,7 @@ DEFAULT_AGENT = "fastapi-backend"
 
 
 def data_dir(kind: str) -> Path:
-    """Folder of bundled `prompts` or `checklists`: in the wheel, else in the source tree."""
+    """Folder of bundled `prompts`, `checklists` or `docs/rules`: in the wheel, else in the source tree."""
     packaged = Path(__file__).parent / "_data" / kind
     if packaged.is_dir():
         return packaged

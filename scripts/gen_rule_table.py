@@ -29,7 +29,7 @@ def _cell(text: str) -> str:
 
 def table(rules: list[dict]) -> str:
     lines = ["| code | name | category | severity | fix | what it catches |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['code']}{' (preview)' if r.get('preview') else ''} | `{r['name']}` | {r['category']} | {r['severity']} "
+    lines += [f"| [{r['code']}]({r['url']}){' (preview)' if r.get('preview') else ''} | `{r['name']}` | {r['category']} | {r['severity']} "
               f"| {'[*]' if r['fixable'] else ''} | {_cell(r['title'])} |" for r in rules]
     return "\n".join(lines)
 

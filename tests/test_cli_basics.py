@@ -60,7 +60,7 @@ def test_rules_list_json_has_every_rule(tmp_path):
     assert proc.returncode == 0
     listed = json.loads(proc.stdout)
     assert [r["code"] for r in listed] == [r.code for r in all_rules()]
-    assert all(set(r) == {"code", "name", "category", "severity", "title", "preview", "fixable"} for r in listed)
+    assert all(set(r) == {"code", "name", "category", "severity", "title", "preview", "fixable", "url"} for r in listed)
 
 
 def test_rules_table(tmp_path):

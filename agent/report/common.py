@@ -18,6 +18,7 @@ SECURITY_CATEGORIES = frozenset({
     "rate-limit", "validation", "cors", "password-storage",
 })
 FIXABLE_MARK = "[*]"  # beside a fixable finding or rule, as ruff marks them
+RULE_DOCS = "docs/rules"  # one reference page per static rule, written by scripts/gen_rule_docs.py
 _DOC_HEADING = re.compile(r"^\*\*(?P<title>[^*]+)\*\*[ \t]*$")
 
 
@@ -79,6 +80,26 @@ class RuleInfo:
     def summary(self) -> str:
         return self.doc.partition("\n")[0].strip() or self.title or self.name
 
+    @property
+    def doc_path(self) -> str | None:
+        """The rule's reference page (static rules only), see `rule_doc_path`."""
+        return rule_doc_path(self.code) if self.static else None
+
+
+def rule_doc_path(code: str) -> str:
+    """Where a static rule's reference page is, relative to the root of fba's repository:
+    `docs/rules/FBA102.md` (what `fba rules` shows and the README links)."""
+    return f"{RULE_DOCS}/{code}.md"
+
+
+def rule_help_uri(code: str) -> str:
+    """The rule's reference page as an absolute `file:` URI, in the fba that is running (the wheel
+    ships the pages). SARIF's `helpUri` must be an absolute URI, and fba has no published
+    documentation site to point at."""
+    from agent.personas import data_dir
+
+    return (data_dir(RULE_DOCS) / f"{code}.md").resolve().as_uri()
+
 
 def rule_catalog(findings: tuple[Finding, ...] | list[Finding] = ()) -> dict[str, RuleInfo]:
     """Every static rule by code, plus an entry for any other rule id a finding uses (model findings)."""
@@ -108,10 +129,10 @@ def rule_page(rule: RuleInfo, markdown: bool) -> str:
         facts.append(f"fixable {FIXABLE_MARK}: fba review --fix")
     if rule.preview:
         facts.append("preview: runs with --preview")
+    if rule.doc_path:
+        facts.append(f"reference: {rule.doc_path} in fba's repository")
     if markdown:
-        body = "\n".join(f"## {heading['title']}\n" if (heading := _DOC_HEADING.match(line)) else line
-                         for line in rule.doc.splitlines())
-        return f"# {rule.code} {rule.name}\n\n{' · '.join(facts)}\n\n{body}\n"
+        return f"# {rule.code} {rule.name}\n\n{' · '.join(facts)}\n\n{doc_markdown(rule.doc)}\n"
     lines, fenced = [], False
     for line in rule.doc.splitlines():
         if line.startswith("```"):
@@ -122,6 +143,12 @@ def rule_page(rule: RuleInfo, markdown: bool) -> str:
             heading = _DOC_HEADING.match(line)
             lines.append(heading["title"] if heading else line)
     return f"{rule.code} {rule.name}\n{' · '.join(facts)}\n\n" + "\n".join(lines) + "\n"
+
+
+def doc_markdown(doc: str) -> str:
+    """A rule docstring as Markdown: each `**Section**` line becomes a `## Section` heading."""
+    return "\n".join(f"## {heading['title']}\n" if (heading := _DOC_HEADING.match(line)) else line
+                     for line in doc.splitlines())
 
 
 def line_text(sources: Mapping[str, str] | None, path: str, line: int) -> str | None:

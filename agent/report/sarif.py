@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from agent import __version__
-from agent.report.common import SECURITY_CATEGORIES, RepositoryBase, RuleInfo, line_text, rule_catalog
+from agent.report.common import SECURITY_CATEGORIES, RepositoryBase, RuleInfo, line_text, rule_catalog, rule_help_uri
 from agent.types import Finding, ReviewResult, Severity
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -77,7 +77,7 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
         tags.append("security")
         properties["security-severity"] = SECURITY_SEVERITY[rule.severity]
     doc = rule.doc or rule.title
-    return {
+    descriptor: dict[str, Any] = {
         "id": rule.code,
         "name": _pascal(rule.name),
         "shortDescription": {"text": rule.title or rule.name},
@@ -86,6 +86,9 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": properties,
     }
+    if rule.doc_path:  # model rules have no reference page
+        descriptor["helpUri"] = rule_help_uri(rule.code)
+    return descriptor
 
 
 def _pascal(name: str) -> str:

@@ -61,6 +61,7 @@ class AuthEndpointWithoutRateLimit(Rule):
     name = "auth-endpoint-without-rate-limit"
     category = "rate-limit"
     title = "Authentication endpoint has no rate limiting"
+    config_keys = ("auth-dependencies",)
 
     VALID = (
         """

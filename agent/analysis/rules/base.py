@@ -175,6 +175,9 @@ class Rule:
     # `--preview` / `preview = true`, or when selected by its code.
     preview: ClassVar[bool] = False
     fixable: ClassVar[bool] = False  # `fba review --fix` has a safe automatic fix (agent/edits/fixes.py)
+    # Config keys, besides select/ignore/severity/preview, that change what the rule reports
+    # (listed on its reference page, docs/rules/).
+    config_keys: ClassVar[tuple[str, ...]] = ()
     VALID: ClassVar[tuple[Example, ...]] = ()
     INVALID: ClassVar[tuple[Example, ...]] = ()
 

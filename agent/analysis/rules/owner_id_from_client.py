@@ -59,6 +59,7 @@ class OwnerIdFromClient(Rule):
     category = "client-identity"
     severity = Severity.HIGH
     title = "Owner id taken from the client"
+    config_keys = ("auth-dependencies",)
 
     VALID = (
         {

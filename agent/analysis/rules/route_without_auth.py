@@ -82,6 +82,7 @@ class RouteWithoutAuth(Rule):
     category = "auth-missing"
     severity = Severity.HIGH
     title = "Route without authentication"
+    config_keys = ("public-routes", "auth-dependencies")
 
     VALID = (
         # Handler-level auth through an Annotated alias defined in another file.

@@ -45,6 +45,7 @@ class UnscopedListQuery(Rule):
     category = "ownership"
     severity = Severity.HIGH
     title = "List query not filtered by owner"
+    config_keys = ("auth-dependencies",)
 
     VALID = (
         {

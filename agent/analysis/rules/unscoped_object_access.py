@@ -97,6 +97,7 @@ class UnscopedObjectAccess(Rule):
     category = "ownership"
     severity = Severity.HIGH
     title = "Object fetched by id without an owner check"
+    config_keys = ("auth-dependencies",)
 
     VALID = (
         # full-stack-fastapi-template: owner check right after session.get, superuser bypass.
