@@ -155,19 +155,17 @@ def write(root: Path, rendered: dict[str, str]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv not in ([], ["--check"]):
+        print(__doc__, file=sys.stderr)
+        return 2
     rendered = pages()
     if not argv:
         write(ROOT, rendered)
         return 0
-    if argv == ["--check"]:
-        problems = differences(ROOT, rendered)
-        if problems:
-            print("\n".join(problems), file=sys.stderr)
-            print(f"{RULE_DOCS} is out of date: {REGENERATE}", file=sys.stderr)
-            return 1
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+    problems = differences(ROOT, rendered)
+    if problems:
+        print("\n".join([*problems, f"{RULE_DOCS} is out of date: {REGENERATE}"]), file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
