@@ -58,12 +58,12 @@ from agent.context.redact import redact
 from agent.errors import InputError, ModelError
 from agent.llm.client import BatchStatus, ModelClient, Reply
 from agent.llm.events import Event, EventSink, RequestDone
-from agent.llm.loop import CHARS_PER_TOKEN, Limits, Prompt, build_request, run_tool_loop, system_blocks
+from agent.llm.loop import Limits, Prompt, build_request, run_tool_loop, system_blocks
 from agent.llm.models import price_for, resolve_model
 from agent.llm.tools import Tool, read_only_tools
 from agent.personas import load_checklist, load_persona, render_checklist, task_prompt
 from agent.store import COMPLETED, SUBMITTED, SessionLog, Store, StoreError, ended_by
-from agent.types import CATEGORIES, Finding, ReviewResult, Severity, Skipped, Usage
+from agent.types import CATEGORIES, CHARS_PER_TOKEN, Finding, ReviewResult, Severity, Skipped, Usage
 from agent.workflows.ask import repository_context
 
 REPORT_TOOL = "report_findings"
