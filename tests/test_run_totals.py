@@ -11,7 +11,7 @@ import pytest
 
 from agent.llm.client import ModelClient
 from agent.llm.events import RequestDone, TextDelta
-from agent.llm.fakeapi import cut_stream, text_reply
+from tests.fakeapi import cut_stream, text_reply
 from agent.llm.loop import Limits, Prompt, run_tool_loop
 from agent.store import (
     COMPLETED,
