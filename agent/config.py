@@ -55,49 +55,40 @@ def _str_map(value: Any, label: str) -> dict[str, str]:
     return {str(k): v for k, v in value.items()}
 
 
-def _number(value: Any, label: str) -> float:
-    if isinstance(value, bool):  # TOML `true` is no number of seconds
-        raise ConfigError(f"{label} must be a number, got {value!r}")
+def _number(value: Any, label: str, kind: type[int] | type[float], accepts: Callable[[Any], bool],
+            problem: str) -> Any:
+    """`value` as a `kind` (int: a whole number, float: any number) that `accepts` takes; otherwise
+    a ConfigError naming the `problem`."""
+    what = "a whole number" if kind is int else "a number"
+    # TOML `true` is no number of seconds; 1.5 is no whole number
+    if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+        raise ConfigError(f"{label} must be {what}, got {value!r}")
     try:
-        return float(value)
+        number = kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{label} must be a number, got {value!r}") from None
+        raise ConfigError(f"{label} must be {what}, got {value!r}") from None
+    if not accepts(number):  # a comparison with NaN is False: NaN is refused
+        raise ConfigError(f"{label} {problem}, got {value!r}")
+    return number
 
 
 def _float(value: Any, label: str) -> float | None:
     """A number >= 0, or unset."""
     if value is None or value == "":
         return None
-    number = _number(value, label)
-    if not number >= 0:  # also refuses NaN
-        raise ConfigError(f"{label} must not be negative, got {value!r}")
-    return number
+    return _number(value, label, float, lambda n: n >= 0, "must not be negative")
 
 
 def _fraction(value: Any, label: str) -> float:
-    number = _number(value, label)
-    if not 0 <= number <= 1:
-        raise ConfigError(f"{label} must be between 0 and 1, got {value!r}")
-    return number
+    return _number(value, label, float, lambda n: 0 <= n <= 1, "must be between 0 and 1")
 
 
 def _positive(value: Any, label: str) -> float:
-    number = _number(value, label)
-    if not 0 < number < float("inf"):
-        raise ConfigError(f"{label} must be a number of seconds above 0, got {value!r}")
-    return number
+    return _number(value, label, float, lambda n: 0 < n < float("inf"), "must be a number of seconds above 0")
 
 
 def _int(value: Any, label: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ConfigError(f"{label} must be a whole number, got {value!r}")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{label} must be a whole number, got {value!r}") from None
-    if number < minimum:
-        raise ConfigError(f"{label} must be at least {minimum}, got {value!r}")
-    return number
+    return _number(value, label, int, lambda n: n >= minimum, f"must be at least {minimum}")
 
 
 def _bool(value: Any, label: str) -> bool:

@@ -176,6 +176,11 @@ class ChangeSet:
         return bool(self.files)
 
 
+# Characters a token, for estimates before the API counts (context budgets, --max-cost checks):
+# code tokenizes densely; erring low overestimates cost, so --max-cost stops early.
+CHARS_PER_TOKEN = 3
+
+
 @dataclass(frozen=True)
 class Usage:
     """Token usage of one or more model requests, with its cost in USD.

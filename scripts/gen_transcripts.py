@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.llm.fakeapi import FakeAnthropic, text_reply, tool_reply  # noqa: E402
+from tests.fakeapi import FakeAnthropic, text_reply, tool_reply  # noqa: E402
 
 README = ROOT / "README.md"
 WIDTH = "100"

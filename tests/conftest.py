@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.fakeapi import FakeAnthropic
+from tests.fakeapi import FakeAnthropic
 
 
 # Beyond the llm modules' own tests: the flows whose behaviour hangs on what the SDK raises or

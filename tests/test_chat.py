@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.fakeapi import status_fault, text_reply, tool_reply
+from tests.fakeapi import status_fault, text_reply, tool_reply
 from agent.llm.models import ALIASES
 from tests.sandbox_marks import needs_sandbox
 

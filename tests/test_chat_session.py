@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agent.config import load_config
 from agent.llm.events import ignore_events
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from agent.llm.loop import Limits
 from agent.store import SessionLog
 from agent.types import ChangeSet, FileChange

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.eval import Label, Score, load_cases, score
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from agent.types import Finding, Severity
 
 CASES = Path(__file__).parent / "data" / "eval_cases"

@@ -15,7 +15,7 @@ import pytest
 from agent.context.files import RepoFiles
 from agent.edits.guards import guarded_changes, oversized
 from agent.errors import ChangeError
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from agent.types import ChangeSet, FileChange
 from agent.workflows.changes import CommitInfo, FlowOptions, run_change_flow
 from agent.edits.git import Trailers

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from tests.sandbox_marks import needs_sandbox
 
 pytestmark = needs_sandbox  # fba verifies by running the agent's tests: only in a sandbox

@@ -9,7 +9,7 @@ import sys
 
 import pexpect
 
-from agent.llm.fakeapi import text_reply
+from tests.fakeapi import text_reply
 from test_implement import TAGS_ROUTER, env, git, implement_steps, project, standin  # noqa: F401 (fixtures)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pexpect
 
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from test_implement import env, git, implement_steps, project, standin  # noqa: F401 (fixtures)
 from tests.sandbox_marks import needs_sandbox
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.llm.fakeapi import cut_stream, sse_events
+from tests.fakeapi import cut_stream, sse_events
 from tests.test_implement import TAGS_ROUTER, env, git, implement_steps, project, standin  # noqa: F401
 
 

@@ -7,7 +7,7 @@ import pytest
 from agent.errors import ModelError
 from agent.llm.client import ModelClient
 from agent.llm.events import RequestDone, Retrying, StreamDiscarded, TextDelta, ToolStarted
-from agent.llm.fakeapi import cut_stream, error_event, status_fault, text_reply, tool_reply
+from tests.fakeapi import cut_stream, error_event, status_fault, text_reply, tool_reply
 
 FAST = {"retry-after-ms": "1"}  # keep the SDK's waits short; it honours the header
 REQUEST = {"model": "claude-sonnet-5-5", "max_tokens": 256, "messages": [{"role": "user", "content": "hi"}]}

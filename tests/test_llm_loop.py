@@ -12,7 +12,7 @@ from agent.context.files import RepoFiles
 from agent.errors import ModelError
 from agent.llm.client import ModelClient
 from agent.llm.events import Redacted, TextDelta, ToolFinished
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from agent.llm.loop import Limits, Prompt, estimate_input_cost, run_tool_loop
 from agent.llm.models import PRICES
 from agent.types import Usage

@@ -13,7 +13,7 @@ from agent.context.files import RepoFiles
 from agent.context.redact import redact
 from agent.errors import InputError
 from agent.llm.client import ModelClient
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from agent.llm.loop import Limits, Prompt, run_tool_loop
 from agent.llm.tools import Tool, read_only_tools
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 
 ITEMS = '''from fastapi import APIRouter, HTTPException
 

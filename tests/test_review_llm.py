@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agent.llm.fakeapi import status_fault, text_reply, tool_reply
+from tests.fakeapi import status_fault, text_reply, tool_reply
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 ENV_SECRET = "dotenv-" + "planted-secret-77"

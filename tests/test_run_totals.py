@@ -11,8 +11,8 @@ import pytest
 
 from agent.llm.client import ModelClient
 from agent.llm.events import RequestDone, TextDelta
-from agent.llm.fakeapi import cut_stream, text_reply
-from agent.llm.loop import CHARS_PER_TOKEN, Limits, Prompt, run_tool_loop
+from tests.fakeapi import cut_stream, text_reply
+from agent.llm.loop import Limits, Prompt, run_tool_loop
 from agent.store import (
     COMPLETED,
     INTERRUPTED,
@@ -25,7 +25,7 @@ from agent.store import (
     shown_status,
 )
 from agent.errors import ModelError
-from agent.types import Usage
+from agent.types import CHARS_PER_TOKEN, Usage
 
 MODEL = "claude-sonnet-5-5"
 PROMPT = Prompt(persona="You are the FastAPI persona.")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from tests.sandbox_marks import needs_sandbox
 
 DOTENV_SECRET = "dotenv-" + "hunter2-6d1f0c"

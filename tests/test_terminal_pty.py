@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.fakeapi import text_reply
+from tests.fakeapi import text_reply
 
 pexpect = pytest.importorskip("pexpect")
 pyte = pytest.importorskip("pyte")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from agent.textformats import printable
 
 CLEAR = "\x1b[2J\x1b[H"

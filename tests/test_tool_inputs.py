@@ -11,7 +11,7 @@ import pytest
 from agent.context.files import RepoFiles
 from agent.llm.client import ModelClient
 from agent.llm.edit_tools import edit_tools
-from agent.llm.fakeapi import text_reply, tool_reply
+from tests.fakeapi import text_reply, tool_reply
 from agent.llm.loop import Limits, Prompt, run_tool_loop
 from agent.llm.tools import read_only_tools
 from agent.workflows.workspace import Workspace

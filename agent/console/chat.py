@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 from agent.console import Terminal, escape, safe
 from agent.console.diff import ChangeConsole, print_diff, stats_lines
@@ -35,6 +35,7 @@ LIVE_REFRESHES_PER_SECOND = 8
 TAIL_LINES = 6  # lines of the unfinished block shown below the printed ones
 RESUMED_TURNS = 3  # earlier turns shown when a conversation is resumed
 RESUMED_CHARS = 200
+T = TypeVar("T")
 
 
 class LineReader:
@@ -409,18 +410,28 @@ class ChatLoop:
         show_outcome(self.term, outcome, self.session.model)
         return outcome
 
-    def _answer(self, message: str, task: bool) -> None:
-        printer = ChatPrinter(self.term, live=self.term.interactive)
+    def _run(self, printer: ChatPrinter, run: Callable[[], T], dropped: str) -> T | None:
+        """`run()`, or None when Ctrl-C or an error ended it: the printer stops, the user reads what
+        happened (`dropped` on Ctrl-C) and the session goes on."""
         try:
-            with keys_not_echoed() if self.term.interactive else nullcontext(), printer.interrupts.installed():
-                turn = self.session.send(message, printer, task)
+            return run()
         except KeyboardInterrupt:
             printer.stopped()
-            self.term.warn("cancelled: that answer is dropped; the session goes on")
-            return
+            self.term.warn(f"cancelled: {dropped}; the session goes on")
         except FbaError as exc:
             printer.stopped()
             self.term.error(str(exc))
+        return None
+
+    def _answer(self, message: str, task: bool) -> None:
+        printer = ChatPrinter(self.term, live=self.term.interactive)
+
+        def send():
+            with keys_not_echoed() if self.term.interactive else nullcontext(), printer.interrupts.installed():
+                return self.session.send(message, printer, task)
+
+        turn = self._run(printer, send, "that answer is dropped")
+        if turn is None:
             return
         printer.finish(self.session.model, turn.usage, turn.stop_reason)
         if turn.trimmed:
@@ -432,15 +443,9 @@ class ChatLoop:
     def _implement(self, spec: str) -> None:
         printer = ChatPrinter(self.term, live=self.term.interactive)
         ask = (lambda questions: ask_questions(self.term, questions)) if self.ui.interactive else None
-        try:
-            result = self.session.implement(spec, printer, ask)
-        except KeyboardInterrupt:
-            printer.stopped()
-            self.term.warn("cancelled: nothing from that run is kept; the session goes on")
-            return
-        except FbaError as exc:
-            printer.stopped()
-            self.term.error(str(exc))
+        result = self._run(printer, lambda: self.session.implement(spec, printer, ask),
+                           "nothing from that run is kept")
+        if result is None:
             return
         printer.finish(result.model, result.usage, result.stop_reason)
         print_report(self.term, result)

@@ -177,11 +177,11 @@ def tool_line(name: str, tool_input, output: str, summary: str = "") -> str:
     if name == "delete_file":
         return f"Delete {path}"
     if name == "list_files":
-        files = _listed(output, "(no files)")
-        return f"List {path or '.'}{' ' + str(tool_input['pattern']) if tool_input.get('pattern') else ''} ({_count(files, 'file')})"
+        pattern = f" {tool_input['pattern']}" if tool_input.get("pattern") else ""
+        return f"List {path or '.'}{pattern} ({_listed(output, 'file')})"
     if name == "search":
-        matches = _listed(output, "(no matches)")
-        return f"Search {tool_input.get('pattern', '')!r}{' in ' + path if path else ''} ({_count(matches, 'match', 'matches')})"
+        where = f" in {path}" if path else ""
+        return f"Search {tool_input.get('pattern', '')!r}{where} ({_listed(output, 'match', 'matches')})"
     if name == "run_tests":
         return f"Tests: {summarize_tests(output)}"
     if name == "run_checks":
@@ -228,11 +228,13 @@ def _count(number: int, word: str, plural: str = "") -> str:
     return f"{number} {word if number == 1 else plural or word + 's'}"
 
 
-def _listed(output: str, nothing: str) -> int:
-    """How many entries a listing tool answered (its `[...]` notes are not entries)."""
-    if output.startswith(nothing):
-        return 0
-    return sum(1 for line in output.splitlines() if line and not line.startswith("["))
+def _listed(output: str, word: str, plural: str = "") -> str:
+    """How many entries a listing tool answered, in words ("3 files"): its `[...]` notes are no
+    entries, and neither is its answer when there are none ("(no files)")."""
+    plural = plural or word + "s"
+    if output.startswith(f"(no {plural})"):
+        return _count(0, word, plural)
+    return _count(sum(1 for line in output.splitlines() if line and not line.startswith("[")), word, plural)
 
 
 def _first_line(text: str) -> str:

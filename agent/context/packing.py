@@ -12,8 +12,8 @@ mention its routes or its path, then the definitions it uses from other files (a
 models, schemas, settings). Definitions are read through a callable that honours the secret
 deny-list (`RepoFiles.read_file`): a refused one is listed as withheld, never sent.
 
-Sizes are estimated at `CHARS_PER_TOKEN` characters a token, the same estimate the tool loop
-uses for `--max-cost`.
+Sizes are estimated at `agent.types.CHARS_PER_TOKEN` characters a token, the same estimate the
+tool loop uses for `--max-cost`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from agent.analysis.index import ProjectIndex, Symbol
 from agent.errors import InputError
-from agent.llm.loop import CHARS_PER_TOKEN
-from agent.types import Finding
+from agent.types import CHARS_PER_TOKEN, Finding
 
 DEFAULT_BUDGET_TOKENS = 24_000
 DEFINITION_KINDS = frozenset({"function", "class", "alias", "instance", "constant"})

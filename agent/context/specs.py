@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from agent.errors import InputError, UsageError
 from agent.textformats import decode_text, load_json_or_yaml
@@ -197,8 +197,8 @@ def parse_openapi(text: str, source: Path) -> Spec:
     if info.get("description"):
         parts += [str(info["description"]).strip(), ""]
     parts += ["## Operations", "", *operations]
-    parts += _security_section(document)
-    parts += _schemas_section(document)
+    parts += _components_section(document, "securitySchemes", "Security schemes", _security_line)
+    parts += _components_section(document, "schemas", "Schemas", _schema_line)
     text_out = "\n".join(parts).rstrip() + "\n"
     return Spec(title, "openapi", source, text_out, paths=mentioned_paths(str(info.get("description") or "")))
 
@@ -269,26 +269,25 @@ def _content_text(holder: dict[str, Any]) -> str:
     return "; ".join(f"{media} {schema_text((c or {}).get('schema') or {})}" for media, c in content.items())
 
 
-def _security_section(document: dict[str, Any]) -> list[str]:
-    schemes = ((document.get("components") or {}).get("securitySchemes")) or {}
-    if not schemes:
+def _components_section(document: dict[str, Any], key: str, title: str,
+                        line: Callable[[str, Any], str | None]) -> list[str]:
+    """`## title` and a line per entry of the document's `components.<key>` (None: no line)."""
+    entries = ((document.get("components") or {}).get(key)) or {}
+    if not entries:
         return []
-    lines = ["", "## Security schemes", ""]
-    for name, scheme in schemes.items():
-        if isinstance(scheme, dict):
-            detail = ", ".join(f"{k}={scheme[k]}" for k in ("scheme", "bearerFormat", "in", "name") if scheme.get(k))
-            lines.append(f"- `{name}`: {scheme.get('type', '?')}" + (f" ({detail})" if detail else ""))
-    return lines
+    lines = [line(name, entry) for name, entry in entries.items()]
+    return ["", f"## {title}", "", *(text for text in lines if text is not None)]
 
 
-def _schemas_section(document: dict[str, Any]) -> list[str]:
-    schemas = ((document.get("components") or {}).get("schemas")) or {}
-    if not schemas:
-        return []
-    lines = ["", "## Schemas", ""]
-    for name, schema in schemas.items():
-        lines.append(f"- `{name}`: {schema_text(schema if isinstance(schema, dict) else {})}")
-    return lines
+def _security_line(name: str, scheme: Any) -> str | None:
+    if not isinstance(scheme, dict):
+        return None
+    detail = ", ".join(f"{k}={scheme[k]}" for k in ("scheme", "bearerFormat", "in", "name") if scheme.get(k))
+    return f"- `{name}`: {scheme.get('type', '?')}" + (f" ({detail})" if detail else "")
+
+
+def _schema_line(name: str, schema: Any) -> str:
+    return f"- `{name}`: {schema_text(schema if isinstance(schema, dict) else {})}"
 
 
 def schema_text(schema: dict[str, Any]) -> str:

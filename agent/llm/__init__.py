@@ -1,2 +1,3 @@
 """The model layer: client.py (the only importer of anthropic), events, models (aliases + prices),
-tools, the tool-use loop, and fakeapi (a loopback fake of the Messages API for tests)."""
+tools and the tool-use loop. Its tests reach it through tests/fakeapi.py, a loopback fake of the
+Messages API that stays out of the wheel."""

@@ -294,6 +294,19 @@ def _error_message(exc: Any) -> str:
     return str(getattr(exc, "message", exc)).splitlines()[0]
 
 
+# What the user reads for an SDK error: the line of the first kind (an `anthropic` class) it is.
+_API_ERROR_LINES = (
+    ("AuthenticationError", "the API key was rejected (401): check ANTHROPIC_API_KEY"),
+    ("PermissionDeniedError", "the API key may not use this (403): {message}"),
+    ("NotFoundError", "model '{model}' was not found (404): check --model or the `models` config"),
+    ("RateLimitError", "rate limited by the API (429) {retried}; try again later"),
+    ("InternalServerError", "the API is unavailable ({status}: {message}) {retried}; try again later"),
+    ("APIStatusError", "the API refused the request ({status}): {message}"),
+    ("APITimeoutError", "the API did not answer within {timeout:g}s {retried}"),
+    ("APIConnectionError", "cannot reach the API at {where} {retried}: {cause}"),
+)
+
+
 def describe_api_error(exc: Any, model: str, client: ModelClient, retries: int | None) -> str:
     """One line for an SDK error that is left after the SDK's own retries (`retries` made, if known)."""
     import anthropic
@@ -302,21 +315,9 @@ def describe_api_error(exc: Any, model: str, client: ModelClient, retries: int |
         retried = f"after up to {client.max_retries} retries"
     else:
         retried = "with no retry" if retries == 0 else f"after {retries} {'retry' if retries == 1 else 'retries'}"
-    if isinstance(exc, anthropic.AuthenticationError):
-        return "the API key was rejected (401): check ANTHROPIC_API_KEY"
-    if isinstance(exc, anthropic.PermissionDeniedError):
-        return f"the API key may not use this (403): {_error_message(exc)}"
-    if isinstance(exc, anthropic.NotFoundError):
-        return f"model '{model}' was not found (404): check --model or the `models` config"
-    if isinstance(exc, anthropic.RateLimitError):
-        return f"rate limited by the API (429) {retried}; try again later"
-    if isinstance(exc, anthropic.InternalServerError):
-        return f"the API is unavailable ({exc.status_code}: {_error_message(exc)}) {retried}; try again later"
-    if isinstance(exc, anthropic.APIStatusError):
-        return f"the API refused the request ({exc.status_code}): {_error_message(exc)}"
-    if isinstance(exc, anthropic.APITimeoutError):
-        return f"the API did not answer within {client.timeout:g}s {retried}"
-    if isinstance(exc, anthropic.APIConnectionError):
-        where = client.base_url or "api.anthropic.com"
-        return f"cannot reach the API at {where} {retried}: {exc.__cause__ or exc}"
-    return f"the API call failed: {_error_message(exc)}"
+    template = next((line for kind, line in _API_ERROR_LINES if isinstance(exc, getattr(anthropic, kind))),
+                    "the API call failed: {message}")
+    return template.format(
+        model=model, retried=retried, timeout=client.timeout, status=getattr(exc, "status_code", None),
+        where=client.base_url or "api.anthropic.com", cause=exc.__cause__ or exc,
+        message=_error_message(exc) if "{message}" in template else "")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from agent.errors import InputError
-from agent.llm.tools import Tool, arg
+from agent.llm.tools import REPO_PATH, Required, Tool, arg, array, object_schema, string
 
 
 def edit_tools(workspace: Any) -> list[Tool]:
@@ -25,39 +25,30 @@ def edit_tools(workspace: Any) -> list[Tool]:
             "Replace exactly one occurrence of `old_string` with `new_string` in a file of the pending change "
             "set (nothing is written to disk until the user applies the whole change). `old_string` must match "
             "exactly once, including indentation; include surrounding lines to make it unique.",
-            {"type": "object", "properties": {
-                "path": {"type": "string", "description": "file path relative to the repository root"},
-                "old_string": {"type": "string", "description": "the exact text to replace"},
-                "new_string": {"type": "string", "description": "the replacement text"},
-            }, "required": ["path", "old_string", "new_string"]},
+            object_schema(path=Required(string(REPO_PATH)),
+                          old_string=Required(string("the exact text to replace")),
+                          new_string=Required(string("the replacement text"))),
             lambda i: workspace.edit_file(arg(i, "path", str, required=True), arg(i, "old_string", str, required=True),
                                           arg(i, "new_string", str, required=True)),
         ),
         Tool(
             "create_file",
             "Create a new file in the pending change set. Fails if the file already exists (use edit_file).",
-            {"type": "object", "properties": {
-                "path": {"type": "string", "description": "file path relative to the repository root"},
-                "content": {"type": "string", "description": "the whole content of the new file"},
-            }, "required": ["path", "content"]},
+            object_schema(path=Required(string(REPO_PATH)),
+                          content=Required(string("the whole content of the new file"))),
             lambda i: workspace.create_file(arg(i, "path", str, required=True), arg(i, "content", str, required=True)),
         ),
         Tool(
             "delete_file",
             "Delete a file in the pending change set.",
-            {"type": "object", "properties": {
-                "path": {"type": "string", "description": "file path relative to the repository root"},
-            }, "required": ["path"]},
+            object_schema(path=Required(string(REPO_PATH))),
             lambda i: workspace.delete_file(arg(i, "path", str, required=True)),
         ),
         Tool(
             "run_checks",
             "Run fba's static checklist rules on the pending change set. Lists the findings in the changed "
             "Python files (or in `paths`) and marks the ones your change introduced.",
-            {"type": "object", "properties": {
-                "paths": {"type": "array", "items": {"type": "string"},
-                          "description": "files to check (default: every changed Python file)"},
-            }},
+            object_schema(paths=array(string(), "files to check (default: every changed Python file)")),
             lambda i: workspace.run_checks(_paths(i)),
         ),
         Tool(
@@ -65,9 +56,7 @@ def edit_tools(workspace: Any) -> list[Tool]:
             "Run the project's test command (pytest by default) on the pending change set, in an isolated copy "
             "of the repository, in a sandbox (no network, nothing outside the copy, no secrets in the "
             "environment), with a timeout. `args` are appended, e.g. 'tests/test_tags.py -x'.",
-            {"type": "object", "properties": {
-                "args": {"type": "string", "description": "extra arguments for the test command"},
-            }},
+            object_schema(args=string("extra arguments for the test command")),
             lambda i: workspace.run_tests(arg(i, "args", str) or ""),
         ),
     ]
@@ -92,13 +81,11 @@ def ask_user_tool(answer: Callable[[list[dict[str, Any]]], str]) -> Tool:
         "Ask the user when the spec is ambiguous about authentication, when approaches trade off "
         "significantly, or when a database schema change is implied but not specified. Ask all your "
         "questions in one call; each has the question, why it matters, and optional choices.",
-        {"type": "object", "properties": {
-            "questions": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {
-                "question": {"type": "string"},
-                "why": {"type": "string", "description": "why the answer matters for the implementation"},
-                "options": {"type": "array", "items": {"type": "string"}},
-            }, "required": ["question", "why"]}},
-        }, "required": ["questions"]},
+        object_schema(questions=Required(array(object_schema(
+            question=Required(string()),
+            why=Required(string("why the answer matters for the implementation")),
+            options=array(string()),
+        ), minItems=1))),
         lambda i: answer(questions_of(i)),
     )
 

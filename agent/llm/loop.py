@@ -45,10 +45,9 @@ from agent.llm.events import (
 )
 from agent.llm.models import Price, price_for, usage_with_cost
 from agent.llm.tools import Tool, summarize_input
-from agent.types import Usage
+from agent.types import CHARS_PER_TOKEN, Usage
 
 CACHE = {"type": "ephemeral"}
-CHARS_PER_TOKEN = 3  # code tokenizes densely; erring low overestimates cost, so --max-cost stops early
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ a `tool_result` with `is_error: true`. Any other exception is a bug and propagat
 
 `read_only_tools(files)` builds `list_files`, `read_file` and `search` (DESIGN.md names and inputs)
 over an `agent.context.files.RepoFiles`.
+
+Input schemas are spelled with one small builder, fields in the order the model sees them:
+
+    object_schema(path=Required(string("file path")), start_line=integer("first line", minimum=1))
 """
 
 from __future__ import annotations
@@ -15,6 +19,50 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from agent.errors import InputError
+
+Schema = dict[str, Any]
+REPO_PATH = "file path relative to the repository root"
+
+
+@dataclass(frozen=True)
+class Required:
+    """A field `object_schema` lists as required."""
+
+    schema: Schema
+
+
+def value(kind: str, description: str = "", **constraints: Any) -> Schema:
+    """One JSON-schema value: its type, its constraints, then its description when it has one."""
+    return {"type": kind, **constraints, **({"description": description} if description else {})}
+
+
+def string(description: str = "", **constraints: Any) -> Schema:
+    return value("string", description, **constraints)
+
+
+def integer(description: str = "", **constraints: Any) -> Schema:
+    return value("integer", description, **constraints)
+
+
+def number(description: str = "", **constraints: Any) -> Schema:
+    return value("number", description, **constraints)
+
+
+def array(items: Schema, description: str = "", **constraints: Any) -> Schema:
+    return value("array", description, **constraints, items=items)
+
+
+def object_schema(**fields: Schema | Required) -> Schema:
+    """An object with `fields` as its properties, in order; the `Required` ones are listed in
+    `required` (left out when there are none)."""
+    properties = {name: field.schema if isinstance(field, Required) else field for name, field in fields.items()}
+    required = [name for name, field in fields.items() if isinstance(field, Required)]
+    return {"type": "object", "properties": properties, **({"required": required} if required else {})}
+
+
+def closed_object_schema(**fields: Schema | Required) -> Schema:
+    """An `object_schema` that allows no field it does not name."""
+    return {**object_schema(**fields), "additionalProperties": False}
 
 
 @dataclass(frozen=True)
@@ -72,29 +120,23 @@ def read_only_tools(files: Any) -> list[Tool]:
             "list_files",
             "List files in the repository (honours .gitignore; secret files are never listed). "
             "`path` is a folder relative to the repository root; `pattern` a glob such as '*.py' or 'app/**/*.py'.",
-            {"type": "object", "properties": {
-                "path": {"type": "string", "description": "folder relative to the repository root (default: the root)"},
-                "pattern": {"type": "string", "description": "glob matched against the relative path or the file name"},
-            }},
+            object_schema(path=string("folder relative to the repository root (default: the root)"),
+                          pattern=string("glob matched against the relative path or the file name")),
             lambda i: files.list_files(arg(i, "path", str) or ".", arg(i, "pattern", str)),
         ),
         Tool(
             "read_file",
             "Read a text file of the repository with line numbers. Use start_line/end_line for big files.",
-            {"type": "object", "properties": {
-                "path": {"type": "string", "description": "file path relative to the repository root"},
-                "start_line": {"type": "integer", "minimum": 1, "description": "first line to show (1-based)"},
-                "end_line": {"type": "integer", "minimum": 1, "description": "last line to show (inclusive)"},
-            }, "required": ["path"]},
+            object_schema(path=Required(string(REPO_PATH)),
+                          start_line=integer("first line to show (1-based)", minimum=1),
+                          end_line=integer("last line to show (inclusive)", minimum=1)),
             lambda i: files.read_file(arg(i, "path", str, required=True), *line_range(i)),
         ),
         Tool(
             "search",
             "Search the repository's text files with a Python regular expression; answers `file:line: text`.",
-            {"type": "object", "properties": {
-                "pattern": {"type": "string", "description": "Python regular expression"},
-                "path": {"type": "string", "description": "file or folder to search (default: the whole repository)"},
-            }, "required": ["pattern"]},
+            object_schema(pattern=Required(string("Python regular expression")),
+                          path=string("file or folder to search (default: the whole repository)")),
             lambda i: files.search(arg(i, "pattern", str, required=True), arg(i, "path", str) or "."),
         ),
     ]

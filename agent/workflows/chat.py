@@ -45,12 +45,12 @@ from agent.errors import FbaError, InputError, UsageError
 from agent.llm.client import ModelClient
 from agent.llm.edit_tools import edit_tools
 from agent.llm.events import Event, EventSink, RequestDone
-from agent.llm.loop import CHARS_PER_TOKEN, Limits, Prompt, run_tool_loop
+from agent.llm.loop import Limits, Prompt, run_tool_loop
 from agent.llm.models import resolve_model
 from agent.llm.tools import Tool, read_only_tools
 from agent.personas import Persona, agent_files, load_checklist, load_persona, render_checklist, task_prompt
 from agent.store import COMPLETED, SessionLog, Store, ended_by
-from agent.types import ChangeSet, ReviewResult, Usage
+from agent.types import CHARS_PER_TOKEN, ChangeSet, ReviewResult, Usage
 from agent.workflows.ask import repository_context
 from agent.workflows.changes import ChangeUI, CommitInfo, FlowOptions, FlowResult, run_change_flow
 from agent.workflows.implement import AskUser, ImplementOptions, ImplementResult, implement

@@ -58,12 +58,21 @@ from agent.context.redact import redact
 from agent.errors import InputError, ModelError
 from agent.llm.client import BatchStatus, ModelClient, Reply
 from agent.llm.events import Event, EventSink, RequestDone
-from agent.llm.loop import CHARS_PER_TOKEN, Limits, Prompt, build_request, run_tool_loop, system_blocks
+from agent.llm.loop import Limits, Prompt, build_request, run_tool_loop, system_blocks
 from agent.llm.models import price_for, resolve_model
-from agent.llm.tools import Tool, read_only_tools
+from agent.llm.tools import (
+    Required,
+    Tool,
+    array,
+    closed_object_schema,
+    integer,
+    number,
+    read_only_tools,
+    string,
+)
 from agent.personas import load_checklist, load_persona, render_checklist, task_prompt
 from agent.store import COMPLETED, SUBMITTED, SessionLog, Store, StoreError, ended_by
-from agent.types import CATEGORIES, Finding, ReviewResult, Severity, Skipped, Usage
+from agent.types import CATEGORIES, CHARS_PER_TOKEN, Finding, ReviewResult, Severity, Skipped, Usage
 from agent.workflows.ask import repository_context
 
 REPORT_TOOL = "report_findings"
@@ -75,46 +84,29 @@ POLL_START, POLL_MAX = 1.0, 30.0  # seconds between batch polls (doubling)
 
 # -- the report_findings tool ------------------------------------------------------------------
 
-FINDING_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "category": {"type": "string", "enum": list(CATEGORIES)},
-        "severity": {"type": "string", "enum": [s.value for s in Severity]},
-        "path": {"type": "string", "minLength": 1, "description": "the reviewed file, as given in the context"},
-        "line": {"type": "integer", "minimum": 1},
-        "end_line": {"type": "integer", "minimum": 1},
-        "title": {"type": "string", "minLength": 1, "description": "one short line"},
-        "detail": {"type": "string", "description": "why it matters, in a few sentences"},
-        "fix": {"type": "string", "description": "how to fix it, briefly"},
-        "quote": {"type": "string", "minLength": 1,
-                  "description": "the exact code at line..end_line, copied without line numbers"},
-        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-    },
-    "required": ["category", "severity", "path", "line", "title", "detail", "quote", "confidence"],
-    "additionalProperties": False,
-}
-VERDICT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "rule": {"type": "string", "minLength": 1},
-        "path": {"type": "string", "minLength": 1},
-        "line": {"type": "integer", "minimum": 1},
-        "verdict": {"type": "string", "enum": ["confirm", "reject"]},
-        "reason": {"type": "string"},
-    },
-    "required": ["rule", "path", "line", "verdict", "reason"],
-    "additionalProperties": False,
-}
-REPORT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "findings": {"type": "array", "items": FINDING_SCHEMA},
-        "static_findings": {"type": "array", "items": VERDICT_SCHEMA,
-                            "description": "your verdict on each static finding already reported"},
-    },
-    "required": ["findings"],
-    "additionalProperties": False,
-}
+FINDING_SCHEMA = closed_object_schema(
+    category=Required(string(enum=list(CATEGORIES))),
+    severity=Required(string(enum=[s.value for s in Severity])),
+    path=Required(string("the reviewed file, as given in the context", minLength=1)),
+    line=Required(integer(minimum=1)),
+    end_line=integer(minimum=1),
+    title=Required(string("one short line", minLength=1)),
+    detail=Required(string("why it matters, in a few sentences")),
+    fix=string("how to fix it, briefly"),
+    quote=Required(string("the exact code at line..end_line, copied without line numbers", minLength=1)),
+    confidence=Required(number(minimum=0, maximum=1)),
+)
+VERDICT_SCHEMA = closed_object_schema(
+    rule=Required(string(minLength=1)),
+    path=Required(string(minLength=1)),
+    line=Required(integer(minimum=1)),
+    verdict=Required(string(enum=["confirm", "reject"])),
+    reason=Required(string()),
+)
+REPORT_SCHEMA = closed_object_schema(
+    findings=Required(array(FINDING_SCHEMA)),
+    static_findings=array(VERDICT_SCHEMA, "your verdict on each static finding already reported"),
+)
 
 
 def schema_errors(value: Any, schema: Mapping[str, Any], where: str = "input") -> list[str]:

@@ -22,7 +22,7 @@ scripted step (a reply succeeds, a status fault errors); `GET /v1/messages/batch
 `in_progress` for the first `batch_polls` retrievals, then `ended` with a `results_url`, and
 `GET .../results` serves the JSONL results. Every call is recorded in `requests`.
 
-Stdlib only; this module is for tests and never imported by the CLI.
+Stdlib only; it lives with the tests, so the wheel never ships it (tests/test_wheel_contents.py).
 """
 
 from __future__ import annotations
