@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -71,6 +71,32 @@ def _split(values: Optional[List[str]]) -> Optional[list[str]]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
+TEXT_OR_JSON = ("text", "json")
+
+
+def _format(value: str, allowed: tuple[str, ...] = TEXT_OR_JSON) -> str:
+    """A -f/--format value, case-insensitive (as --fail-on)."""
+    chosen = value.strip().lower()
+    if chosen not in allowed:
+        raise UsageError(f"unknown format '{value}' (choose from {', '.join(allowed)})")
+    return chosen
+
+
+def _text_or_json(value: str) -> str:
+    return _format(value)
+
+
+# Options several commands share: declared once, with the same name, short flag and help.
+Model = Annotated[Optional[str], typer.Option("--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id.")]
+Agent = Annotated[Optional[str], typer.Option("--agent", help="Agent persona: a name or a path to an agent file.")]
+MaxCost = Annotated[Optional[float], typer.Option("--max-cost", help="Stop before a request would take this run past USD.")]
+TextOrJson = Annotated[str, typer.Option("--format", "-f", callback=_text_or_json, help="text or json.")]
+Commit = Annotated[Optional[bool], typer.Option("--commit/--no-commit", help="Commit the change (how: config key 'commit').")]
+AllowDirty = Annotated[bool, typer.Option("--allow-dirty", help="Also change files with uncommitted changes.")]
+Unsandboxed = Annotated[bool, typer.Option("--unsandboxed", help="Run the agent's tests without the sandbox, with your permissions (see README: What is confined).")]
+Python = Annotated[Optional[str], typer.Option("--python", help="With --app: the interpreter that imports the app (default: the one running fba).")]
+
+
 @app.command()
 def review(
     paths: List[str] = typer.Argument(None, help="Files or folders to review (default: the current folder)."),
@@ -90,7 +116,7 @@ def review(
     allow_guarded: bool = typer.Option(False, "--allow-guarded", help="With --fix: --yes also applies guarded changes (.gitignore, CI, lock files, [tool.fba], tests)."),
     allow_no_git: bool = typer.Option(False, "--allow-no-git", help="With --fix --yes: write even outside a git repository (no dirty-file check, no commit, no 'fba undo')."),
     commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="With --fix: commit the fix (how: config key 'commit')."),
-    changed: bool = typer.Option(False, "--changed", help="Only report files changed against HEAD (staged, unstaged, untracked)."),
+    changed: bool = typer.Option(False, "--changed", help="Only report files changed against HEAD (staged, unstaged, untracked), and findings new because their evidence changed there."),
     diff_ref: Optional[str] = typer.Option(None, "--diff", metavar="REF", help="Only report findings on lines changed since REF (e.g. origin/main)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the review cache (.fba_cache/)."),
     static_only: bool = typer.Option(False, "--static-only", help="Never call a model, even with ANTHROPIC_API_KEY set."),
@@ -98,11 +124,11 @@ def review(
     spec: Optional[Path] = typer.Option(None, "--spec", help="Model pass: also check the code against this spec (Markdown, Spec Kit folder or OpenAPI)."),
     batch: bool = typer.Option(False, "--batch", help="Model pass through the Message Batches API: one request per file, half price, resumable."),
     batch_wait: Optional[float] = typer.Option(None, "--batch-wait", metavar="SECONDS", min=0, help="With --batch: stop waiting after SECONDS; run again to collect."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
-    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
+    model: Model = None,
+    agent: Agent = None,
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Model pass: stop before a request would take the run past USD."),
     app_ref: Optional[str] = typer.Option(None, "--app", metavar="MODULE:ATTR", help="Import this FastAPI app (in a subprocess, your interpreter) and take route paths and dependencies from FastAPI itself."),
-    python: Optional[str] = typer.Option(None, "--python", help="With --app: the interpreter that imports the app (default: the one running fba)."),
+    python: Python = None,
 ) -> None:
     """Review FastAPI code against the checklist.
 
@@ -111,60 +137,33 @@ def review(
     findings are marked as model findings. Findings are grouped by file; exit code 1 means findings
     at or above --fail-on, 2 means fba could not do its job.
     """
-    from agent.analysis.cache import ReviewCache
-    from agent.analysis.runner import ReviewOptions
-    from agent.analysis.selection import check_selectors
-    from agent.types import Severity
+    from agent.console.review_flow import ReviewConsole, print_run
+    from agent.workflows.review_flow import ReviewRequest, run_review
 
     output_format = _report_format(output_format, output)
     targets = _review_targets(paths)
     config = _config({"fail-on": fail_on, "select": _split(select), "ignore": _split(ignore),
                       "preview": preview or None, "model": model, "agent": agent, "max-cost": max_cost})
-    options = ReviewOptions.from_config(config)
     if python and not app_ref:
         raise UsageError("--python needs --app")
-    if app_ref:  # the runtime table is not part of the cache key: review without the cache
-        from dataclasses import replace
-
-        from agent.analysis.runtime import read_app, runtime_routes
-
-        options = replace(options, runtime=runtime_routes(read_app(app_ref, python or sys.executable, Path.cwd()), Path.cwd()))
-        no_cache = True
-    cache = None if no_cache else ReviewCache.for_root(config.root)
-    check_selectors(options, cache)
-    use_model = _wants_model(static_only, llm, spec, batch, batch_wait, config)
+    request = ReviewRequest(
+        tuple(targets), config, use_cache=not no_cache, changed=changed, diff_ref=diff_ref, app_ref=app_ref,
+        python=python, model=_model_request(static_only, llm, spec, batch, batch_wait),
+        fix=_fix_request(fix, dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
+                         allow_guarded=allow_guarded, allow_no_git=allow_no_git, commit=commit),
+        read_sources=output_format in FORMATS_WITH_SOURCES)
     term = _terminal(quiet)
-    fix_flags = {"dry_run": dry_run, "yes": yes, "patch_out": patch_out, "allow_dirty": allow_dirty,
-                 "allow_guarded": allow_guarded, "commit": commit}
-    if not fix and (allow_no_git or any(v not in (None, False) for v in fix_flags.values())):
-        raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty, --allow-guarded, --allow-no-git and "
-                         "--commit/--no-commit need --fix")
-    if fix and yes and not (dry_run or patch_out or allow_no_git):
-        _refuse_unguarded_write()
     progress = not quiet and sys.stderr.isatty() and (output_format == "text" or sys.stdout.isatty())
-    result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
-    if fix and _review_fix(term, result, options, config, diff_to_stderr=output_format != "text", **fix_flags):
-        result = _scoped_review(term, targets, options, config, changed, diff_ref, cache, progress)
-    for warning in result.warnings:
-        term.warn(warning)
-    model_failure = None
-    if use_model:
-        result, model_failure = _model_review(term, result, targets, options, config, changed, diff_ref, spec, batch,
-                                              batch_wait, notes_on_stderr=output_format != "text", verbose=verbose)
-    _emit_review(term, result, output_format, output)
-    explicit_failures = [s for s in result.skipped if any(_same(s.path, t) for t in targets if t.is_file())]
-    if result.skipped:  # the console's review module is not needed otherwise (start-up cost)
-        from agent.console.review import print_skipped
-
-        print_skipped(term, result.skipped, failed={s.path for s in explicit_failures})
-    if model_failure:  # degrade open (the static report is out), fail closed (exit 2)
-        term.error(model_failure)
-    threshold = Severity.parse(config["fail-on"]).rank
-    failing = any(f.severity.rank >= threshold for f in result.findings)
-    raise typer.Exit(EXIT_ERROR if explicit_failures or model_failure else EXIT_FINDINGS if failing else EXIT_OK)
+    ui = ReviewConsole(term, progress, text_report=output_format == "text", verbose=verbose)
+    run = run_review(request, ui)
+    if run.model_pass is not None:
+        ui.model_finished(run.model_pass, run.outside)
+    print_run(term, run, output_format, output)
+    raise typer.Exit(EXIT_ERROR if run.named_failures or run.model_failure else EXIT_FINDINGS if run.failing else EXIT_OK)
 
 
-TEXT_OR_JSON = ("text", "json")
+# The formats that show or fingerprint the code lines of findings (the others need no file read).
+FORMATS_WITH_SOURCES = ("text", "sarif")
 # Report file extensions: the format they imply, and the formats they may hold.
 REPORT_SUFFIXES = {
     ".json": ("json", ("json", "sarif")),
@@ -173,14 +172,6 @@ REPORT_SUFFIXES = {
     ".markdown": ("markdown", ("markdown",)),
     ".txt": ("text", ("text", "github")),
 }
-
-
-def _format(value: str, allowed: tuple[str, ...] = TEXT_OR_JSON) -> str:
-    """A -f/--format value, case-insensitive (as --fail-on)."""
-    chosen = value.strip().lower()
-    if chosen not in allowed:
-        raise UsageError(f"unknown format '{value}' (choose from {', '.join(allowed)})")
-    return chosen
 
 
 def _report_format(flag: Optional[str], output: Optional[Path]) -> str:
@@ -216,233 +207,29 @@ def _review_targets(paths: Optional[List[str]]) -> list[Path]:
     return targets
 
 
-def _refuse_unguarded_write() -> None:
-    """`--fix --yes` outside a git repository would write with no dirty-file check, no commit and
-    no `fba undo`: only when asked explicitly."""
-    from agent.edits.git import find_root
-
-    if find_root(Path.cwd()) is None:
-        raise UsageError("not inside a git repository: --fix --yes would write without a way back "
-                         "(no commit, no 'fba undo'); pass --allow-no-git to write anyway, or use --dry-run "
-                         "or --patch-out FILE")
-
-
-def _wants_model(static_only: bool, llm: bool, spec: Optional[Path], batch: bool,
-                 batch_wait: Optional[float], config) -> bool:
-    """Whether the model pass runs: asked for (--llm, --spec, --batch), or a key is set. Asking for
-    it without a key fails here, before the static review, with one line."""
-    import os
+def _model_request(static_only: bool, llm: bool, spec: Optional[Path], batch: bool, batch_wait: Optional[float]):
+    """The model pass: asked for (--llm, --spec, --batch: a missing key is an error), or None
+    with --static-only (otherwise it runs when a key is set)."""
+    from agent.workflows.review_flow import ModelRequest
 
     asked = llm or spec is not None or batch
     if static_only and asked:
         raise UsageError("--static-only cannot be combined with --llm, --spec or --batch")
     if batch_wait is not None and not batch:
         raise UsageError("--batch-wait needs --batch")
-    if asked:
-        from agent.llm.client import ModelClient
-
-        ModelClient.from_config(config)  # ModelError when ANTHROPIC_API_KEY is not set
-    return asked or (not static_only and bool(os.environ.get("ANTHROPIC_API_KEY", "").strip()))
+    return None if static_only else ModelRequest(required=asked, spec=spec, batch=batch, batch_wait=batch_wait)
 
 
-def _model_review(term, result, targets: list[Path], options, config, changed: bool, diff_ref: Optional[str],
-                  spec: Optional[Path], batch: bool, batch_wait: Optional[float], notes_on_stderr: bool,
-                  verbose: bool):
-    """The model pass over the reviewed (changed) files, merged into the static result; and None, or
-    the one line saying why the model pass failed (the static result then stands alone, every file
-    the model was asked about listed as not reviewed)."""
-    from agent.console.stream import StreamPrinter
-    from agent.store import SessionLog
-    from agent.workflows.review import PassOptions, Workspace, merge, model_targets, pass_failed, run_model_pass
+def _fix_request(fix: bool, **flags):
+    """--fix and its flags (None without --fix: then none of them may be given)."""
+    from agent.workflows.review_flow import FixRequest
 
-    spec_text = ""
-    if spec is not None:
-        from agent.context.specs import load_spec
-
-        spec_text = load_spec(spec).text
-    scope = None
-    if changed or diff_ref:
-        from agent.edits.git import changed_files, changed_lines
-
-        scope = changed_lines(Path.cwd(), diff_ref) if diff_ref else dict.fromkeys(changed_files(Path.cwd()))
-    workspace = Workspace.load(config.root, options.exclude)
-    review_targets, outside = model_targets(workspace, targets, options.exclude, scope)
-    printer = StreamPrinter(term, stream_text=False)
-    log = SessionLog.open(term.warn)
-    try:
-        outcome = run_model_pass(workspace, review_targets, result.findings, config, options, printer, log,
-                                 PassOptions(spec_text=spec_text, batch=batch, batch_wait=batch_wait),
-                                 on_batch=_batch_progress(term))
-    except FbaError as exc:
-        printer.stopped()
-        return pass_failed(result, review_targets, outside, workspace, exc), f"the model pass failed: {exc}"
-    except BaseException:
-        printer.stopped()
-        raise
-    finally:
-        log.close()
-    _print_model_notes(term, outcome, outside, notes_on_stderr, verbose)
-    printer.finish(outcome.model, outcome.usage, outcome.stop_reason)
-    failure = None
-    if outcome.failed:
-        failure = (f"the model did not review {len(outcome.failed)} file(s) validly "
-                   f"({', '.join(outcome.failed)}); they are not reported as clean")
-    return merge(result, outcome, outside), failure
-
-
-def _print_model_notes(term, outcome, outside, not_reviewed: bool, verbose: bool) -> None:
-    """What the model pass did not do or changed, on stderr: never silent. The files it did not
-    review too (`not_reviewed`) unless the text report on stdout lists them itself. How fba tidied
-    the model's answer (refused calls, findings moved to their quoted code) only with --verbose."""
-    for skipped in (*outside, *outcome.not_reviewed) if not_reviewed else ():
-        term.warn(f"{skipped.path}: {skipped.reason}")
-    if outcome.pending_batch:
-        term.warn(f"batch {outcome.pending_batch} is still running; run the same command again to collect its results")
-    if outcome.dropped:
-        term.warn(f"dropped {len(outcome.dropped)} model finding(s) whose quoted code is not in the file: "
-                  + "; ".join(outcome.dropped))
-    if outcome.invalid_calls and verbose:
-        term.info(f"{outcome.invalid_calls} invalid report_findings call(s) were refused")
-    if outcome.reanchored and verbose:
-        term.info(f"moved {outcome.reanchored} model finding(s) to the lines their quoted code is on")
-    if outcome.below_confidence:
-        term.info(f"{outcome.below_confidence} model finding(s) below min-confidence not shown")
-    for verdict in outcome.verdicts:
-        if verdict.verdict == "reject":
-            term.warn(f"the model disputes {verdict.rule} at {verdict.path}:{verdict.line}: {verdict.reason} "
-                      "(the finding stays; suppress it with '# fba: ignore[...]' if you agree)")
-    for path, left_out in outcome.left_out.items():
-        term.info(f"{path}: not in the model's context: {'; '.join(left_out)}")
-
-
-def _batch_progress(term):
-    shown = {"last": None}
-
-    def show(status) -> None:
-        line = (f"batch {status.id}: {status.processing_status}, {status.succeeded + status.errored + status.lost} of "
-                f"{status.processing + status.succeeded + status.errored + status.lost} requests done")
-        if line != shown["last"]:
-            term.info(line)
-            shown["last"] = line
-
-    return show
-
-
-def _review_fix(term, result, options, config, diff_to_stderr: bool, dry_run: bool, yes: bool,
-                patch_out: Optional[Path], allow_dirty: bool, allow_guarded: bool, commit: Optional[bool]) -> bool:
-    """Fix what can be fixed through the change flow; True when files were written."""
-    import uuid
-
-    from agent.console.diff import ChangeConsole
-    from agent.edits.git import Trailers, find_root
-    from agent.workflows.changes import CommitInfo, FlowOptions, changeset_from_fixes, run_change_flow
-
-    root = find_root(Path.cwd()) or config.root
-    changeset, fixed = changeset_from_fixes(result.findings, root, Path.cwd())
-    rules = sorted({f.rule for f in fixed})
-    info = CommitInfo(
-        subject=f"fba: fix {', '.join(rules)} in {len(changeset.files)} file(s)",
-        body="\n".join(f"- {f.rule} {f.path}:{f.line} {f.message}" for f in fixed),
-        trailers=Trailers(agent=config["agent"], model="none (static fixes)", session=uuid.uuid4().hex[:12],
-                          extra=(f"Fba-Fixes: {', '.join(rules)}",) if rules else ()),
-    )
-    flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
-                       commit=_commit_mode(config["commit"], commit), review=options, allow_guarded=allow_guarded,
-                       max_file_bytes=config["max-file-size"])
-    return run_change_flow(changeset, root, info, flow, ChangeConsole(term, diff_to_stderr=diff_to_stderr)).applied
-
-
-def _commit_mode(configured: str, flag: Optional[bool]) -> str:
-    """--commit/--no-commit over config `commit`: --commit with `off` configured commits on the branch."""
-    if flag is None:
-        return configured
-    if not flag:
-        return "off"
-    return configured if configured != "off" else "branch"
-
-
-def _same(shown: str, target: Path) -> bool:
-    try:
-        return Path(shown).resolve() == target.resolve()
-    except OSError:
-        return False
-
-
-def _scoped_review(term, targets: list[Path], options, config, changed: bool, diff_ref: Optional[str],
-                   cache, show_progress: bool):
-    """The static review, cached and parallel. With --changed/--diff the whole project still feeds
-    the index (cross-file facts); only the changed files (lines) under `targets` are reported."""
-    from contextlib import nullcontext
-
-    from agent.analysis.runner import review_paths
-    from agent.console.progress import ReviewProgress
-
-    if changed and diff_ref:
-        raise UsageError("--changed and --diff cannot be combined (--diff REF includes uncommitted changes)")
-    with ReviewProgress(term) if show_progress else nullcontext() as progress:
-        if changed:
-            from agent.workflows.diff_review import review_changed
-
-            return review_changed(targets, options, config.root, cache, progress)
-        if diff_ref:
-            from agent.workflows.diff_review import review_diff
-
-            return review_diff(targets, options, config.root, diff_ref, cache, progress)
-        return review_paths(targets, options, config.root, cache=cache, progress=progress)
-
-
-def _finding_sources(result) -> dict[str, str]:
-    """Text of the files with findings (code excerpts, SARIF fingerprints); unreadable ones are left out."""
-    from agent.analysis.source import decode_source
-    from agent.errors import InputError
-
-    sources = {}
-    for path in {f.path for f in result.findings}:
-        try:
-            sources[path] = decode_source(Path(path).read_bytes(), path)
-        except (OSError, InputError):
-            pass
-    return sources
-
-
-# The formats that show or fingerprint the code lines of findings (the others need no file read).
-FORMATS_WITH_SOURCES = ("text", "sarif")
-
-
-def _emit_review(term, result, output_format: str, output: Optional[Path]) -> None:
-    sources = _finding_sources(result) if output_format in FORMATS_WITH_SOURCES else {}
-    if output_format == "text" and output is None:
-        from agent.console.review import print_review
-
-        print_review(term, result, sources)
-        return
-    if output_format == "text":
-        from agent.console.review import review_text
-
-        text = review_text(result, sources)
-    else:
-        from agent.report import ROOT_RELATIVE, renderer
-
-        base = _repository_base() if output_format in ROOT_RELATIVE else None
-        text = renderer(output_format)(result, sources, base)
-    if output is None:
-        term.write(text)
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-        term.info(f"report written to {output}")
-
-
-def _repository_base():
-    """The git work tree's top above the current folder (else the current folder): SARIF and
-    annotation paths are relative to it, as GitHub resolves them."""
-    from agent.report.common import RepositoryBase
-
-    cwd = Path.cwd().resolve()
-    root = next((folder for folder in (cwd, *cwd.parents) if (folder / ".git").exists()), cwd)
-    return RepositoryBase(root, cwd.relative_to(root).as_posix() if root != cwd else "")
+    if not fix:
+        if any(value not in (None, False) for value in flags.values()):
+            raise UsageError("--dry-run, --yes, --patch-out, --allow-dirty, --allow-guarded, --allow-no-git and "
+                             "--commit/--no-commit need --fix")
+        return None
+    return FixRequest(**flags)
 
 
 @app.command()
@@ -451,7 +238,7 @@ def routes(
     output_format: str = typer.Option("text", "--format", "-f", help="text, json or markdown."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the inventory to FILE instead of stdout."),
     app_ref: Optional[str] = typer.Option(None, "--app", metavar="MODULE:ATTR", help="Import this FastAPI app (in a subprocess, your interpreter) and list the routes it really serves."),
-    python: Optional[str] = typer.Option(None, "--python", help="With --app: the interpreter that imports the app (default: the one running fba)."),
+    python: Python = None,
     compare: bool = typer.Option(False, "--compare", help="With --app: list where the static inventory and the runtime one disagree."),
 ) -> None:
     """List every route: method, full path, handler, and how it is authenticated (which dependency,
@@ -478,7 +265,7 @@ def routes(
 @app.command()
 def rules(
     rule_id: Optional[str] = typer.Argument(None, help="A rule code (FBA102) to show its documentation."),
-    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    output_format: TextOrJson = "text",
 ) -> None:
     """List the static rules, or show one rule's documentation."""
     import json
@@ -486,7 +273,6 @@ def rules(
     from agent.analysis.rules import all_rules, rule_by_code
     from agent.report.common import FIXABLE_MARK, RULE_DOCS, rule_catalog, rule_page
 
-    output_format = _format(output_format)
     term = _terminal()
     if rule_id:
         rule = rule_by_code(rule_id)
@@ -517,9 +303,8 @@ def _rule_entry(rule) -> dict:
 
 
 @app.command("config")
-def show_config(output_format: str = typer.Option("text", "--format", "-f", help="text or json.")) -> None:
+def show_config(output_format: TextOrJson = "text") -> None:
     """Show the resolved configuration and where each value came from."""
-    output_format = _format(output_format)
     config = _config()
     term = _terminal()
     if output_format == "json":
@@ -561,11 +346,10 @@ def init(path: Path = typer.Option(Path("pyproject.toml"), "--path", help="The p
 
 
 @app.command()
-def agents(output_format: str = typer.Option("text", "--format", "-f", help="text or json.")) -> None:
+def agents(output_format: TextOrJson = "text") -> None:
     """List the agent personas fba can load (bundled and .claude/agents/*.md)."""
     from agent.personas import agent_files, load_persona
 
-    output_format = _format(output_format)
     config = _config()
     term = _terminal()
     found = [(name, path, load_persona(str(path), config.root)) for name, path in agent_files(config.root).items()]
@@ -597,9 +381,9 @@ def undo() -> None:
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="Your question about this repository."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
-    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before a request would take this run past USD."),
+    model: Model = None,
+    agent: Agent = None,
+    max_cost: MaxCost = None,
     output_format: str = typer.Option("text", "--format", "-f", help="text (streamed) or json (answer + usage)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the answer: no tool lines, warnings or totals."),
 ) -> None:
@@ -636,7 +420,7 @@ def ask(
 @app.command("log")
 def show_log(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many recent runs to show."),
-    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    output_format: TextOrJson = "text",
     as_json: bool = typer.Option(False, "--json", hidden=True, help="The same as --format json."),
 ) -> None:
     """List recent model runs: command, model, tokens, cost and when."""
@@ -644,7 +428,7 @@ def show_log(
 
     from agent.store import Store
 
-    as_json = as_json or _format(output_format) == "json"
+    as_json = as_json or output_format == "json"
     store = Store.open()
     try:
         runs = store.recent_runs(limit)
@@ -681,8 +465,8 @@ def _cost(cost_usd: Optional[float], estimated: bool = False) -> str:
 def apply_kept(
     run_id: str = typer.Argument(..., help="The run whose kept change to apply (see 'fba log'); a unique prefix is enough."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
-    commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="Commit the change (how: config key 'commit')."),
-    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Also change files with uncommitted changes."),
+    commit: Commit = None,
+    allow_dirty: AllowDirty = False,
 ) -> None:
     """Apply the change an implement run kept when it was not applied (declined, or no terminal).
 
@@ -693,7 +477,7 @@ def apply_kept(
     from agent.config import load_config
     from agent.console.diff import ChangeConsole
     from agent.store import APPLIED, Store
-    from agent.workflows.changes import FlowOptions, run_change_flow
+    from agent.workflows.changes import FlowOptions, commit_mode, run_change_flow
     from agent.workflows.kept import forget_kept, load_kept
 
     store = Store.open()
@@ -708,7 +492,7 @@ def apply_kept(
             raise UsageError(f"run {run.id} kept no change to apply ({run.status})")
         changeset, root, info = load_kept(Path(run.patch))
         config = load_config(root)
-        flow = FlowOptions(yes=yes, allow_dirty=allow_dirty, commit=_commit_mode(config["commit"], commit),
+        flow = FlowOptions(yes=yes, allow_dirty=allow_dirty, commit=commit_mode(config["commit"], commit),
                            review=ReviewOptions.from_config(config))
         result = run_change_flow(changeset, root, info, flow, ChangeConsole(_terminal()))
         if result.applied:
@@ -732,11 +516,11 @@ def _local_time(iso: str) -> str:
 @app.command()
 def chat(
     files: List[str] = typer.Argument(None, help="Files to keep in the conversation (as with /add)."),
-    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
+    agent: Agent = None,
+    model: Model = None,
     continue_last: bool = typer.Option(False, "--continue", "-c", help="Resume the last chat session in this repository."),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="ID", help="Resume a stored chat session (see 'fba sessions')."),
-    unsandboxed: bool = typer.Option(False, "--unsandboxed", help="Run the agent's tests without the sandbox, with your permissions (see README: What is confined)."),
+    unsandboxed: Unsandboxed = False,
 ) -> None:
     """Talk with the agent about this repository (needs ANTHROPIC_API_KEY).
 
@@ -768,7 +552,7 @@ def chat(
 @app.command()
 def sessions(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many recent sessions to show."),
-    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    output_format: TextOrJson = "text",
     all_repos: bool = typer.Option(False, "--all", help="Sessions of every repository, not only this one."),
 ) -> None:
     """List stored chat sessions (resume one with: fba chat --resume ID)."""
@@ -776,7 +560,6 @@ def sessions(
 
     from agent.store import Store
 
-    output_format = _format(output_format)
     root = None if all_repos else str(_config().root)
     store = Store.open()
     try:
@@ -799,9 +582,9 @@ def sessions(
 def eval_review(
     cases: Path = typer.Option(..., "--cases", help="A folder of labelled cases (each with an expected.json), or one case."),
     mode: str = typer.Option("static", "--mode", help="static (offline), llm (the model alone) or both (merged review)."),
-    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
-    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
+    output_format: TextOrJson = "text",
+    model: Model = None,
+    agent: Agent = None,
 ) -> None:
     """Run the review on labelled cases and print recall and precision per category."""
     import json
@@ -809,14 +592,19 @@ def eval_review(
     from agent.analysis.runner import ReviewOptions
     from agent.eval import MODES, evaluate, load_cases, render_text
 
-    output_format = _format(output_format)
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
     config = _config({"model": model, "agent": agent})
     options = ReviewOptions.from_config(config)
     term = _terminal()
     loaded = load_cases(cases)
-    report = evaluate(loaded, mode, options, _case_reviewer(term, config, options) if mode != "static" else None)
+    reviewer = None
+    if mode != "static":
+        from agent.console.stream import StreamPrinter
+        from agent.workflows.review_flow import case_reviewer
+
+        reviewer = case_reviewer(config, options, StreamPrinter(term, stream_text=False), term.warn)
+    report = evaluate(loaded, mode, options, reviewer)
     if output_format == "json":
         term.write(json.dumps(report.to_dict(), indent=2) + "\n")
         return
@@ -826,30 +614,6 @@ def eval_review(
         term.info(f"missed: {item}")
     for item in report.extra:
         term.info(f"not labelled: {item}")
-
-
-def _case_reviewer(term, config, options):
-    """The model pass of `fba eval review` over one case (its folder is the repository)."""
-    from agent.console.stream import StreamPrinter
-    from agent.llm.client import ModelClient
-    from agent.store import SessionLog
-    from agent.workflows.review import PassOptions, ReviewTarget, Workspace, merge_findings, run_model_pass
-
-    ModelClient.from_config(config)  # no key: one line, before any case runs
-    printer = StreamPrinter(term, stream_text=False)
-
-    def review_case(case, static, show_static):
-        workspace = Workspace(case.root.resolve(), case.sources)
-        log = SessionLog.open(term.warn)
-        try:
-            outcome = run_model_pass(workspace, [ReviewTarget(p) for p in sorted(case.sources)],
-                                     static if show_static else [], config, options, printer, log,
-                                     PassOptions(static_context=show_static))
-        finally:
-            log.close()
-        return outcome.findings, merge_findings(static, outcome.findings)[0]
-
-    return review_case
 
 
 @cache_app.command("clean")
@@ -868,17 +632,17 @@ def implement(
     task: Optional[str] = typer.Option(None, "--task", help="Implement one task of the task list (e.g. T012) and tick it."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff and write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply a verified change without asking (never an unverified one)."),
-    commit: Optional[bool] = typer.Option(None, "--commit/--no-commit", help="Commit the change (how: config key 'commit')."),
+    commit: Commit = None,
     max_rounds: int = typer.Option(3, "--max-rounds", min=1, help="Verification rounds before giving up."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before a request would take this run past USD."),
+    max_cost: MaxCost = None,
     patch_out: Optional[Path] = typer.Option(None, "--patch-out", help="Write a git-apply-able patch to FILE instead of applying."),
     answers: Optional[Path] = typer.Option(None, "--answers", help="Answers to the agent's questions (YAML or JSON: question -> answer)."),
-    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Also change files with uncommitted changes."),
+    allow_dirty: AllowDirty = False,
     allow_guarded: bool = typer.Option(False, "--allow-guarded", help="With --yes: also apply guarded changes (.gitignore, CI, lock files, [tool.fba] or pytest settings, weakened tests)."),
-    agent: Optional[str] = typer.Option(None, "--agent", help="Agent persona: a name or a path to an agent file."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias (sonnet, opus, haiku) or a model id."),
+    agent: Agent = None,
+    model: Model = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No streamed text or tool lines; the report and the diff only."),
-    unsandboxed: bool = typer.Option(False, "--unsandboxed", help="Run the agent's tests without the sandbox, with your permissions (see README: What is confined)."),
+    unsandboxed: Unsandboxed = False,
 ) -> None:
     """Implement a spec: the agent writes the code and tests, fba verifies them, shows the diff and applies it.
 
@@ -893,7 +657,7 @@ def implement(
     from agent.context.specs import load_answers, load_spec
     from agent.analysis.runner import ReviewOptions
     from agent.store import SessionLog
-    from agent.workflows.changes import FlowOptions
+    from agent.workflows.changes import FlowOptions, commit_mode
     from agent.workflows.implement import ImplementOptions, commit_info, implement as implement_spec, land_change
 
     config = _config({"model": model, "agent": agent, "max-cost": max_cost})
@@ -918,7 +682,7 @@ def implement(
             _save_questions(term, result)
             raise typer.Exit(EXIT_FINDINGS)
         flow = FlowOptions(dry_run=dry_run, yes=yes, patch_out=patch_out, allow_dirty=allow_dirty,
-                           commit=_commit_mode(config["commit"], commit), review=ReviewOptions.from_config(config),
+                           commit=commit_mode(config["commit"], commit), review=ReviewOptions.from_config(config),
                            allow_guarded=allow_guarded, max_file_bytes=config["max-file-size"])
         info = commit_info(result, _spec_label(spec, config.root))
         decision = DecisionUI(ui, result)

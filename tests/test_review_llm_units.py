@@ -12,7 +12,7 @@ from agent.types import Finding, Severity
 from agent.workflows.review import (
     REPORT_SCHEMA,
     FindingsCollector,
-    Workspace,
+    ProjectSources,
     anchor,
     merge_findings,
     schema_errors,
@@ -136,7 +136,7 @@ Create a tag.
 
 def test_spec_sections_match_route_paths_without_mount_prefix_or_parameter_names():
     assert len(markdown_sections(SPEC)) == 3
-    workspace = Workspace(root=__import__("pathlib").Path("."), sources={
+    workspace = ProjectSources(root=__import__("pathlib").Path("."), sources={
         "app/items.py": "from fastapi import APIRouter\nrouter = APIRouter(prefix='/api/v1/items')\n\n"
                         "@router.get('/{item_id}')\ndef read_item(item_id: int):\n    return {}\n"})
     found = spec_sections_for(SPEC, "app/items.py", workspace.index())

@@ -111,6 +111,11 @@ def _has_head(repo) -> bool:
     return repo.head.is_valid()
 
 
+def has_commits(start: Path) -> bool:
+    """Whether the work tree containing `start` has a commit yet (HEAD names one)."""
+    return _has_head(_require(start))
+
+
 def uncommitted(root: Path, paths: Sequence[str]) -> list[str]:
     """Those of `paths` (relative to `root`) whose content on disk is not committed: modified,
     staged, untracked or ignored files. Missing, untracked paths (files to create) are clean."""

@@ -190,3 +190,12 @@ def changeset_from_fixes(findings: Iterable[Finding], root: Path, base: Path) ->
             pending.rewrite(relative, text)
             fixed.extend(done)
     return pending.snapshot(), fixed
+
+
+def commit_mode(configured: str, flag: bool | None) -> str:
+    """--commit/--no-commit over config `commit`: --commit with `off` configured commits on the branch."""
+    if flag is None:
+        return configured
+    if not flag:
+        return "off"
+    return configured if configured != "off" else "branch"

@@ -367,7 +367,7 @@ class ChatSession:
         if not target.exists():
             raise InputError(f"{argument}: no such file or folder in the repository")
         result = review_paths([target], ReviewOptions.from_config(self.config), self.root)
-        return Outcome(review=result, send=review_message(argument or ".", result), task=False)
+        return Outcome(review=result, send=review_discussion_prompt(argument or ".", result), task=False)
 
     def _cmd_implement(self, argument: str, ui: ChatUI) -> Outcome:
         if not argument:
@@ -563,7 +563,7 @@ def _fixed_tokens(prompt: Prompt, tools: Sequence[Tool]) -> int:
     return len(json.dumps([asdict(prompt), [t.schema() for t in tools]], ensure_ascii=False)) // CHARS_PER_TOKEN
 
 
-def review_message(target: str, result: ReviewResult) -> str:
+def review_discussion_prompt(target: str, result: ReviewResult) -> str:
     """The review put into the conversation for the model to discuss."""
     lines = [f"- {f.path}:{f.line} [{f.severity.value}] {f.rule} ({f.category}) {f.message}"
              for f in result.findings[:MAX_REVIEW_LINES]]

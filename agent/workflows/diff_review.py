@@ -1,15 +1,15 @@
 """`fba review --changed` and `--diff REF`: the findings a change brings.
 
-With either, the whole project still feeds the index; `--changed` reports the files changed
-against HEAD (staged, unstaged, untracked). `--diff REF` reports more than the changed lines: a
-finding belongs to the diff when its line was added or changed since REF, or when it is new
-although its line is not: its evidence changed elsewhere (`dependencies=[...]` removed from an
-`include_router` or an `APIRouter(...)`, an auth parameter dropped from a handler, a model that
-lost its owner column). Rules do not need to name their evidence for this: the findings of the
-project as it is are compared with those of the project at REF (the changed Python files' texts
-at REF over the work tree; the cache serves every file the change cannot affect). A finding is
-the same at REF when the same rule reports the same code line of the same file, so findings that
-only moved are not new.
+Both take one path: a `ChangeScope` (the changed files and lines, and the changed files' texts at
+the base: HEAD for `--changed`, REF for `--diff`) reviewed by `review_scope`. The whole project
+still feeds the index. A finding belongs to the change when its line was added or changed (with
+`--changed`: when its file changed), or when it is new although its line is not: its evidence
+changed elsewhere (`dependencies=[...]` removed from an `include_router` or an `APIRouter(...)`,
+an auth parameter dropped from a handler, a model that lost its owner column). Rules do not need
+to name their evidence for this: the findings of the project as it is are compared with those of
+the project at the base (the changed Python files' texts at the base over the work tree; the cache
+serves every file the change cannot affect). A finding is the same at the base when the same rule
+reports the same code line of the same file, so findings that only moved are not new.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -24,36 +25,56 @@ from agent.analysis.cache import ReviewCache
 from agent.analysis.passes import Progress
 from agent.analysis.runner import ReviewOptions, review_paths
 from agent.analysis.source import decode_source
-from agent.edits.git import changed_files, changed_lines, python_files_at
+from agent.edits.git import changed_files, changed_lines, has_commits, python_files_at
 from agent.errors import InputError
 from agent.types import Finding, ReviewResult
 
 Lines = Mapping[Path, "frozenset[int] | None"]
 
 
-def review_changed(targets: Sequence[Path], options: ReviewOptions, root: Path,
-                   cache: ReviewCache | None = None, progress: Progress | None = None) -> ReviewResult:
-    """The files under `targets` changed against HEAD."""
-    report = {path: None for path in changed_files(Path.cwd()) if any(_inside(path, t) for t in targets)}
-    return review_paths(_index_paths(targets, root), options, root, cache=cache, report=report, progress=progress)
+@dataclass(frozen=True)
+class ChangeScope:
+    """What a change-scoped review reports: the changed files under its targets (absolute paths)
+    with their changed lines (None: the whole file), and the changed Python files' content at the
+    base (None: not there then) to tell new findings from old ones."""
+
+    lines: Lines
+    before: Mapping[Path, "bytes | None"]
+
+
+def uncommitted_changes(targets: Sequence[Path], start: Path) -> ChangeScope:
+    """`--changed`: the files under `targets` changed against HEAD (staged, unstaged, untracked),
+    whole; the base is HEAD (before the first commit every file is changed: no base)."""
+    lines = {path.resolve(): None for path in changed_files(start) if _under(path, targets)}
+    return ChangeScope(lines, python_files_at(start, "HEAD") if has_commits(start) else {})
+
+
+def changes_since(targets: Sequence[Path], start: Path, ref: str) -> ChangeScope:
+    """`--diff REF`: the lines under `targets` added or changed since `ref`; the base is `ref`."""
+    lines = {path.resolve(): changed for path, changed in changed_lines(start, ref).items() if _under(path, targets)}
+    return ChangeScope(lines, python_files_at(start, ref))
 
 
 def review_diff(targets: Sequence[Path], options: ReviewOptions, root: Path, ref: str,
                 cache: ReviewCache | None = None, progress: Progress | None = None) -> ReviewResult:
     """Findings under `targets` on lines changed since `ref`, plus those whose evidence changed."""
-    start = Path.cwd()
-    report = {path.resolve(): lines for path, lines in changed_lines(start, ref).items()
-              if any(_inside(path, target) for target in targets)}
+    return review_scope(targets, options, root, changes_since(targets, Path.cwd(), ref), cache, progress)
+
+
+def review_scope(targets: Sequence[Path], options: ReviewOptions, root: Path, scope: ChangeScope,
+                 cache: ReviewCache | None = None, progress: Progress | None = None) -> ReviewResult:
+    """The findings of `scope`: those on its changed lines, plus those elsewhere under `targets`
+    that the project did not have at the base (their evidence changed)."""
+    report = scope.lines
     with _scratch(cache) as cache:
         on_lines = review_paths(_index_paths(targets, root), options, root, cache=cache, report=report, progress=progress)
-        before = python_files_at(start, ref)
-        if not before:
+        if not scope.before:
             return on_lines
         now = review_paths(targets, options, root, cache=cache, progress=progress)
         elsewhere = [f for f in now.findings if not _on_changed_line(f, report)]
         if not elsewhere:
             return on_lines
-        overlay = _texts(before)
+        overlay = _texts(scope.before)
         files = {Path(f.path).resolve() for f in elsewhere}
         then = review_paths(targets, options, root, cache=cache, report=dict.fromkeys(files), overlay=overlay)
     new = _new_findings(elsewhere, then.findings, overlay)
@@ -68,6 +89,10 @@ def review_diff(targets: Sequence[Path], options: ReviewOptions, root: Path, ref
 def _index_paths(targets: Sequence[Path], root: Path) -> list[Path]:
     """The project root and the targets outside it: what feeds the index of a changed-files review."""
     return [root, *(target for target in targets if not _inside(target, root))]
+
+
+def _under(path: Path, targets: Sequence[Path]) -> bool:
+    return any(_inside(path, target) for target in targets)
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -1,8 +1,8 @@
 """`fba review` with the model: the agent's judgement joins the static findings. No printing.
 
-    workspace = Workspace.load(config.root, options.exclude)         # project sources for the index
+    project = ProjectSources.load(config.root, options.exclude)      # project sources for the index
     targets = [ReviewTarget("app/api/items.py"), ...]                 # repository paths to review
-    outcome = run_model_pass(workspace, targets, static.findings, config, options, on_event, log)
+    outcome = run_model_pass(project, targets, static.findings, config, options, on_event, log)
     result = merge(static, outcome)
 
 Per reviewed file the model gets a packed context (`agent.context.packing`: the file, the index
@@ -247,7 +247,7 @@ def anchor(text: str, line: int, end_line: int, quote: str) -> tuple[int, int] |
 
 
 @dataclass(frozen=True)
-class Workspace:
+class ProjectSources:
     """The project as the model pass sees it: the root its tools are confined to, every Python
     source by repository path (for the index and definitions), and repository -> display paths."""
 
@@ -256,7 +256,7 @@ class Workspace:
     display: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, root: Path, exclude: Sequence[str] = (), cwd: Path | None = None) -> "Workspace":
+    def load(cls, root: Path, exclude: Sequence[str] = (), cwd: Path | None = None) -> "ProjectSources":
         """Every readable Python file under `root` (unparsable ones only miss from the index)."""
         root = root.resolve()
         sources: dict[str, str] = {}
@@ -333,68 +333,68 @@ class ModelPass:
 BatchProgress = Callable[[BatchStatus], None]
 
 
-def run_model_pass(workspace: Workspace, targets: Sequence[ReviewTarget], static: Sequence[Finding],
+def run_model_pass(project: ProjectSources, targets: Sequence[ReviewTarget], static: Sequence[Finding],
                    config: Config, options: Any, on_event: EventSink, log: SessionLog,
                    settings: PassOptions = PassOptions(), environ: Mapping[str, str] | None = None,
                    on_batch: BatchProgress | None = None) -> ModelPass:
     """Review `targets` with the model. `static` findings are in display paths; `options` is the
     static review's `ReviewOptions` (select, ignore, severity, auth settings)."""
-    persona = load_persona(config["agent"], workspace.root)
+    persona = load_persona(config["agent"], project.root)
     model = resolve_model(config["model"] or persona.model, config["models"])
     client = ModelClient.from_config(config, environ)  # no key: ModelError before any work
-    files = RepoFiles(workspace.root, config["deny"])
-    index = workspace.index(options.auth_dependencies, options.public_routes)
-    by_display = {workspace.shown(p): p for p in workspace.sources}
+    files = RepoFiles(project.root, config["deny"])
+    index = project.index(options.auth_dependencies, options.public_routes)
+    by_display = {project.shown(p): p for p in project.sources}
     static_by_path: dict[str, list[Finding]] = {}
     for finding in static:
         static_by_path.setdefault(by_display.get(finding.path, finding.path), []).append(finding)
     packed, not_reviewed = {}, []
     for target in targets:
         try:
-            packed[target.path] = _pack_target(workspace, target, index, files,
+            packed[target.path] = _pack_target(project, target, index, files,
                                                static_by_path.get(target.path, []) if settings.static_context else [],
                                                settings)
         except InputError as exc:
-            not_reviewed.append(Skipped(workspace.shown(target.path), f"not sent to the model: {exc}"))
+            not_reviewed.append(Skipped(project.shown(target.path), f"not sent to the model: {exc}"))
     prompt = Prompt(persona.system_prompt, task_prompt("review"),
                     "# Checklist\n\n" + render_checklist(load_checklist(persona.name)), repository_context(files))
-    collector = FindingsCollector(workspace.sources)
+    collector = FindingsCollector(project.sources)
     run = _Run(client, model, prompt, files, collector, config, on_event, log)
     if not packed:
         pass  # nothing the model may see: no request, no session
     elif settings.batch:
         run.batch(packed, settings.batch_wait, on_batch or (lambda status: None))
     else:
-        log.start("review", str(workspace.root), persona.name, model, f"review of {len(packed)} file(s)")
+        log.start("review", str(project.root), persona.name, model, f"review of {len(packed)} file(s)")
         run.interactive(packed)
-    not_reviewed += [Skipped(workspace.shown(p), f"not reviewed by the model: {why}") for p, why in run.unreviewed.items()]
+    not_reviewed += [Skipped(project.shown(p), f"not reviewed by the model: {why}") for p, why in run.unreviewed.items()]
     lines = {t.path: t.lines for t in targets}
-    kept, below, suppressed = _filter(collector.findings, workspace, lines, config, options)
+    kept, below, suppressed = _filter(collector.findings, project, lines, config, options)
     return ModelPass(
-        findings=tuple(kept), model=model, usage=run.usage, files=tuple(workspace.shown(p) for p in packed),
-        verdicts=tuple(replace(v, path=workspace.shown(v.path)) for v in collector.verdicts),
+        findings=tuple(kept), model=model, usage=run.usage, files=tuple(project.shown(p) for p in packed),
+        verdicts=tuple(replace(v, path=project.shown(v.path)) for v in collector.verdicts),
         reanchored=collector.reanchored, dropped=tuple(collector.dropped), invalid_calls=collector.invalid_calls,
         below_confidence=below, suppressed=suppressed,
-        left_out={workspace.shown(p): c.left_out for p, c in packed.items() if c.left_out},
-        not_reviewed=tuple(not_reviewed), failed=tuple(workspace.shown(p) for p in run.failed),
+        left_out={project.shown(p): c.left_out for p, c in packed.items() if c.left_out},
+        not_reviewed=tuple(not_reviewed), failed=tuple(project.shown(p) for p in run.failed),
         redactions=run.redactions, stop_reason=run.stop_reason,
         pending_batch=run.pending_batch, resumed_batch=run.resumed_batch, session_id=log.session_id,
     )
 
 
-def _pack_target(workspace: Workspace, target: ReviewTarget, index: ProjectIndex, files: RepoFiles,
+def _pack_target(project: ProjectSources, target: ReviewTarget, index: ProjectIndex, files: RepoFiles,
                  static: Sequence[Finding], settings: PassOptions) -> PackedContext:
     files.read_file(target.path, 1, 1)  # InputError when the file itself is denied or ignored
-    text = workspace.sources.get(target.path)
+    text = project.sources.get(target.path)
     if text is None:
         raise InputError(f"'{target.path}' is not a readable Python source of the project")
     repo_static = [f.with_(path=target.path) for f in static]
-    definitions, withheld = definition_sections(index, target.path, workspace.sources, files.read_file)
+    definitions, withheld = definition_sections(index, target.path, project.sources, files.read_file)
     sections = review_sections(target.path, text, index, definitions, repo_static, settings.spec_text, target.lines)
     return pack(sections, settings.budget_tokens, withheld)
 
 
-def review_message(path: str, context: PackedContext) -> str:
+def file_review_prompt(path: str, context: PackedContext) -> str:
     """The user message of one file's review."""
     return (f"Review `{path}`. Report every finding, and your verdict on each static finding, with one "
             f"`{REPORT_TOOL}` call.\n\n{context.text}")
@@ -428,7 +428,7 @@ class _Run:
             for number, (path, context) in enumerate(packed.items()):
                 remaining = None if max_cost is None else max(max_cost - self.usage.cost_usd, 0.0)
                 tools = [*read_only_tools(self.files), self.collector.tool(path)]
-                result = run_tool_loop(self.client, self.model, self.prompt, review_message(path, context), tools,
+                result = run_tool_loop(self.client, self.model, self.prompt, file_review_prompt(path, context), tools,
                                        Limits(max_cost=remaining, max_tokens=MAX_TOKENS), self.record)
                 self.usage += result.usage
                 self.redactions += result.redactions
@@ -479,7 +479,7 @@ class _Run:
         for number, (path, context) in enumerate(packed.items(), start=1):
             custom_id = f"file-{number:04d}"
             ids[custom_id] = path
-            text = self._scrub(review_message(path, context), "review context")
+            text = self._scrub(file_review_prompt(path, context), "review context")
             params = build_request(self.model, system, [tool], [{"role": "user", "content": [{"type": "text", "text": text}]}],
                                    MAX_TOKENS)
             params["tool_choice"] = {"type": "tool", "name": REPORT_TOOL}
@@ -573,7 +573,7 @@ def wait_for_batch(client: ModelClient, batch_id: str, wait: float | None, progr
 # -- filtering and merging ----------------------------------------------------------------------
 
 
-def _filter(findings: Iterable[Finding], workspace: Workspace, lines: Mapping[str, frozenset[int] | None],
+def _filter(findings: Iterable[Finding], project: ProjectSources, lines: Mapping[str, frozenset[int] | None],
             config: Config, options: Any) -> tuple[list[Finding], int, int]:
     """Model findings in display paths that pass the changed lines, select/ignore, suppression
     comments and `min-confidence` (with severity overrides applied); and the two counts dropped."""
@@ -585,14 +585,14 @@ def _filter(findings: Iterable[Finding], workspace: Workspace, lines: Mapping[st
             continue
         if not _selected(finding, options.select, options.ignore):
             continue
-        table = tables.setdefault(finding.path, suppressions(workspace.sources.get(finding.path, "")))
+        table = tables.setdefault(finding.path, suppressions(project.sources.get(finding.path, "")))
         if is_suppressed(table, finding.line, finding.rule, finding.category):
             suppressed += 1
             continue
         if finding.confidence < config["min-confidence"]:
             below += 1
             continue
-        kept.append(apply_severity(finding, options.severity).with_(path=workspace.shown(finding.path)))
+        kept.append(apply_severity(finding, options.severity).with_(path=project.shown(finding.path)))
     return kept, below, suppressed
 
 
@@ -633,26 +633,26 @@ def merge(static: ReviewResult, outcome: ModelPass, outside: Sequence[Skipped] =
 
 
 def pass_failed(static: ReviewResult, targets: Sequence[ReviewTarget], outside: Sequence[Skipped],
-                workspace: Workspace, error: Exception) -> ReviewResult:
+                project: ProjectSources, error: Exception) -> ReviewResult:
     """The static result when the model pass failed as a whole: every target is not reviewed."""
     why = f"not reviewed by the model: the model pass failed: {error}"
     return replace(static, not_reviewed=(*static.not_reviewed, *outside,
-                                         *(Skipped(workspace.shown(t.path), why) for t in targets)))
+                                         *(Skipped(project.shown(t.path), why) for t in targets)))
 
 
-def model_targets(workspace: Workspace, paths: Sequence[Path], exclude: Sequence[str] = (),
+def model_targets(project: ProjectSources, paths: Sequence[Path], exclude: Sequence[str] = (),
                   scope: Mapping[Path, frozenset[int] | None] | None = None) -> tuple[list[ReviewTarget], list[Skipped]]:
     """The files under `paths` for the model (only those in `scope`, with its changed lines, for
     --changed / --diff), and the ones it cannot see because they are outside the project root."""
     wanted = None if scope is None else {path.resolve(): lines for path, lines in scope.items()}
     targets: list[ReviewTarget] = []
     outside: list[Skipped] = []
-    for file in collect_files(paths, workspace.root, exclude):
+    for file in collect_files(paths, project.root, exclude):
         if wanted is not None and file.resolve() not in wanted:
             continue
-        repo = workspace.repo_path(file)
+        repo = project.repo_path(file)
         if repo is None:
-            outside.append(Skipped(str(file), f"not sent to the model: outside the project root {workspace.root}"))
+            outside.append(Skipped(str(file), f"not sent to the model: outside the project root {project.root}"))
         else:
             targets.append(ReviewTarget(repo, None if wanted is None else wanted[file.resolve()]))
     return targets, outside
