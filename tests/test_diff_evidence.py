@@ -13,7 +13,7 @@ import pytest
 
 from agent.analysis.cache import ReviewCache
 from agent.analysis.runner import ReviewOptions, review_paths
-from agent.workflows.diff_review import review_diff
+from agent.workflows.diff_review import changes_since, review_scope
 
 DEPS = '''
 import jwt
@@ -99,7 +99,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def found(repo: Path, cache: ReviewCache | None = None) -> list[tuple[str, str]]:
-    result = review_diff([Path(".")], AUTH, repo, "base", cache)
+    result = review_scope([Path(".")], AUTH, repo, changes_since([Path(".")], repo, "base"), cache)
     lines = {path: (repo / path).read_text().splitlines() for path in {f.path for f in result.findings}}
     return [(f.path, lines[f.path][f.line - 1].strip()) for f in result.findings]
 

@@ -55,12 +55,6 @@ def changes_since(targets: Sequence[Path], start: Path, ref: str) -> ChangeScope
     return ChangeScope(lines, python_files_at(start, ref))
 
 
-def review_diff(targets: Sequence[Path], options: ReviewOptions, root: Path, ref: str,
-                cache: ReviewCache | None = None, progress: Progress | None = None) -> ReviewResult:
-    """Findings under `targets` on lines changed since `ref`, plus those whose evidence changed."""
-    return review_scope(targets, options, root, changes_since(targets, Path.cwd(), ref), cache, progress)
-
-
 def review_scope(targets: Sequence[Path], options: ReviewOptions, root: Path, scope: ChangeScope,
                  cache: ReviewCache | None = None, progress: Progress | None = None) -> ReviewResult:
     """The findings of `scope`: those on its changed lines, plus those elsewhere under `targets`

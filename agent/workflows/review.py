@@ -134,8 +134,8 @@ def schema_errors(value: Any, schema: Mapping[str, Any], where: str = "input") -
             if name in value:
                 errors += schema_errors(value[name], sub, f"{where}.{name}")
     if kind == "array" and "items" in schema:
-        for number, item in enumerate(value):
-            errors += schema_errors(item, schema["items"], f"{where}[{number}]")
+        for position, item in enumerate(value):
+            errors += schema_errors(item, schema["items"], f"{where}[{position}]")
     return errors
 
 
@@ -425,7 +425,7 @@ class _Run:
         file without a valid `report_findings` call is not reviewed (the model failed on it)."""
         max_cost = self.config["max-cost"]
         try:
-            for number, (path, context) in enumerate(packed.items()):
+            for position, (path, context) in enumerate(packed.items()):
                 remaining = None if max_cost is None else max(max_cost - self.usage.cost_usd, 0.0)
                 tools = [*read_only_tools(self.files), self.collector.tool(path)]
                 result = run_tool_loop(self.client, self.model, self.prompt, file_review_prompt(path, context), tools,
@@ -437,7 +437,7 @@ class _Run:
                 self.log.messages(result.messages)
                 if result.stop_reason == "max_cost":
                     self.stop_reason = "max_cost"
-                    self.unreviewed.update(dict.fromkeys(list(packed)[number:], "max_cost"))
+                    self.unreviewed.update(dict.fromkeys(list(packed)[position:], "max_cost"))
                     break
                 if path not in self.collector.reported:
                     self._model_failed(path, f"no valid {REPORT_TOOL} call (the model stopped: {result.stop_reason})")
@@ -476,8 +476,8 @@ class _Run:
         system = system_blocks(self.prompt, self._scrub)
         tool = self.collector.tool("")
         requests, ids = [], {}
-        for number, (path, context) in enumerate(packed.items(), start=1):
-            custom_id = f"file-{number:04d}"
+        for position, (path, context) in enumerate(packed.items(), start=1):
+            custom_id = f"file-{position:04d}"
             ids[custom_id] = path
             text = self._scrub(file_review_prompt(path, context), "review context")
             params = build_request(self.model, system, [tool], [{"role": "user", "content": [{"type": "text", "text": text}]}],
