@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from agent.console.live_region import LiveRegion
+
 CHARS_PER_TOKEN = 4  # about what the API counts for English text and code
 REFRESHES_PER_SECOND = 10
 
@@ -31,12 +33,10 @@ class Activity:
         self.what, self.started, self.chars = what, time.monotonic(), 0
         if not self.enabled or self._live is not None:
             return
-        from rich.live import Live
         from rich.spinner import Spinner
 
         self._spinner = Spinner("dots", style="cyan")
-        self._live = Live(console=self.console, get_renderable=self._render, transient=True,
-                          refresh_per_second=REFRESHES_PER_SECOND, redirect_stdout=False, redirect_stderr=False)
+        self._live = LiveRegion(self.console, self._render, REFRESHES_PER_SECOND)
         self._live.start()
 
     def streamed(self, chars: int) -> None:

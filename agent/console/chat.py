@@ -24,6 +24,7 @@ from agent.console.diff import ChangeConsole, print_diff, stats_lines
 from agent.console.implement import ask_questions, print_report
 from agent.console.review import print_review
 from agent.console.activity import Activity
+from agent.console.live_region import LiveRegion
 from agent.console.stream import StreamPrinter, usage_line
 from agent.errors import FbaError
 from agent.llm.events import Event, RequestStarted, TextDelta, ToolInputDelta, ToolRunning, ToolStarted
@@ -179,19 +180,16 @@ class ChatPrinter:
     def _print_block(self, text: str) -> None:
         from rich.markdown import Markdown
 
+        print_ = self._view.print if self._view is not None else self.term.out.print
         if self._printed:
-            self.term.out.print()
-        self.term.out.print(Markdown(safe(text.strip("\n"))))
+            print_()
+        print_(Markdown(safe(text.strip("\n"))))
         self._printed += 1
 
     def _show(self, what: str) -> None:
         self._status.start(what)
         if self._view is None:
-            from rich.live import Live
-
-            self._view = Live(console=self.term.out, get_renderable=self._region, transient=True,
-                              refresh_per_second=LIVE_REFRESHES_PER_SECOND, vertical_overflow="crop",
-                              redirect_stdout=False, redirect_stderr=False)
+            self._view = LiveRegion(self.term.out, self._region, LIVE_REFRESHES_PER_SECOND, vertical_overflow="crop")
             self._view.start()
 
     def _hide(self) -> None:
