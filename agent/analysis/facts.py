@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from agent.analysis.walk import TreeWalk
 
@@ -164,6 +165,13 @@ class FunctionFacts:
     True when it raises on a superuser/admin/role test. `returns` are the names it returns
     (a factory returning the dependency it picked); `inner_dependencies` the dependencies that
     functions defined inside it take (`Depends(make_checker(...))`'s checker).
+
+    What it does with its parameters and answers, for rules that follow a payload across
+    functions (`payload_flow`): `forwards` are (parameter, target) pairs, target "http" when the
+    parameter (as a whole, or a copy) is the body of an outgoing HTTP request it sends, else
+    "callee#slot" (positional index or keyword) when it is handed whole to another call;
+    `relays` is True when it returns the answer of an outgoing request it sends, and
+    `returned_calls` are the callees whose result it returns as is.
     """
 
     name: str
@@ -174,6 +182,9 @@ class FunctionFacts:
     admin_check: bool = False
     returns: tuple[str, ...] = ()
     inner_dependencies: tuple[str, ...] = ()
+    forwards: tuple[tuple[str, str], ...] = ()
+    relays: bool = False
+    returned_calls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -637,7 +648,96 @@ def function_facts(
     inner = tuple(dict.fromkeys(
         p.dependency for f in walk.subtree_of_type(node, ast.FunctionDef, ast.AsyncFunctionDef) if f is not node
         for p in function_params(f, set()) if p.dependency))
-    return FunctionFacts(name or node.name, node.lineno, params, calls, signals, admin, returns, inner)
+    forwards, relays, returned_calls = payload_flow(node, walk)
+    return FunctionFacts(name or node.name, node.lineno, params, calls, signals, admin, returns, inner,
+                         forwards, relays, returned_calls)
+
+
+# --- payloads sent upstream -------------------------------------------------------------------
+
+# An outgoing HTTP request with a body: `client.post(url, json=...)` (httpx, requests, aiohttp),
+# `session.request("POST", url, data=...)`. A database session's methods take no such keyword.
+OUTGOING_METHODS = frozenset({"post", "put", "patch", "request", "stream"})
+REQUEST_BODY_KEYWORDS = frozenset({"json", "data", "content", "files"})
+# Calls that hand back their argument whole: copies and serialisations of a payload.
+WHOLE_COPIES = frozenset({"dict", "copy", "deepcopy", "dumps", "jsonable_encoder", "encode"})
+
+
+def outgoing_request(node: ast.AST) -> bool:
+    """`client.post(url, json=payload)`, also awaited: a request to another service carrying a body."""
+    if isinstance(node, ast.Await):
+        node = node.value
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in OUTGOING_METHODS
+            and any(k.arg in REQUEST_BODY_KEYWORDS for k in node.keywords))
+
+
+def _whole_source(node: ast.AST, origin: dict[str, str]) -> str | None:
+    """The parameter `node` is, as a whole: the name or an alias of it, awaited, `{**name, ...}`,
+    a copy or a serialisation (`dict(name)`, `name.copy()`, `json.dumps(name).encode()`)."""
+    if isinstance(node, ast.Await):
+        node = node.value
+    if isinstance(node, ast.Name):
+        return origin.get(node.id)
+    if isinstance(node, ast.Dict):
+        return next((found for key, value in zip(node.keys, node.values)
+                     if key is None and (found := _whole_source(value, origin))), None)
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Attribute) and node.func.attr in WHOLE_COPIES:
+            found = _whole_source(node.func.value, origin)
+            if found is not None:
+                return found
+        if (call_name(node) or "").rsplit(".", 1)[-1] in WHOLE_COPIES and node.args:
+            return _whole_source(node.args[0], origin)
+    return None
+
+
+def payload_flow(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, walk: TreeWalk
+) -> tuple[tuple[tuple[str, str], ...], bool, tuple[str, ...]]:
+    """(forwards, relays, returned_calls) of `func` (see `FunctionFacts`), from its own body in
+    source order; an alias stays one once made (`payload = {**form}; payload = dumps(payload)`)."""
+    args = func.args
+    origin = {a.arg: a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs] if a.arg not in {"self", "cls"}}
+    answers: set[str] = set()  # names bound to an outgoing request's answer, or derived from it
+    forwards: dict[tuple[str, str], None] = {}
+    relays = False
+    returned: list[str] = []
+    for node in walk.body(func):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and (bound := _assignment(node)) is not None:
+            target, value = bound
+            if (source := _whole_source(value, origin)) is not None:
+                origin[target] = source
+            if outgoing_request(value) or _mentions(value, answers, walk):
+                answers.add(target)
+        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name) and outgoing_request(node.context_expr):
+            answers.add(node.optional_vars.id)
+        elif isinstance(node, ast.Call):
+            for target, value in _call_slots(node):
+                if (source := _whole_source(value, origin)) is not None:
+                    forwards[(source, target)] = None
+        elif isinstance(node, ast.Return) and node.value is not None:
+            relays = relays or outgoing_request(node.value) or _mentions(node.value, answers, walk)
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            if isinstance(value, ast.Call) and (callee := call_name(value)):
+                returned.append(callee)
+    return tuple(forwards), relays, tuple(dict.fromkeys(returned))
+
+
+def _call_slots(call: ast.Call) -> Iterator[tuple[str, ast.expr]]:
+    """(target, argument) of a call: "http" for the body of an outgoing request, else
+    "callee#slot" for each argument (its position, or its keyword)."""
+    if outgoing_request(call):
+        yield from (("http", k.value) for k in call.keywords if k.arg in REQUEST_BODY_KEYWORDS)
+        return
+    callee = call_name(call)
+    if callee is None or callee.rsplit(".", 1)[-1] in WHOLE_COPIES:
+        return
+    yield from ((f"{callee}#{i}", arg) for i, arg in enumerate(call.args) if not isinstance(arg, ast.Starred))
+    yield from ((f"{callee}#{k.arg}", k.value) for k in call.keywords if k.arg is not None)
+
+
+def _mentions(node: ast.AST, names: set[str], walk: TreeWalk) -> bool:
+    return bool(names) and any(isinstance(n, ast.Name) and n.id in names for n in walk.subtree(node))
 
 
 # Words that make a header/query/cookie parameter a presented credential: `x_token`, `x_api_key`,
