@@ -129,7 +129,11 @@ class Route:
 
 @dataclass(frozen=True)
 class RouterDef:
-    """A module-level `APIRouter(...)` or `FastAPI(...)` object."""
+    """A module-level `APIRouter(...)` or `FastAPI(...)` object.
+
+    For a router class of the project (`VersionedRouter(1)`), `cls` is the class as written and
+    `init_args` the literal arguments of the call (position or keyword -> text): the index
+    follows the class to the prefix its `__init__` sets (`ClassFacts.init_prefix`)."""
 
     name: str
     kind: str
@@ -137,6 +141,8 @@ class RouterDef:
     prefix: str | None = ""
     dependencies: tuple[str, ...] = ()
     prefix_ref: str | None = None
+    cls: str = ""
+    init_args: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,7 +206,11 @@ class FieldDef:
 
 @dataclass(frozen=True)
 class ClassFacts:
-    """A module-level class: its bases (as written), `table=True`, `__tablename__`, fields."""
+    """A module-level class: its bases (as written), `table=True`, `__tablename__`, fields.
+
+    A router class that sets its prefix in `__init__` (`super().__init__(prefix=f"/v{version}",
+    **kwargs)`): `init_prefix` is that expression's source, `init_params` the `__init__`
+    parameters with their literal defaults (None: no literal default)."""
 
     name: str
     line: int
@@ -209,6 +219,8 @@ class ClassFacts:
     tablename: str | None = None
     abstract: bool = False
     fields: tuple[FieldDef, ...] = ()
+    init_prefix: str | None = None
+    init_params: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -856,8 +868,17 @@ def _router_def(name: str, call: ast.Call, constants: dict[str, str]) -> RouterD
     if kind not in APP_CLASSES and not kind.endswith("Router"):
         return None
     prefix_node = keyword(call, "prefix") if kind != "FastAPI" else None
+    subclass = kind not in APP_CLASSES
     return RouterDef(name, kind, call.lineno, literal_path(prefix_node, constants),
-                     _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node))
+                     _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node),
+                     call_name(call) or "" if subclass else "", _literal_arguments(call) if subclass else ())
+
+
+def _literal_arguments(call: ast.Call) -> tuple[tuple[str, str], ...]:
+    """`VersionedRouter(1, tags=["orders"])` -> (("0", "1"),): the constant arguments, as text."""
+    slots = [*((str(i), arg) for i, arg in enumerate(call.args)), *((k.arg, k.value) for k in call.keywords if k.arg)]
+    return tuple((slot, str(value.value)) for slot, value in slots
+                 if isinstance(value, ast.Constant) and isinstance(value.value, (str, int, float)))
 
 
 def _prefix_ref(node: ast.AST | None) -> str | None:
@@ -950,7 +971,24 @@ def class_facts(node: ast.ClassDef) -> ClassFacts:
                 abstract = isinstance(stmt.value, ast.Constant) and stmt.value.value is True
             elif _is_column(stmt.value):
                 fields.append(FieldDef(target, "", stmt.lineno, _foreign_key(stmt.value), True))
-    return ClassFacts(node.name, node.lineno, bases, table, tablename, abstract, tuple(fields))
+    init_prefix, init_params = _init_prefix(node)
+    return ClassFacts(node.name, node.lineno, bases, table, tablename, abstract, tuple(fields), init_prefix, init_params)
+
+
+def _init_prefix(node: ast.ClassDef) -> tuple[str | None, tuple[tuple[str, str | None], ...]]:
+    """(prefix expression, `__init__` parameters) of `def __init__(self, version, **kw):
+    super().__init__(prefix=f"/v{version}", **kw)`; (None, ()) for any other class."""
+    init = next((s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+    if init is None:
+        return None, ()
+    for call in (n for n in ast.walk(init) if isinstance(n, ast.Call)):
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "__init__" and (prefix := keyword(call, "prefix")):
+            args = init.args
+            positional = [*args.posonlyargs, *args.args][1:]
+            defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+            pairs = [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]
+            return unparse(prefix), tuple((arg.arg, literal_str(default)) for arg, default in pairs)
+    return None, ()
 
 
 def _class_constants(node: ast.ClassDef) -> dict[str, str]:
