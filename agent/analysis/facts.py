@@ -715,37 +715,56 @@ def payload_flow(
     relays = False
     returned: list[str] = []
     for node in walk.body(func):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and (bound := _assignment(node)) is not None:
+        kind = node.__class__
+        if kind not in _FLOW_NODES:
+            continue
+        if kind is ast.Call:
+            for target, value in _call_slots(node, origin):
+                if (source := _whole_source(value, origin)) is not None:
+                    forwards[(source, target)] = None
+        elif kind is ast.withitem:
+            if node.optional_vars.__class__ is ast.Name and outgoing_request(node.context_expr):
+                answers.add(node.optional_vars.id)
+        elif kind is ast.Return:
+            if node.value is None:
+                continue
+            relays = relays or outgoing_request(node.value) or _mentions(node.value, answers, walk)
+            value = node.value.value if node.value.__class__ is ast.Await else node.value
+            if value.__class__ is ast.Call and (callee := call_name(value)):
+                returned.append(callee)
+        elif (bound := _assignment(node)) is not None:
             target, value = bound
             if (source := _whole_source(value, origin)) is not None:
                 origin[target] = source
             if outgoing_request(value) or _mentions(value, answers, walk):
                 answers.add(target)
-        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name) and outgoing_request(node.context_expr):
-            answers.add(node.optional_vars.id)
-        elif isinstance(node, ast.Call):
-            for target, value in _call_slots(node):
-                if (source := _whole_source(value, origin)) is not None:
-                    forwards[(source, target)] = None
-        elif isinstance(node, ast.Return) and node.value is not None:
-            relays = relays or outgoing_request(node.value) or _mentions(node.value, answers, walk)
-            value = node.value.value if isinstance(node.value, ast.Await) else node.value
-            if isinstance(value, ast.Call) and (callee := call_name(value)):
-                returned.append(callee)
     return tuple(forwards), relays, tuple(dict.fromkeys(returned))
 
 
-def _call_slots(call: ast.Call) -> Iterator[tuple[str, ast.expr]]:
-    """(target, argument) of a call: "http" for the body of an outgoing request, else
-    "callee#slot" for each argument (its position, or its keyword)."""
+_FLOW_NODES = frozenset({ast.Assign, ast.AnnAssign, ast.withitem, ast.Call, ast.Return})
+_WHOLE_CANDIDATES = frozenset({ast.Await, ast.Dict, ast.Call})
+
+
+def _call_slots(call: ast.Call, origin: dict[str, str]) -> Iterator[tuple[str, ast.expr]]:
+    """(target, argument) of a call for the arguments that may be a parameter as a whole: "http"
+    for the body of an outgoing request, else "callee#slot" (its position, or its keyword)."""
+    slots = [(str(i), arg) for i, arg in enumerate(call.args) if _candidate(arg, origin)]
+    slots += [(k.arg, k.value) for k in call.keywords if k.arg is not None and _candidate(k.value, origin)]
+    if not slots:
+        return
     if outgoing_request(call):
-        yield from (("http", k.value) for k in call.keywords if k.arg in REQUEST_BODY_KEYWORDS)
+        yield from (("http", value) for slot, value in slots if slot in REQUEST_BODY_KEYWORDS)
         return
     callee = call_name(call)
     if callee is None or callee.rsplit(".", 1)[-1] in WHOLE_COPIES:
         return
-    yield from ((f"{callee}#{i}", arg) for i, arg in enumerate(call.args) if not isinstance(arg, ast.Starred))
-    yield from ((f"{callee}#{k.arg}", k.value) for k in call.keywords if k.arg is not None)
+    yield from ((f"{callee}#{slot}", value) for slot, value in slots)
+
+
+def _candidate(node: ast.expr, origin: dict[str, str]) -> bool:
+    """Cheap test before `_whole_source`: a parameter's name or an expression that may wrap one."""
+    kind = node.__class__
+    return (kind is ast.Name and node.id in origin) or kind in _WHOLE_CANDIDATES
 
 
 def _mentions(node: ast.AST, names: set[str], walk: TreeWalk) -> bool:
