@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from agent.analysis.walk import TreeWalk
 
@@ -128,7 +129,11 @@ class Route:
 
 @dataclass(frozen=True)
 class RouterDef:
-    """A module-level `APIRouter(...)` or `FastAPI(...)` object."""
+    """A module-level `APIRouter(...)` or `FastAPI(...)` object.
+
+    For a router class of the project (`VersionedRouter(1)`), `cls` is the class as written and
+    `init_args` the literal arguments of the call (position or keyword -> text): the index
+    follows the class to the prefix its `__init__` sets (`ClassFacts.init_prefix`)."""
 
     name: str
     kind: str
@@ -136,6 +141,8 @@ class RouterDef:
     prefix: str | None = ""
     dependencies: tuple[str, ...] = ()
     prefix_ref: str | None = None
+    cls: str = ""
+    init_args: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,13 @@ class FunctionFacts:
     True when it raises on a superuser/admin/role test. `returns` are the names it returns
     (a factory returning the dependency it picked); `inner_dependencies` the dependencies that
     functions defined inside it take (`Depends(make_checker(...))`'s checker).
+
+    What it does with its parameters and answers, for rules that follow a payload across
+    functions (`payload_flow`): `forwards` are (parameter, target) pairs, target "http" when the
+    parameter (as a whole, or a copy) is the body of an outgoing HTTP request it sends, else
+    "callee#slot" (positional index or keyword) when it is handed whole to another call;
+    `relays` is True when it returns the answer of an outgoing request it sends, and
+    `returned_calls` are the callees whose result it returns as is.
     """
 
     name: str
@@ -174,6 +188,9 @@ class FunctionFacts:
     admin_check: bool = False
     returns: tuple[str, ...] = ()
     inner_dependencies: tuple[str, ...] = ()
+    forwards: tuple[tuple[str, str], ...] = ()
+    relays: bool = False
+    returned_calls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,7 +206,11 @@ class FieldDef:
 
 @dataclass(frozen=True)
 class ClassFacts:
-    """A module-level class: its bases (as written), `table=True`, `__tablename__`, fields."""
+    """A module-level class: its bases (as written), `table=True`, `__tablename__`, fields.
+
+    A router class that sets its prefix in `__init__` (`super().__init__(prefix=f"/v{version}",
+    **kwargs)`): `init_prefix` is that expression's source, `init_params` the `__init__`
+    parameters with their literal defaults (None: no literal default)."""
 
     name: str
     line: int
@@ -198,6 +219,8 @@ class ClassFacts:
     tablename: str | None = None
     abstract: bool = False
     fields: tuple[FieldDef, ...] = ()
+    init_prefix: str | None = None
+    init_params: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -637,7 +660,115 @@ def function_facts(
     inner = tuple(dict.fromkeys(
         p.dependency for f in walk.subtree_of_type(node, ast.FunctionDef, ast.AsyncFunctionDef) if f is not node
         for p in function_params(f, set()) if p.dependency))
-    return FunctionFacts(name or node.name, node.lineno, params, calls, signals, admin, returns, inner)
+    forwards, relays, returned_calls = payload_flow(node, walk)
+    return FunctionFacts(name or node.name, node.lineno, params, calls, signals, admin, returns, inner,
+                         forwards, relays, returned_calls)
+
+
+# --- payloads sent upstream -------------------------------------------------------------------
+
+# An outgoing HTTP request with a body: `client.post(url, json=...)` (httpx, requests, aiohttp),
+# `session.request("POST", url, data=...)`. A database session's methods take no such keyword.
+OUTGOING_METHODS = frozenset({"post", "put", "patch", "request", "stream"})
+REQUEST_BODY_KEYWORDS = frozenset({"json", "data", "content", "files"})
+# Calls that hand back their argument whole: copies and serialisations of a payload.
+WHOLE_COPIES = frozenset({"dict", "copy", "deepcopy", "dumps", "jsonable_encoder", "encode"})
+
+
+def outgoing_request(node: ast.AST) -> bool:
+    """`client.post(url, json=payload)`, also awaited: a request to another service carrying a body."""
+    if isinstance(node, ast.Await):
+        node = node.value
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in OUTGOING_METHODS
+            and any(k.arg in REQUEST_BODY_KEYWORDS for k in node.keywords))
+
+
+def _whole_source(node: ast.AST, origin: dict[str, str]) -> str | None:
+    """The parameter `node` is, as a whole: the name or an alias of it, awaited, `{**name, ...}`,
+    a copy or a serialisation (`dict(name)`, `name.copy()`, `json.dumps(name).encode()`)."""
+    if isinstance(node, ast.Await):
+        node = node.value
+    if isinstance(node, ast.Name):
+        return origin.get(node.id)
+    if isinstance(node, ast.Dict):
+        return next((found for key, value in zip(node.keys, node.values)
+                     if key is None and (found := _whole_source(value, origin))), None)
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Attribute) and node.func.attr in WHOLE_COPIES:
+            found = _whole_source(node.func.value, origin)
+            if found is not None:
+                return found
+        if (call_name(node) or "").rsplit(".", 1)[-1] in WHOLE_COPIES and node.args:
+            return _whole_source(node.args[0], origin)
+    return None
+
+
+def payload_flow(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, walk: TreeWalk
+) -> tuple[tuple[tuple[str, str], ...], bool, tuple[str, ...]]:
+    """(forwards, relays, returned_calls) of `func` (see `FunctionFacts`), from its own body in
+    source order; an alias stays one once made (`payload = {**form}; payload = dumps(payload)`)."""
+    args = func.args
+    origin = {a.arg: a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs] if a.arg not in {"self", "cls"}}
+    answers: set[str] = set()  # names bound to an outgoing request's answer, or derived from it
+    forwards: dict[tuple[str, str], None] = {}
+    relays = False
+    returned: list[str] = []
+    for node in walk.body(func):
+        kind = node.__class__
+        if kind not in _FLOW_NODES:
+            continue
+        if kind is ast.Call:
+            for target, value in _call_slots(node, origin):
+                if (source := _whole_source(value, origin)) is not None:
+                    forwards[(source, target)] = None
+        elif kind is ast.withitem:
+            if node.optional_vars.__class__ is ast.Name and outgoing_request(node.context_expr):
+                answers.add(node.optional_vars.id)
+        elif kind is ast.Return:
+            if node.value is None:
+                continue
+            relays = relays or outgoing_request(node.value) or _mentions(node.value, answers, walk)
+            value = node.value.value if node.value.__class__ is ast.Await else node.value
+            if value.__class__ is ast.Call and (callee := call_name(value)):
+                returned.append(callee)
+        elif (bound := _assignment(node)) is not None:
+            target, value = bound
+            if (source := _whole_source(value, origin)) is not None:
+                origin[target] = source
+            if outgoing_request(value) or _mentions(value, answers, walk):
+                answers.add(target)
+    return tuple(forwards), relays, tuple(dict.fromkeys(returned))
+
+
+_FLOW_NODES = frozenset({ast.Assign, ast.AnnAssign, ast.withitem, ast.Call, ast.Return})
+_WHOLE_CANDIDATES = frozenset({ast.Await, ast.Dict, ast.Call})
+
+
+def _call_slots(call: ast.Call, origin: dict[str, str]) -> Iterator[tuple[str, ast.expr]]:
+    """(target, argument) of a call for the arguments that may be a parameter as a whole: "http"
+    for the body of an outgoing request, else "callee#slot" (its position, or its keyword)."""
+    slots = [(str(i), arg) for i, arg in enumerate(call.args) if _candidate(arg, origin)]
+    slots += [(k.arg, k.value) for k in call.keywords if k.arg is not None and _candidate(k.value, origin)]
+    if not slots:
+        return
+    if outgoing_request(call):
+        yield from (("http", value) for slot, value in slots if slot in REQUEST_BODY_KEYWORDS)
+        return
+    callee = call_name(call)
+    if callee is None or callee.rsplit(".", 1)[-1] in WHOLE_COPIES:
+        return
+    yield from ((f"{callee}#{slot}", value) for slot, value in slots)
+
+
+def _candidate(node: ast.expr, origin: dict[str, str]) -> bool:
+    """Cheap test before `_whole_source`: a parameter's name or an expression that may wrap one."""
+    kind = node.__class__
+    return (kind is ast.Name and node.id in origin) or kind in _WHOLE_CANDIDATES
+
+
+def _mentions(node: ast.AST, names: set[str], walk: TreeWalk) -> bool:
+    return bool(names) and any(isinstance(n, ast.Name) and n.id in names for n in walk.subtree(node))
 
 
 # Words that make a header/query/cookie parameter a presented credential: `x_token`, `x_api_key`,
@@ -756,8 +887,17 @@ def _router_def(name: str, call: ast.Call, constants: dict[str, str]) -> RouterD
     if kind not in APP_CLASSES and not kind.endswith("Router"):
         return None
     prefix_node = keyword(call, "prefix") if kind != "FastAPI" else None
+    subclass = kind not in APP_CLASSES
     return RouterDef(name, kind, call.lineno, literal_path(prefix_node, constants),
-                     _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node))
+                     _dependency_names(keyword(call, "dependencies")), _prefix_ref(prefix_node),
+                     call_name(call) or "" if subclass else "", _literal_arguments(call) if subclass else ())
+
+
+def _literal_arguments(call: ast.Call) -> tuple[tuple[str, str], ...]:
+    """`VersionedRouter(1, tags=["orders"])` -> (("0", "1"),): the constant arguments, as text."""
+    slots = [*((str(i), arg) for i, arg in enumerate(call.args)), *((k.arg, k.value) for k in call.keywords if k.arg)]
+    return tuple((slot, str(value.value)) for slot, value in slots
+                 if isinstance(value, ast.Constant) and isinstance(value.value, (str, int, float)))
 
 
 def _prefix_ref(node: ast.AST | None) -> str | None:
@@ -850,7 +990,24 @@ def class_facts(node: ast.ClassDef) -> ClassFacts:
                 abstract = isinstance(stmt.value, ast.Constant) and stmt.value.value is True
             elif _is_column(stmt.value):
                 fields.append(FieldDef(target, "", stmt.lineno, _foreign_key(stmt.value), True))
-    return ClassFacts(node.name, node.lineno, bases, table, tablename, abstract, tuple(fields))
+    init_prefix, init_params = _init_prefix(node)
+    return ClassFacts(node.name, node.lineno, bases, table, tablename, abstract, tuple(fields), init_prefix, init_params)
+
+
+def _init_prefix(node: ast.ClassDef) -> tuple[str | None, tuple[tuple[str, str | None], ...]]:
+    """(prefix expression, `__init__` parameters) of `def __init__(self, version, **kw):
+    super().__init__(prefix=f"/v{version}", **kw)`; (None, ()) for any other class."""
+    init = next((s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+    if init is None:
+        return None, ()
+    for call in (n for n in ast.walk(init) if isinstance(n, ast.Call)):
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "__init__" and (prefix := keyword(call, "prefix")):
+            args = init.args
+            positional = [*args.posonlyargs, *args.args][1:]
+            defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+            pairs = [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]
+            return unparse(prefix), tuple((arg.arg, literal_str(default)) for arg, default in pairs)
+    return None, ()
 
 
 def _class_constants(node: ast.ClassDef) -> dict[str, str]:

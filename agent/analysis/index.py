@@ -16,7 +16,7 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping, TypeVar
 
-from agent.analysis import auth_policy
+from agent.analysis import auth_policy, router_classes
 from agent.analysis.facts import (
     ClassFacts,
     FieldDef,
@@ -525,7 +525,8 @@ class ProjectIndex:
             model = self._model(qual)
             shape = model and (model.name, model.table, model.schema, model.tablename, model.owner_column,
                                tuple((f.name, f.annotation, f.foreign_key, f.column) for f in model.fields))
-            return ("class", shape, auth_policy.symbol_auth(self, qual), auth_policy.symbol_admin(self, qual))
+            return ("class", shape, auth_policy.symbol_auth(self, qual), auth_policy.symbol_admin(self, qual),
+                    symbol.value.init_prefix, symbol.value.init_params)  # a router class's prefix
         if symbol.kind == "instance":  # the callee decides auth and declarative bases
             return (symbol.kind, symbol.value, auth_policy.symbol_auth(self, qual), auth_policy.symbol_admin(self, qual))
         if symbol.kind in {"function", "alias"}:
@@ -672,7 +673,8 @@ class ProjectIndex:
         symbol = self.symbols[qual]
         if symbol.kind != "router":
             return ""
-        return self._prefix_value(symbol.path, symbol.value.prefix, symbol.value.prefix_ref)
+        return (self._prefix_value(symbol.path, symbol.value.prefix, symbol.value.prefix_ref)
+                or router_classes.init_prefix(self, symbol.path, symbol.value))
 
     def _prefix_value(self, path: str, prefix: str | None, ref: str | None) -> str:
         """A prefix's text; `settings.API_V1_STR` is followed to the Settings class default,

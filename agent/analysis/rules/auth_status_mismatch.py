@@ -4,7 +4,8 @@ import ast
 import re
 from typing import Iterator
 
-from agent.analysis.facts import ADMIN_ATTRIBUTES, call_name, http_exception_status, keyword, literal_str
+from agent.analysis.facts import (ADMIN_ATTRIBUTES, call_name, http_exception_status, is_credential_name, keyword,
+                                  literal_str)
 from agent.analysis.index import OWNER_COLUMNS
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
@@ -55,7 +56,10 @@ class AuthStatusMismatch(Rule):
 
     **Known problems**
     Decided from the condition around the raise and the detail text; an exception object
-    built far from where it is raised is judged by where it is raised. FastAPI's own
+    built far from where it is raised is judged by where it is raised. Only an auth dependency
+    that receives a credential (a token, a header, a request, a dependency) is judged by its
+    structure: a route handler, or a permission check given the id of an already signed-in
+    user, answers 403 for a missing row by choice. FastAPI's own
     `HTTPBearer` answered 403 for a missing header before 0.115; that is not flagged.
     """
 
@@ -112,6 +116,27 @@ def get_admin(user=Depends(get_current_user)):
         raise HTTPException(status_code=401, detail="Sign in as an administrator")
     return user
 """,
+        # A permission check given a signed-in user's id, and a route handler refusing a caller
+        # without a local account: no credential is judged there, a 403 is a decision.
+        """
+from fastapi import APIRouter, HTTPException
+
+router = APIRouter()
+
+class ChatTable:
+    async def require_chat_creation_permission(self, user_id: str, db=None) -> None:
+        user = await Users.get_user_by_id(user_id, db=db)
+        if not user:
+            raise HTTPException(status_code=403, detail=ERROR_MESSAGES.ACCESS_PROHIBITED)
+
+@router.post("/oauth/{provider}/token/exchange")
+async def token_exchange(provider: str, form: TokenExchangeForm):
+    claims = await verify_with_provider(provider, form.token)
+    user = await Users.get_user_by_oauth_sub(provider, claims["sub"])
+    if not user:
+        raise HTTPException(status_code=403, detail="Sign in via the web interface first.")
+    return issue_session(user)
+""",
     )
     INVALID = (
         # full-stack-fastapi-template's older deps.py answered 403 for a bad token.
@@ -145,6 +170,19 @@ def get_token(token: str | None):
         raise fastapi.HTTPException(status_code=fastapi.status.HTTP_403_FORBIDDEN, detail="Not authenticated")
     return token
 """,
+        # An auth dependency given the token: its user not found is a bad credential.
+        """
+from fastapi import Depends, HTTPException
+from fastapi.security import OAuth2PasswordBearer
+
+scheme = OAuth2PasswordBearer(tokenUrl="token")
+
+async def get_current_user(token: str = Depends(scheme), db=Depends(get_db)):
+    user = await db.get(User, decode_subject(token))
+    if not user:
+        raise HTTPException(status_code=403, detail=ERROR_MESSAGES.ACCESS_PROHIBITED)
+    return user
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
@@ -177,7 +215,8 @@ def get_token(token: str | None):
 
     def _credential_failure(self, ctx: FileContext, site: ast.AST) -> bool:
         func = ctx.enclosing_function(site)
-        if func is None or not ctx.index.is_auth_dependency(ctx.path, func.name):
+        if (func is None or ctx.route_of(func) is not None or not _takes_credential(func)
+                or not ctx.index.is_auth_dependency(ctx.path, func.name)):
             return False
         for ancestor in ctx.ancestors(site):
             if isinstance(ancestor, ast.ExceptHandler):
@@ -187,6 +226,26 @@ def get_token(token: str | None):
             if ancestor is func:
                 return False
         return False
+
+
+def _takes_credential(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A parameter that can carry what the caller presented: named like a credential (`token`,
+    `x_api_key`), a request or connection, or a FastAPI marker (`Depends`, `Security`, `Header`,
+    `Cookie`). A function given `user_id` checks a user someone else authenticated."""
+    args = func.args
+    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+        annotation = ast.unparse(arg.annotation) if arg.annotation is not None else ""
+        if is_credential_name(arg.arg) or arg.arg in CONNECTION_NAMES or CONNECTION_TYPES.search(annotation):
+            return True
+    defaults = [*args.defaults, *(d for d in args.kw_defaults if d is not None),
+                *(a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs] if a.annotation is not None)]
+    return any(isinstance(n, ast.Call) and (call_name(n) or "").rsplit(".", 1)[-1] in CREDENTIAL_MARKERS
+               for node in defaults for n in ast.walk(node))
+
+
+CONNECTION_NAMES = frozenset({"request", "req", "websocket", "ws", "connection", "conn", "scope"})
+CONNECTION_TYPES = re.compile(r"Request|WebSocket|HTTPConnection|Credentials|Scope")
+CREDENTIAL_MARKERS = frozenset({"Depends", "Security", "Header", "Cookie"})
 
 
 def _names_http_exception(callee: ast.expr) -> bool:

@@ -3,9 +3,11 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
+from agent.analysis.facts import call_name
 from agent.analysis.rules._responses import sets_status_code
-from agent.analysis.rules.base import FileContext, Rule, route_label
-from agent.analysis.walk import subtree_nodes
+from agent.analysis.rules._upstream import relays_upstream
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule, route_label
+from agent.analysis.walk import subtree_nodes, walk_body
 from agent.types import Finding, Severity
 
 CREATE_VERBS = ("create", "add", "register", "new", "insert", "upload", "post_")
@@ -40,9 +42,13 @@ class CreateWithoutCreated(Rule):
 
     **Known problems**
     Action endpoints that use POST without creating anything (login, search, webhooks) are not
-    flagged when their name says so; others that add rows as a side effect may be. Upserts
-    (`create_or_update_*`), handlers that set `response.status_code` themselves and `add_*`
-    handlers under an existing parent (`POST /channels/{id}/members/add`) are left alone.
+    flagged when their name says so; others that add rows as a side effect may be. Left alone:
+    upserts (`create_or_update_*`, or a row added only in the branch where a lookup found none
+    and the other branch updates it), handlers that set `response.status_code` themselves,
+    `add_*` handlers under an existing parent (`POST /channels/{id}/members/add`, or a
+    `conversation_id` read from the body), proxies that return what the upstream service they post to answered (the resource is
+    created there, and its status is relayed), and streamed answers (`StreamingResponse`: the
+    status is sent before the work is done).
     """
 
     code = "FBA203"
@@ -107,6 +113,80 @@ async def create_flow(flow: dict, response: Response, session):
         response.status_code = status.HTTP_201_CREATED
     return model
 """,
+        # A proxy: the upstream service creates the pipeline and its answer is relayed as is.
+        """
+import aiohttp
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/pipelines/add")
+async def add_pipeline(form_data: AddPipelineForm):
+    url, key = await get_connection(form_data.url_idx)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/pipelines/add", json={"url": form_data.url}) as response:
+            response.raise_for_status()
+            data = await response.json()
+    return {**data}
+""",
+        # ... also through the project's own helper, in another module.
+        {
+            "app/upstream.py": """
+async def send_request(url: str, payload: bytes):
+    session = await get_session()
+    r = await session.request(method="POST", url=url, data=payload)
+    return r
+""",
+            "app/main.py": """
+from fastapi import FastAPI
+from app.upstream import send_request
+
+app = FastAPI()
+
+@app.post("/api/create")
+async def create_model(form_data: CreateModelForm):
+    return await send_request(f"{URL}/api/create", payload=form_data.model_dump_json().encode())
+""",
+        },
+        # Items added to an existing parent named in the body; a streamed progress answer.
+        """
+import json
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+router = APIRouter()
+
+@router.post("/conversation/file-filters")
+def add_file_filter(request: Request, filter: FileFilterRequest):
+    try:
+        filters = Conversations.add_files_to_filter(request.user, filter.conversation_id, [filter.filename])
+        return Response(content=json.dumps(filters), media_type="application/json", status_code=200)
+    except Exception as e:
+        raise HTTPException(status_code=422, detail="cannot add the filter")
+""",
+        """
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+router = APIRouter()
+
+@router.post("/models/upload")
+async def upload_model(file: UploadFile):
+    path = await save(file)
+    return StreamingResponse(push_blob_with_progress(path), media_type="text/event-stream")
+""",
+        # An upsert: the row is added only when the lookup found none, else it is updated.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/channels/{channel_id}/apps")
+async def invite_app(channel_id: str, form: AppInvitation, db: SessionDep):
+    member = await db.scalar(select(ChannelMember).where(ChannelMember.app_id == form.app_id))
+    if member:
+        member.is_active, member.joined_at = True, now()
+    else:
+        db.add(ChannelMember(channel_id=channel_id, app_id=form.app_id))
+    await db.commit()
+    return {"ok": True}
+""",
     )
     INVALID = (
         # Adding a new top-level item, or creating a child under a parent, is a create.
@@ -141,13 +221,63 @@ def save_note(note: dict, session):
     session.commit()
     return note
 """,
+        # Look-alikes: a create that also notifies another service (its answer is not returned).
+        """
+import httpx
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/items")
+async def create_item(item: ItemCreate, db: SessionDep):
+    row = Item(**item.model_dump())
+    db.add(row)
+    await db.commit()
+    notified = await httpx.AsyncClient().post(SLACK_URL, json={"text": f"new item {row.id}"})
+    return row
+""",
+        # ... a create that answers an explicit 200, and an add whose body names only its owner.
+        """
+import json
+from fastapi import APIRouter, Response
+router = APIRouter()
+
+@router.post("/sessions")
+async def create_chat_session(request: Request, agent_slug: str | None = None):
+    conversation = await Conversations.create_session(request.user, agent_slug)
+    return Response(content=json.dumps({"id": str(conversation.id)}), status_code=200)
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/memories/add")
+async def add_memory(form: MemoryForm, db):
+    db.add(Memory(user_id=form.user_id, content=form.content))
+    return form
+""",
+        # ... a row added whatever the lookup found (a duplicate check that does not update).
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/channels/{channel_id}/apps")
+async def invite_app(channel_id: str, form: AppInvitation, db: SessionDep):
+    member = await db.scalar(select(ChannelMember).where(ChannelMember.app_id == form.app_id))
+    if member:
+        raise HTTPException(409, "already a member")
+    else:
+        db.add(ChannelMember(channel_id=channel_id, app_id=form.app_id))
+    await db.commit()
+    return {"ok": True}
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for route, func in ctx.route_handlers():
             if route.methods != ("POST",) or route.status_code is not None:
                 continue
-            if _creates(func) and not sets_status_code(func) and not _adds_to_parent(func, route.path):
+            if (_creates(func) and not sets_status_code(func) and not _adds_to_parent(func, route.path)
+                    and not _streams(func) and not _relays_upstream(ctx, func)):
                 yield self.finding(
                     ctx,
                     func,
@@ -157,10 +287,22 @@ def save_note(note: dict, session):
                 )
 
 
-def _adds_to_parent(func: ast.FunctionDef | ast.AsyncFunctionDef, path: str) -> bool:
-    """`add_members_by_id` on `POST /channels/{id}/members/add`: existing items linked to an
-    existing parent (members, tags, files), where 200 fits as well as 201."""
-    return func.name.lower().startswith("add_") and "{" in path
+def _adds_to_parent(func: FunctionNode, path: str) -> bool:
+    """`add_members_by_id` on `POST /channels/{id}/members/add`, or `add_file_filter` reading
+    `filter.conversation_id`: existing items linked to an existing parent named by a path
+    parameter or by an id field of the body (members, tags, files), where 200 fits as well as 201."""
+    return func.name.lower().startswith("add_") and ("{" in path or _parent_id_in_body(func))
+
+
+def _parent_id_in_body(func: FunctionNode) -> bool:
+    """The handler reads `<param>.<parent>_id` from a parameter (not the owner's id: a row
+    added for a user is still a new row)."""
+    params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]}
+    return any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in params
+               and n.attr.endswith("_id") and n.attr not in OWNER_IDS for n in subtree_nodes(func))
+
+
+OWNER_IDS = frozenset({"user_id", "owner_id", "account_id", "author_id", "created_by_id"})
 
 
 def _creates(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -169,9 +311,46 @@ def _creates(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         return False
     if name.startswith(CREATE_VERBS) or "_create" in name:
         return True
-    return any(
-        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "add"
-        and isinstance(n.func.value, (ast.Name, ast.Attribute))
-        and (getattr(n.func.value, "id", "") or getattr(n.func.value, "attr", "")) in {"session", "db", "s"}
-        for n in subtree_nodes(func)
-    )
+    return any(not _in_upsert_branch(func, add) for add in _session_adds(func))
+
+
+def _session_adds(func: FunctionNode) -> list[ast.Call]:
+    return [n for n in subtree_nodes(func)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "add"
+            and isinstance(n.func.value, (ast.Name, ast.Attribute))
+            and (getattr(n.func.value, "id", "") or getattr(n.func.value, "attr", "")) in {"session", "db", "s"}]
+
+
+def _in_upsert_branch(func: FunctionNode, add: ast.Call) -> bool:
+    """`if member: member.is_active = True else: db.add(Member(...))`: the row is added only
+    when a lookup found none; the other branch updates the one it found (201 only on one path)."""
+    for branch in (n for n in subtree_nodes(func) if isinstance(n, ast.If)):
+        tested = {n.id for n in ast.walk(branch.test) if isinstance(n, ast.Name)}
+        for adding, other in ((branch.body, branch.orelse), (branch.orelse, branch.body)):
+            if any(add in ast.walk(stmt) for stmt in adding) and _updates(other, tested):
+                return True
+    return False
+
+
+def _updates(statements: list[ast.stmt], names: set[str]) -> bool:
+    """Some statement sets an attribute of one of `names` (`member.is_active = True`)."""
+    return any(isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id in names
+               for stmt in statements for node in ast.walk(stmt) if isinstance(node, ast.Assign)
+               for element in node.targets for target in (element.elts if isinstance(element, ast.Tuple) else [element]))
+
+
+def _streams(func: FunctionNode) -> bool:
+    """Every answer is a stream (`StreamingResponse`, server-sent progress events): its status
+    is sent before the work is done, so it cannot say whether something was created."""
+    answers = [r.value for r in walk_body(func) if isinstance(r, ast.Return) and r.value is not None]
+    return bool(answers) and all(
+        isinstance(answer, ast.Call) and (call_name(answer) or "").endswith(STREAMED) for answer in answers)
+
+
+STREAMED = ("StreamingResponse", "EventSourceResponse")
+
+
+def _relays_upstream(ctx: FileContext, func: FunctionNode) -> bool:
+    """A proxy: the handler returns what the service it posts to answered (there the resource
+    is created; its status is relayed), and writes no row of its own."""
+    return relays_upstream(ctx.index, ctx.path, func.lineno) and not _session_adds(func)

@@ -59,6 +59,10 @@ class RouteWithoutAuth(Rule):
     `POST /api/server/get_info`); handlers that serve anonymous callers on purpose (they read
     `request.user.is_authenticated`). `app.webhooks.post(...)` documents an outgoing webhook and
     is not a served route. List others in `public-routes` (glob patterns over the full path).
+    A read-only listing over models without an owner column (a shared catalogue of tags,
+    articles, lookups) is still reported in an application that authenticates elsewhere: in the
+    code it looks exactly like a catalogue whose `include_router` lost its `dependencies=[...]`;
+    a `public` path segment or `public-routes` says it is public on purpose.
 
     An application with no authentication anywhere is treated as a deliberately public API and
     not flagged at all; this is decided per application, so a public app reviewed next to one
@@ -598,6 +602,54 @@ def supported_events(source: str) -> list[str]:
 """,
     )
     INVALID = (
+        # A shared catalogue (GET only, a model without an owner column) whose include has no
+        # auth, next to includes that have it: public on purpose or forgotten, the code is the same.
+        {
+            "app/deps.py": """
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")
+
+def get_current_user(token: str = Depends(oauth2_scheme)):
+    return token
+""",
+            "app/models.py": """
+from sqlmodel import Field, SQLModel
+
+class Tag(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+""",
+            "app/routes/tags.py": """
+from fastapi import APIRouter
+from sqlmodel import select
+from app.models import Tag
+
+router = APIRouter(prefix="/tags")
+
+@router.get("/")
+def read_tags(session: SessionDep) -> list[Tag]:
+    return session.exec(select(Tag).limit(100)).all()
+""",
+            "app/routes/items.py": """
+from fastapi import APIRouter
+router = APIRouter(prefix="/items")
+
+@router.get("/")
+def read_items() -> list[str]:
+    return []
+""",
+            "app/main.py": """
+from fastapi import Depends, FastAPI
+from app.deps import get_current_user
+from app.routes import items, tags
+
+app = FastAPI()
+app.include_router(items.router, dependencies=[Depends(get_current_user)])
+app.include_router(tags.router)
+""",
+        },
         # A dependency that reads a pagination `page_token` does not authenticate.
         """
 from fastapi import APIRouter, Depends

@@ -70,9 +70,10 @@ class UnsafeResponseModel(Rule):
     Only models defined in the reviewed files are known. A table model whose columns are all
     harmless is still reported (it will not stay that way). A key, token or secret field is not
     reported where the handler's name or path says that is what it hands out
-    (`generate_api_key` answering `api_key`, `rotate_webhook_secret` answering `secret`), or where
-    a create endpoint answers the new object's own key, token or secret once
-    (`create_webhook` answering `token`); reading it back later is still reported.
+    (`generate_api_key` answering `api_key`, `rotate_webhook_secret` answering `secret`, a
+    `session` endpoint answering the caller's session `token`), or where a create endpoint
+    answers the new object's own key, token or secret once (`create_webhook`, `add_user`
+    answering `token`); reading it back later (`/webhooks`, `/sessions`) is still reported.
     """
 
     code = "FBA202"
@@ -128,6 +129,34 @@ def token(user=Depends(get_current_user)):
 @router.post("/integrations/create", response_model=ApiKey)
 def create_integration(user=Depends(get_current_user)):
     return ApiKey(name="ci", api_key=new_key())
+""",
+        },
+        # An admin adding a user receives its token once; the session endpoint answers the
+        # caller's own session.
+        {
+            "app/models.py": SCHEMAS + """
+class AddUserResponse(SQLModel):
+    id: uuid.UUID
+    token: str
+
+class SessionUserResponse(SQLModel):
+    id: uuid.UUID
+    token: str
+    expires_at: int | None = None
+""",
+            "app/api/routes/auths.py": """
+from fastapi import APIRouter, Depends
+from app.models import AddUserResponse, SessionUserResponse
+
+router = APIRouter()
+
+@router.post("/add", response_model=AddUserResponse)
+def add_user(form: AddUserForm, admin=Depends(get_admin_user)):
+    return signup_and_issue(form)
+
+@router.get("/", response_model=SessionUserResponse)
+def get_session_user(user=Depends(get_current_user)):
+    return session_of(user)
 """,
         },
         # Boolean flags about a secret are not the secret.
@@ -194,6 +223,37 @@ def update_integration(name: str, user=Depends(get_admin_user)):
     return save_integration(name)
 """,
         },
+        # Look-alikes: every session's token listed back; a password answered by an add.
+        {
+            "app/models.py": SCHEMAS + """
+class SessionModel(SQLModel):
+    id: uuid.UUID
+    token: str
+""",
+            "app/api/routes/sessions.py": """
+from fastapi import APIRouter, Depends
+from app.models import SessionModel
+
+router = APIRouter()
+
+@router.get("/admin/sessions", response_model=list[SessionModel])
+def list_sessions(admin=Depends(get_admin_user)):
+    return all_sessions()
+""",
+        },
+        {
+            "app/models.py": SCHEMAS,
+            "app/api/routes/users.py": """
+from fastapi import APIRouter, Depends
+from app.models import UserWithHash
+
+router = APIRouter()
+
+@router.post("/users/add", response_model=UserWithHash)
+def add_user(form: AddUserForm, admin=Depends(get_admin_user)):
+    return create_user(form)
+""",
+        },
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
@@ -216,7 +276,9 @@ def update_integration(name: str, user=Depends(get_admin_user)):
 # Credentials an endpoint may exist to hand out; a password never is.
 ISSUED_WORDS = frozenset({"key", "token", "secret"})
 # A create endpoint hands out the new object's own credential once (the client must store it).
-CREATE_WORDS = frozenset({"create", "new"})
+CREATE_WORDS = frozenset({"create", "new", "add"})
+# A session endpoint answers the caller's own session, whose token the client holds anyway.
+SESSION_WORDS = frozenset({"session"})
 
 
 def _flag(field) -> bool:
@@ -234,6 +296,8 @@ def _issued(field: str, purpose: frozenset[str]) -> bool:
     """The field is what the endpoint is for: `api_key` from `generate_api_key`, `secret` from
     `rotate_webhook_secret`, `access_token` from the token endpoint."""
     last = field.lower().rsplit("_", 1)[-1]
+    if last == "token" and SESSION_WORDS & purpose:
+        return True
     return last in ISSUED_WORDS and (last in purpose or bool(CREATE_WORDS & purpose))
 
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from agent.analysis.facts import call_name
+from agent.analysis.facts import call_name, keyword, literal_str
 from agent.analysis.rules._db import unique_handlers, untyped_body_args, walk_body
-from agent.analysis.rules.base import FileContext, Rule
+from agent.analysis.rules._upstream import forwards_upstream
+from agent.analysis.rules.base import FileContext, FunctionNode, Rule
+from agent.analysis.walk import subtree_nodes
 from agent.types import Finding
 
 
@@ -39,11 +41,14 @@ class UntypedBody(Rule):
     ```
 
     **Known problems**
-    Endpoints that must accept arbitrary JSON (a webhook relay, a user-defined metadata blob)
-    are flagged too; suppress them with `# fba: ignore[FBA220]` on the parameter line.
-    `dict[str, int]` and other dicts with typed values are accepted as validated, and so is a dict
-    the handler validates itself (`Valves(**form_data)`, `Model.model_validate(data)`,
-    `validate(data, schema)`).
+    Endpoints that must accept arbitrary JSON (a user-defined metadata blob) are flagged too;
+    suppress them with `# fba: ignore[FBA220]` on the parameter line. Not flagged: `dict[str, int]`
+    and other dicts with typed values; a dict the handler validates itself (`Valves(**form_data)`,
+    `Model.model_validate(data)`, `validate(data, schema)`); a body declared open on purpose
+    (`Body(json_schema_extra={"additionalProperties": True})`); and a proxy's body, sent whole
+    (or copied) as the body of a request to another service, directly or through the project's
+    functions (`client.post(url, json={**form_data})`): the service it is meant for validates it.
+    A body the handler reads fields from to build a new request is still flagged.
     """
 
     code = "FBA220"
@@ -95,6 +100,58 @@ async def resume(id: str, run_input: dict | None = Body(None, embed=True)):
     schema_tools.validate(run_input, load_schema(id), raise_on_error=True)
     return {"ok": True}
 """,
+        # A proxy: the client's JSON goes whole (or copied) to the upstream API, which validates it.
+        """
+import httpx
+from fastapi import APIRouter, Depends
+
+router = APIRouter()
+
+@router.post("/v1/chat/completions")
+async def chat_completions(form_data: dict, user=Depends(get_current_user)):
+    payload = {**form_data, "user": user.id}
+    payload["model"] = resolve_model(payload.get("model"))
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{UPSTREAM}/chat/completions", json=payload)
+    return response.json()
+""",
+        # ... also through the project's own helpers, in another module.
+        {
+            "app/upstream.py": """
+import json
+
+async def send_request(url: str, payload: bytes, key: str):
+    session = await get_session()
+    response = await session.request("POST", url, data=payload, headers={"Authorization": key})
+    return await response.json()
+
+async def forward(request, form_data: dict):
+    return await send_request(UPSTREAM, payload=json.dumps(form_data).encode(), key=KEY)
+""",
+            "app/main.py": """
+from fastapi import FastAPI, Request
+from app import upstream
+
+app = FastAPI()
+
+@app.post("/api/embeddings")
+async def embeddings(request: Request, form_data: dict):
+    return await upstream.forward(request, form_data)
+""",
+        },
+        # A body declared open on purpose: the endpoint validates a client's JSON schema.
+        """
+from typing import Any
+from fastapi import APIRouter, Body
+
+router = APIRouter()
+
+@router.post("/schemas/validate")
+async def validate_values(
+    json_schema: dict[str, Any] = Body(..., embed=True, json_schema_extra={"additionalProperties": True}),
+):
+    return check_schema(preprocess(json_schema))
+""",
     )
     INVALID = (
         """
@@ -123,12 +180,51 @@ router = APIRouter()
 def bulk(rows: list[dict], meta=Body(None)):
     return rows
 """,
+        # Look-alikes of a proxy: fields read to build a new request, the body nested in another
+        # payload, the body stored, or posted to a webhook but not as the request's body.
+        """
+import httpx
+from fastapi import APIRouter
+
+router = APIRouter()
+
+@router.post("/title/completions")
+async def generate_title(form_data: dict):
+    payload = {"model": form_data["model"], "messages": [{"role": "user", "content": form_data["prompt"]}],
+               "metadata": {"task_body": form_data}}
+    async with httpx.AsyncClient() as client:
+        response = await client.post(UPSTREAM, json=payload)
+    return response.json()
+""",
+        """
+import httpx
+from fastapi import APIRouter
+
+router = APIRouter()
+
+@router.patch("/chats/{id}/params")
+async def update_chat_params(id: str, form_data: dict, db: SessionDep):
+    chat = await Chats.update_params(db, id, form_data)
+    await httpx.AsyncClient().post(WEBHOOK, json={"chat": id}, params=form_data)
+    return chat
+""",
+        """
+from typing import Any
+from fastapi import APIRouter, Body
+
+router = APIRouter()
+
+@router.put("/settings")
+async def put_settings(settings: dict[str, Any] = Body(..., json_schema_extra={"examples": [{"theme": "dark"}]})):
+    return save(settings)
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for route, func in unique_handlers(ctx):
             for arg in untyped_body_args(func, route.path):
-                if _validated_in_body(func, arg.arg):
+                if (_validated_in_body(func, arg.arg) or _declared_open(func, arg)
+                        or forwards_upstream(ctx.index, ctx.path, func.lineno, arg.arg)):
                     continue
                 shown = ast.unparse(arg.annotation) if arg.annotation is not None else "no type"
                 yield self.finding(
@@ -155,6 +251,21 @@ def _validated_in_body(func, name: str) -> bool:
 
 
 VALIDATORS = ("validate", "model_validate", "parse_obj", "validate_python")
+
+
+def _declared_open(func: FunctionNode, arg: ast.arg) -> bool:
+    """`Body(..., json_schema_extra={"additionalProperties": True})`: the schema says, on
+    purpose, that any object is accepted (a JSON schema or values to validate against one)."""
+    defaults = dict(zip(reversed([*func.args.posonlyargs, *func.args.args]), reversed(func.args.defaults)))
+    defaults.update((a, d) for a, d in zip(func.args.kwonlyargs, func.args.kw_defaults) if d is not None)
+    for node in [defaults.get(arg), arg.annotation]:
+        for call in (n for n in subtree_nodes(node) if isinstance(n, ast.Call)) if node is not None else ():
+            extra = keyword(call, "json_schema_extra")
+            if isinstance(extra, ast.Dict) and any(
+                    literal_str(k) == "additionalProperties" and isinstance(v, ast.Constant) and v.value is True
+                    for k, v in zip(extra.keys, extra.values)):
+                return True
+    return False
 
 
 def _is_name(node: ast.AST, name: str) -> bool:
