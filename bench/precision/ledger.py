@@ -53,6 +53,10 @@ BACKENDS = (
     Backend("zenml", "zenml", "0.98.0", "zenml/zen_server"),
     Backend("dstack", "dstack", "0.22.5", "dstack/_internal/server"),
     Backend("khoj", "khoj", "1.42.10", "khoj"),
+    # Held out: added after the rules were tuned on the five above (issue 14).
+    Backend("argilla", "argilla-server", "2.8.0", "argilla_server"),
+    Backend("airflow", "apache-airflow-core", "3.3.2", "airflow/api_fastapi"),
+    Backend("gpustack", "gpustack", "2.3.0", "gpustack"),
 )
 
 
