@@ -28,7 +28,8 @@ class AuthEndpointWithoutRateLimit(Rule):
     **What it does**
     Flags non-GET routes whose path or function name says login / token / signup / register /
     password / OTP / verify / magic link (`register` only when it names an account: `/register-peer`
-    registers a machine), that anonymous clients may call by design (their
+    registers a machine; a token refresh takes a server-issued token, not a guessable secret),
+    that anonymous clients may call by design (their
     authentication is `public` under the route auth policy, or their application has none; a
     route FBA101 reports for missing authentication is not reported again here, and a route
     behind a user or a client credential such as HTTP Basic is not anonymous), when
@@ -194,6 +195,15 @@ async def login(request: Request):
     redirect_uri = str(request.app.url_path_for("auth"))
     return await oauth.google.authorize_redirect(request, redirect_uri)
 """,
+        # Exchanging a refresh token the server issued: nothing to guess.
+        """
+from fastapi import APIRouter, Request
+router = APIRouter(prefix="/auth")
+
+@router.post("/refresh")
+async def refresh_token(request: Request):
+    return await issue_tokens(request.cookies.get("refresh_token"))
+""",
         # Registering a peer server or a node takes no secret from a person.
         """
 from fastapi import APIRouter
@@ -265,7 +275,7 @@ def create_account(body: AccountIn) -> dict:
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         candidates = [(r, f) for r, f in ctx.route_handlers()
-                      if is_auth_endpoint(r) and not _registers_a_thing(r) and _anonymous(r)]
+                      if is_auth_endpoint(r) and not _takes_no_guessable_secret(r) and _anonymous(r)]
         if not candidates or _project_throttled(ctx):
             return
         for route, func in candidates:
@@ -281,13 +291,17 @@ def create_account(body: AccountIn) -> dict:
             )
 
 
-def _registers_a_thing(route: Route) -> bool:
-    """`/register-peer`, `register_worker`: "register" is the only authentication word and each time
-    names something other than an account (a peer, a node, a runner), which takes no secret."""
+def _takes_no_guessable_secret(route: Route) -> bool:
+    """An authentication word that here names no secret a person could guess: `/register-peer`
+    registers a machine (each "register" names something other than an account), `/refresh`
+    or `refresh_token` exchanges a token the server issued, too long to guess."""
     names = [*route.path.lower().split("/"), route.function.lower()]
     words = [[w for w in re.split(r"[^a-z0-9]+", name) if w] for name in names]
     said = {w for ws in words for w in ws} | {a + b for ws in words for a, b in zip(ws, ws[1:])}
-    if said & AUTH_ENDPOINT_WORDS != {"register"}:
+    auth_words = said & AUTH_ENDPOINT_WORDS
+    if auth_words == {"token"}:
+        return "refresh" in said
+    if auth_words != {"register"}:
         return False
     followers = [ws[i + 1] if i + 1 < len(ws) else "" for ws in words for i, w in enumerate(ws) if w == "register"]
     return all(f and f not in ACCOUNT_WORDS for f in followers)
