@@ -29,13 +29,13 @@ class AuthEndpointWithoutRateLimit(Rule):
     Flags non-GET routes whose path or function name says login / token / signup / register /
     password / OTP / verify / magic link (`register` only when it names an account: `/register-peer`
     registers a machine; a token refresh takes a server-issued token, not a guessable secret),
-    that anonymous clients may call by design (their
-    authentication is `public` under the route auth policy, or their application has none; a
-    route FBA101 reports for missing authentication is not reported again here, and a route
-    behind a user or a client credential such as HTTP Basic is not anonymous), when
-    nothing throttles them: no slowapi `@limiter.limit(...)` decorator, no fastapi-limiter
-    `Depends(RateLimiter(...))` on the route or its router, no rate-limit call in the handler,
-    and no project-wide rate-limit middleware (`SlowAPIMiddleware`, a `RateLimit...Middleware`).
+    that anonymous clients may call by design (their authentication is `public` under the route
+    auth policy, or their application has none; a route FBA101 reports for missing
+    authentication is not reported again here, and a route behind a user or a client credential
+    such as HTTP Basic is not anonymous), when nothing throttles them: no slowapi
+    `@limiter.limit(...)` decorator, no fastapi-limiter `Depends(RateLimiter(...))` on the route
+    or its router, no rate-limit call in the handler, and no project-wide rate-limit middleware
+    (`SlowAPIMiddleware`, a `RateLimit...Middleware`).
 
     **Why is this bad?**
     These endpoints take secrets from anonymous clients. Without throttling an attacker can try

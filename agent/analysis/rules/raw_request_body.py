@@ -37,7 +37,9 @@ class RawRequestBody(Rule):
     handlers when the data never goes through a Pydantic model (`Model.model_validate(...)`,
     `Model(**data)`, `TypeAdapter(...).validate_python(...)`, `model_validate_json(...)`).
     Webhook handlers that verify a signature over the raw body (`hmac.compare_digest`,
-    `stripe.Webhook.construct_event`, a `verify_signature(...)` helper) are not flagged.
+    `stripe.Webhook.construct_event`, a `verify_signature(...)` helper) are not flagged, nor is a
+    text body used only as a key into a fixed table (`LEVELS.get(body.decode().upper())`, then
+    the table's value), and in the error raised or the line logged.
 
     **Why is this bad?**
     Reading the body by hand bypasses FastAPI's validation and documentation: missing keys

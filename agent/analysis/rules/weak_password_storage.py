@@ -51,9 +51,9 @@ class WeakPasswordStorage(Rule):
     Passing the plain password to a request schema (`UserCreate(password=...)`) is fine and not
     flagged, nor is the password of an outgoing connection stored beside its `host` or `port`
     (`Connection(host=..., login=..., password=...)`: the server must send it on, so it is
-    encrypted rather than hashed); a plain password stored through a helper in another module is not seen, and a
-    helper's own `password` parameter stored as is is given the benefit of the doubt (its callers
-    may pass the hash).
+    encrypted rather than hashed); a plain password stored through a helper in another module is
+    not seen, and a helper's own `password` parameter stored as is is given the benefit of the
+    doubt (its callers may pass the hash).
     """
 
     code = "FBA406"
