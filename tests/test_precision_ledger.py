@@ -106,6 +106,13 @@ def test_a_rule_below_its_floor_is_a_miss():
     assert ledger.target_misses(findings) == ["FBA220 precision 0.75 < 0.8"]
 
 
+def test_held_out_figures_leave_the_tuning_backends_out():
+    tuned = judged("FBA404", "tp")
+    held = ledger.Judged("gpustack", "FBA404", "medium", "p.py", 1, "m", "f", None)
+    assert ledger.held_out_only([tuned, held]) == [held]
+    assert {b.name for b in ledger.BACKENDS if b.held_out} == {"argilla", "airflow", "gpustack"}
+
+
 def test_closing_fixed_false_positives_drops_open(tmp_path):
     write(tmp_path, "FBA404", verdict(verdict="fp", open=True), verdict(fingerprint="g::x", verdict="fp", open=True))
     fixed = [v for v in ledger.load_verdicts(tmp_path).values() if v.fingerprint == "g::x"]

@@ -4,7 +4,7 @@ import ast
 import re
 from typing import Iterator
 
-from agent.analysis.auth_policy import is_auth_endpoint
+from agent.analysis.auth_policy import AUTH_ENDPOINT_WORDS, is_auth_endpoint
 from agent.analysis.facts import Route, call_name, dotted_name
 from agent.analysis.rules._db import PerIndex, walk_body
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule, route_label
@@ -15,6 +15,9 @@ from agent.types import Finding
 THROTTLE = re.compile(r"limiter\b|\.limit\(|rate_?limit|throttl", re.IGNORECASE)
 # Calls in the handler body that count failures or throttle by hand.
 THROTTLE_CALL = re.compile(r"rate_?limit|limiter|throttl|attempt|lockout|too_many", re.IGNORECASE)
+# What `register_<word>` may register and still be a sign-up: an account or a second factor.
+ACCOUNT_WORDS = frozenset({"user", "users", "account", "accounts", "me", "member", "email", "device", "passkey",
+                           "webauthn", "credential", "credentials", "otp", "totp", "mfa", "2fa"})
 # Project-wide throttling: slowapi's middleware, asgi-ratelimit, a project's own rate-limit middleware.
 APP_THROTTLE = re.compile(r"SlowAPI(ASGI)?Middleware|RateLimit\w*Middleware|Throttl\w*Middleware|RateLimiterMiddleware")
 
@@ -24,13 +27,15 @@ class AuthEndpointWithoutRateLimit(Rule):
 
     **What it does**
     Flags non-GET routes whose path or function name says login / token / signup / register /
-    password / OTP / verify / magic link, that anonymous clients may call by design (their
-    authentication is `public` under the route auth policy, or their application has none; a
-    route FBA101 reports for missing authentication is not reported again here, and a route
-    behind a user or a client credential such as HTTP Basic is not anonymous), when
-    nothing throttles them: no slowapi `@limiter.limit(...)` decorator, no fastapi-limiter
-    `Depends(RateLimiter(...))` on the route or its router, no rate-limit call in the handler,
-    and no project-wide rate-limit middleware (`SlowAPIMiddleware`, a `RateLimit...Middleware`).
+    password / OTP / verify / magic link (`register` only when it names an account: `/register-peer`
+    registers a machine; a token refresh takes a server-issued token, not a guessable secret),
+    that anonymous clients may call by design (their authentication is `public` under the route
+    auth policy, or their application has none; a route FBA101 reports for missing
+    authentication is not reported again here, and a route behind a user or a client credential
+    such as HTTP Basic is not anonymous), when nothing throttles them: no slowapi
+    `@limiter.limit(...)` decorator, no fastapi-limiter `Depends(RateLimiter(...))` on the route
+    or its router, no rate-limit call in the handler, and no project-wide rate-limit middleware
+    (`SlowAPIMiddleware`, a `RateLimit...Middleware`).
 
     **Why is this bad?**
     These endpoints take secrets from anonymous clients. Without throttling an attacker can try
@@ -191,6 +196,28 @@ async def login(request: Request):
     redirect_uri = str(request.app.url_path_for("auth"))
     return await oauth.google.authorize_redirect(request, redirect_uri)
 """,
+        # Exchanging a refresh token the server issued: nothing to guess.
+        """
+from fastapi import APIRouter, Request
+router = APIRouter(prefix="/auth")
+
+@router.post("/refresh")
+async def refresh_token(request: Request):
+    return await issue_tokens(request.cookies.get("refresh_token"))
+""",
+        # Registering a peer server or a node takes no secret from a person.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/register-peer")
+async def register_peer(body: PeerIn):
+    return {}
+
+@router.delete("/register-peer/{peer_id}")
+async def remove_peer(peer_id: str):
+    return {}
+""",
     )
     INVALID = (
         """
@@ -228,10 +255,28 @@ def me(user=Depends(get_current_user)) -> dict:
 def login_ldap(form: LdapForm) -> dict:
     return {}
 """,
+        # Registering an account, whichever way the route spells it.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/register-user")
+def register_user(body: UserIn) -> dict:
+    return {}
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/accounts/register")
+def create_account(body: AccountIn) -> dict:
+    return {}
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
-        candidates = [(r, f) for r, f in ctx.route_handlers() if is_auth_endpoint(r) and _anonymous(r)]
+        candidates = [(r, f) for r, f in ctx.route_handlers()
+                      if is_auth_endpoint(r) and not _takes_no_guessable_secret(r) and _anonymous(r)]
         if not candidates or _project_throttled(ctx):
             return
         for route, func in candidates:
@@ -245,6 +290,22 @@ def login_ldap(form: LdapForm) -> dict:
                 "with no rate limit; add @limiter.limit(...) (slowapi) or Depends(RateLimiter(...))",
                 line=route.decorator_line,
             )
+
+
+def _takes_no_guessable_secret(route: Route) -> bool:
+    """An authentication word that here names no secret a person could guess: `/register-peer`
+    registers a machine (each "register" names something other than an account), `/refresh`
+    or `refresh_token` exchanges a token the server issued, too long to guess."""
+    names = [*route.path.lower().split("/"), route.function.lower()]
+    words = [[w for w in re.split(r"[^a-z0-9]+", name) if w] for name in names]
+    said = {w for ws in words for w in ws} | {a + b for ws in words for a, b in zip(ws, ws[1:])}
+    auth_words = said & AUTH_ENDPOINT_WORDS
+    if auth_words == {"token"}:
+        return "refresh" in said
+    if auth_words != {"register"}:
+        return False
+    followers = [ws[i + 1] if i + 1 < len(ws) else "" for ws in words for i, w in enumerate(ws) if w == "register"]
+    return all(f and f not in ACCOUNT_WORDS for f in followers)
 
 
 def _anonymous(route: Route) -> bool:

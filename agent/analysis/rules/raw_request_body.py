@@ -5,8 +5,11 @@ from typing import Iterator
 
 from agent.analysis.facts import call_name, dotted_name
 from agent.analysis.rules._db import (
+    ASSIGNMENTS,
+    assigned_names,
     body_read,
     body_readers,
+    in_order,
     request_names,
     tainted_names,
     unique_handlers,
@@ -19,6 +22,9 @@ VALIDATORS = frozenset({
     "model_validate", "model_validate_json", "model_validate_strings", "parse_obj", "parse_raw",
     "validate_python", "validate_json", "parse_obj_as", "from_json",
 })
+# Methods that reshape a text value without letting anything new in (`body.decode().strip().upper()`).
+TEXT_METHODS = frozenset({"decode", "strip", "lower", "upper", "casefold", "lstrip", "rstrip"})
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
 # Calls that show the handler authenticates the raw body (Stripe, GitHub, Slack-style webhooks).
 SIGNATURE_WORDS = ("signature", "hmac", "construct_event", "compare_digest", "verify", "authenticate")
 
@@ -31,7 +37,9 @@ class RawRequestBody(Rule):
     handlers when the data never goes through a Pydantic model (`Model.model_validate(...)`,
     `Model(**data)`, `TypeAdapter(...).validate_python(...)`, `model_validate_json(...)`).
     Webhook handlers that verify a signature over the raw body (`hmac.compare_digest`,
-    `stripe.Webhook.construct_event`, a `verify_signature(...)` helper) are not flagged.
+    `stripe.Webhook.construct_event`, a `verify_signature(...)` helper) are not flagged, nor is a
+    text body used only as a key into a fixed table (`LEVELS.get(body.decode().upper())`, then
+    the table's value), and in the error raised or the line logged.
 
     **Why is this bad?**
     Reading the body by hand bypasses FastAPI's validation and documentation: missing keys
@@ -125,6 +133,23 @@ def _receive_event(webhook_id: str, body: bytes, headers):
     provider.authenticate(body=body, headers=headers, secret=load_secret(webhook_id))
     return provider.handle(body)
 """,
+        # A plain-text body that is only a key into a fixed table: the table's value is used.
+        """
+from fastapi import APIRouter, HTTPException, Request
+router = APIRouter()
+THEMES = {"DARK": Theme.dark, "LIGHT": Theme.light}
+
+@router.put("/theme")
+async def set_theme(request: Request):
+    raw = await request.body()
+    name = raw.decode("utf-8").strip().upper()
+    theme = THEMES.get(name)
+    if theme is None:
+        raise HTTPException(400, f"unknown theme {name}")
+    settings.theme = theme
+    logger.info("theme set to %s", name)
+    return {"theme": theme.value}
+""",
     )
     INVALID = (
         # A helper of the same file that only stores the body verifies nothing.
@@ -170,6 +195,19 @@ async def contact(request: Request):
     send_mail(form["email"], form["message"])
     return {"ok": True}
 """,
+        # Checked against a table, then stored as the client sent it.
+        """
+from fastapi import APIRouter, HTTPException, Request
+router = APIRouter()
+
+@router.put("/theme")
+async def set_theme(request: Request):
+    name = (await request.body()).decode()
+    if name not in THEMES:
+        raise HTTPException(400, "unknown theme")
+    store.save({"theme": name})
+    return {"ok": True}
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
@@ -183,7 +221,7 @@ async def contact(request: Request):
             if not reads or ":path}" in route.path or _verifies_signature(func, _local_functions(ctx)):
                 continue
             for read in reads:
-                if not _validated(func, read):
+                if not _validated(func, read) and not _only_looked_up(func, read):
                     method = read.value.func.attr
                     yield self.finding(
                         ctx,
@@ -211,6 +249,75 @@ def _validated(func: FunctionNode, read: ast.Await) -> bool:
         return True
     tainted = tainted_names(func, lambda n: n is read)
     return any(_argument_names(v) & tainted for v in validators)
+
+
+def _only_looked_up(func: FunctionNode, read: ast.Await) -> bool:
+    """`level = await request.body()` then `LEVELS.get(level.decode().upper())` and nothing else:
+    the body is a key looked up in a fixed table (what the table holds is the handler's own data),
+    or text in the error it raises or the line it logs. A schema would add nothing."""
+    parents = {child: node for node in ast.walk(func) for child in ast.iter_child_nodes(node)}
+    tainted: set[str] = set()
+    for stmt in in_order(n for n in walk_body(func) if isinstance(n, ASSIGNMENTS) and n.value is not None):
+        sourced = any(n is read for n in ast.walk(stmt.value))
+        reads_tainted = any(isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(stmt.value))
+        if (sourced or reads_tainted) and not _is_lookup(stmt.value):
+            tainted.update(assigned_names(stmt))
+    if not tainted:
+        return False
+    looked_up = False
+    for node in walk_body(func):
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in tainted):
+            continue
+        statement = _statement_of(node, parents)
+        if _lookup_key(_text_of(node, parents), parents):
+            looked_up = True
+        elif isinstance(statement, ast.Raise) or _in_log_call(node, parents):
+            continue
+        elif not (isinstance(statement, ASSIGNMENTS) and set(assigned_names(statement)) <= tainted):
+            return False
+    return looked_up
+
+
+def _is_lookup(value: ast.AST) -> bool:
+    """`TABLE.get(key)`: what it answers comes from the table, not from the key."""
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "get"
+
+
+def _text_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.AST:
+    """The outermost `node.decode().strip()...` chain around `node`."""
+    while True:
+        attribute = parents.get(node)
+        call = parents.get(attribute)
+        if not (isinstance(attribute, ast.Attribute) and attribute.attr in TEXT_METHODS
+                and isinstance(call, ast.Call) and call.func is attribute):
+            break
+        node = call
+    return node
+
+
+def _lookup_key(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """`TABLE.get(node)` or `node in TABLE`: a lookup keyed by `node` in something else."""
+    parent = parents.get(node)
+    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and parent.func.attr == "get":
+        return bool(parent.args) and parent.args[0] is node
+    return (isinstance(parent, ast.Compare) and parent.left is node and len(parent.ops) == 1
+            and isinstance(parent.ops[0], (ast.In, ast.NotIn)))
+
+
+def _in_log_call(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Inside `logger.info(...)` (any `*log*` receiver and level method): text for the log only."""
+    while node is not None and not isinstance(node, ast.stmt):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in LOG_METHODS
+                and "log" in (dotted_name(node.func.value) or "").lower()):
+            return True
+        node = parents.get(node)
+    return False
+
+
+def _statement_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.AST | None:
+    while node is not None and not isinstance(node, ast.stmt):
+        node = parents.get(node)
+    return node
 
 
 def _inside_args(call: ast.Call, node: ast.AST) -> bool:

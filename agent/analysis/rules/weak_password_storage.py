@@ -15,6 +15,9 @@ from agent.types import Finding, Severity
 FAST_HASHES = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256",
                          "sha3_384", "sha3_512", "blake2b", "blake2s", "new"})
 PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "passphrase", "pass"})
+# Fields of an outgoing connection: a password beside them is a credential the server must send on
+# (a database, an SMTP or an SSH login), kept encrypted, never hashed.
+CONNECTION_FIELDS = frozenset({"host", "hostname", "port", "conn_type", "dsn", "server", "endpoint"})
 # Calls that leave a value as readable as before.
 TRANSPARENT_METHODS = frozenset({"encode", "get_secret_value", "strip", "lower"})
 
@@ -46,9 +49,11 @@ class WeakPasswordStorage(Rule):
 
     **Known problems**
     Passing the plain password to a request schema (`UserCreate(password=...)`) is fine and not
-    flagged; a plain password stored through a helper in another module is not seen, and a
-    helper's own `password` parameter stored as is is given the benefit of the doubt (its callers
-    may pass the hash).
+    flagged, nor is the password of an outgoing connection stored beside its `host` or `port`
+    (`Connection(host=..., login=..., password=...)`: the server must send it on, so it is
+    encrypted rather than hashed); a plain password stored through a helper in another module is
+    not seen, and a helper's own `password` parameter stored as is is given the benefit of the
+    doubt (its callers may pass the hash).
     """
 
     code = "FBA406"
@@ -104,6 +109,14 @@ def insert_auth(db, email: str, password: str):
     db.commit()
     return auth
 """,
+        """
+# The credentials of a database the server will connect to: sent on, so encrypted, never hashed.
+def add_connection(session, body):
+    connection = Connection(conn_id=body.conn_id, host=body.host, port=body.port, login=body.login,
+                            password=body.password)
+    session.add(connection)
+    session.commit()
+""",
     )
     INVALID = (
         """
@@ -129,6 +142,12 @@ def create_user(session, user_in):
 def register(db, body):
     db.add(User(email=body.email, password=body.password))
     db.commit()
+""",
+        # A hash field is a hash field, whatever else the row holds.
+        """
+def add_admin(session, body):
+    session.add(Admin(host=body.host, hashed_password=body.password))
+    session.commit()
 """,
         """
 import hashlib
@@ -158,7 +177,8 @@ def set_password(user, password: str):
                 continue
             call = ctx.parent(kw)  # a call's (a class's keywords are not stored values)
             if (isinstance(call, ast.Call) and call not in hashed and _plaintext(kw.value)
-                    and not _passed_in(ctx, kw.value) and _stores(kw.arg, ctx, call)):
+                    and not _passed_in(ctx, kw.value) and not _connection_login(kw.arg, call)
+                    and _stores(kw.arg, ctx, call)):
                 yield self.finding(ctx, kw.value, f"plain password stored in '{kw.arg}'; store "
                                    "get_password_hash(password) instead")
         for node in ctx.nodes_of(ast.Dict):
@@ -276,6 +296,11 @@ def _plaintext(node: ast.expr) -> bool:
         return isinstance(key, ast.Constant) and isinstance(key.value, str) and _password_named(key.value)
     name = dotted_name(node)
     return name is not None and _password_named(name.rsplit(".", 1)[-1])
+
+
+def _connection_login(field: str, call: ast.Call) -> bool:
+    """`Connection(host=..., login=..., password=...)`: the password of a system the server connects to."""
+    return _field_kind(field) == "password" and any(k.arg in CONNECTION_FIELDS for k in call.keywords)
 
 
 def _passed_in(ctx: FileContext, value: ast.expr) -> bool:
