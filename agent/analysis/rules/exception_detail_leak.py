@@ -65,10 +65,10 @@ class ExceptionDetailLeak(Rule):
     `IndexError`, `TypeError`) and the project's own exception classes (domain errors whose messages
     are written for callers): a project exception that wraps another error's text
     (`raise StorageError(str(e))`) is missed. A `try` whose body can only fail with messages written
-    in the code (it calls only conversions, pydantic `model_validate`, `json.loads` and checks of the
-    same file whose every `raise` has its own message) is not reported; a check defined in another
-    file is not followed, so its caller is reported. Other specific exceptions (`RuntimeError`, a
-    library's) are reported with lower confidence.
+    in the code (it calls only conversions, pydantic `model_validate`, `json.loads`, checks of the
+    same file whose every `raise` has its own message, and functions of another file that call
+    nothing but such safe operations and exception classes) is not reported. Other specific
+    exceptions (`RuntimeError`, a library's) are reported with lower confidence.
     """
 
     code = "FBA404"
@@ -254,6 +254,36 @@ def import_skill(package: dict, service):
     except (ValueError, KeyError, TypeError) as error:
         raise HTTPException(400, str(error))
 """,
+        # A check of another file that raises only its own messages (a table of fixed texts).
+        {
+            "app/utils/auth.py": """
+import re
+from app.constants import ERROR_MESSAGES
+
+PASSWORD_PATTERN = re.compile(r"^(?=.*[A-Z])(?=.*\\d).{12,}$")
+
+def validate_password(password: str) -> bool:
+    if len(password.encode("utf-8")) > 72:
+        raise Exception(ERROR_MESSAGES.PASSWORD_TOO_LONG)
+    if not PASSWORD_PATTERN.match(password):
+        raise Exception(ERROR_MESSAGES.INVALID_PASSWORD("12 characters, a capital and a digit"))
+    return True
+""",
+            "app/routers/users.py": """
+from fastapi import APIRouter, HTTPException
+from app.utils.auth import validate_password
+
+router = APIRouter()
+
+@router.post("/users/{user_id}/password")
+def set_password(user_id: str, form: dict, service):
+    try:
+        validate_password(form["password"])
+    except Exception as e:
+        raise HTTPException(400, detail=str(e))
+    return service.set_password(user_id, form["password"])
+""",
+        },
     )
     INVALID = (
         # The project's own JSONResponse subclass is still a response.
@@ -424,6 +454,30 @@ def dashboard(request: Request, service):
         return templates.TemplateResponse(request, "error.html", {"message": f"Failed: {e}"})
     return templates.TemplateResponse(request, "dashboard.html", {"stats": stats})
 """,
+        # A function of another file that does I/O: its errors can say anything.
+        {
+            "app/storage.py": """
+import boto3
+
+def store_avatar(user_id: str, data: bytes) -> str:
+    boto3.client("s3").put_object(Bucket="avatars", Key=user_id, Body=data)
+    return user_id
+""",
+            "app/routers/users.py": """
+from fastapi import APIRouter, HTTPException
+from app.storage import store_avatar
+
+router = APIRouter()
+
+@router.post("/users/{user_id}/avatar")
+def upload_avatar(user_id: str, data: bytes):
+    try:
+        store_avatar(user_id, data)
+    except Exception as e:
+        raise HTTPException(500, detail=str(e))
+    return {"ok": True}
+""",
+        },
         # A helper of the file whose answer the route returns as is.
         """
 from fastapi import APIRouter
@@ -629,7 +683,7 @@ class _Trace:
     helpers one call away) and what a `try` body can raise."""
 
     def __init__(self, ctx: FileContext, imports: dict[str, str]) -> None:
-        self.imports = imports
+        self.ctx, self.imports = ctx, imports
         self.helpers: dict[str, FunctionNode] = {
             f.name: f for f in ctx.tree.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
@@ -693,15 +747,40 @@ class _Trace:
             if func.id in SAFE_BUILTINS:
                 return True
             helper = self.helpers.get(func.id) if follow_helpers else None
-            return helper is not None and self._only_fixed_raises(walk_body(helper), follow_helpers=False)
-        if not isinstance(func, ast.Attribute):
+            if helper is not None:
+                return self._only_fixed_raises(walk_body(helper), follow_helpers=False)
+        written = dotted_name(func)
+        if written is None:
             return False
-        if func.attr in VALIDATION_METHODS or resolve(func, self.imports) in SAFE_FUNCTIONS:
+        if isinstance(func, ast.Attribute) and (
+                func.attr in VALIDATION_METHODS or resolve(func, self.imports) in SAFE_FUNCTIONS):
             return True
-        receiver = dotted_name(func.value) or ""
-        if func.attr in PATTERN_METHODS:
-            return receiver.rsplit(".", 1)[-1].isupper()  # a compiled pattern constant
-        return func.attr in STRING_METHODS and receiver.split(".", 1)[0] not in self.imports
+        if follow_helpers and self._checks_of_another_file(written):
+            return True
+        return isinstance(func, ast.Attribute) and _safe_method(written, lambda head: head in self.imports)
+
+    def _checks_of_another_file(self, written: str) -> bool:
+        """A function of another file that calls nothing but what `_safe_method` and `SAFE_BUILTINS`
+        allow, and exception classes: whatever it raises, the message is its own
+        (`validate_password`: `len`, `password.encode`, `PATTERN.match`, `ERROR_MESSAGES.TOO_LONG`)."""
+        index = self.ctx.index
+        symbol = index.symbols.get(index.resolve(self.ctx.path, written))
+        if symbol is None or symbol.kind != "function":
+            return False
+        return all(name in SAFE_BUILTINS or name.endswith(("Error", "Exception"))
+                   or ("." in name and _safe_method(name, lambda head: False))
+                   for name in symbol.value.calls)
+
+
+def _safe_method(written: str, imported) -> bool:
+    """`text.strip()` on a local, `PATTERN.match(...)` on a compiled pattern constant, or
+    `MESSAGES.NOT_FOUND(...)` from a table of messages: calls that fail with nothing internal.
+    `imported(head)` tells a module (`requests.get`) from a local."""
+    receiver, _, method = written.rpartition(".")
+    last = receiver.rsplit(".", 1)[-1]
+    if method in PATTERN_METHODS or method.isupper():
+        return last.isupper()
+    return method in STRING_METHODS and not imported(receiver.split(".", 1)[0])
 
 
 def _leak_at(node: ast.AST, exceptions: dict[str, set[str]], imports: dict[str, str]) -> str | None:
