@@ -24,6 +24,11 @@ LEAKY_ATTRIBUTES = frozenset({"args", "orig", "__traceback__"})
 # Every module or function path a traceback function is reached through (`traceback`, `traceback.format_exc`).
 _TRACEBACK_PATHS = frozenset({"traceback", *TRACEBACK_FUNCTIONS})
 _RESPONSE_SUFFIXES = ("HTTPException", "WebSocketException", "Response")
+# What a websocket sends to its client, and the receivers that are websockets.
+WEBSOCKET_SENDS = frozenset({"send_json", "send_text", "send_bytes"})
+WEBSOCKET_NAMES = frozenset({"websocket", "ws", "socket", "websocket_connection"})
+# Responses whose content is a generator: what it yields is streamed to the client.
+_STREAMING_SUFFIXES = ("StreamingResponse", "EventSourceResponse")
 
 
 class ExceptionDetailLeak(Rule):
@@ -33,7 +38,9 @@ class ExceptionDetailLeak(Rule):
     Flags `HTTPException(detail=...)`, `JSONResponse`/`PlainTextResponse`/... content, and values
     returned by route handlers or exception handlers that contain the caught exception's text:
     `str(e)`, `repr(e)`, `f"...{e}"`, `"%s" % e`, `"{}".format(e)`, `e.args`, `e.orig`, or
-    `traceback.format_exc()`, also inside a dict, list or template context, through a local of the
+    `traceback.format_exc()`, also inside a dict, list or template context (`TemplateResponse`),
+    sent over a websocket (`send_json`, `send_text`, `close(reason=...)`), yielded by a generator
+    that a `StreamingResponse` / `EventSourceResponse` streams, through a local of the
     same `except` clause (`body = {"error": str(e)}` ... `JSONResponse(body)`), through a helper of
     the same file that returns its argument's text (`detail=format_error(e)`), and in the returns
     of a helper of the file whose result a handler returns as is. The exception is the
@@ -253,6 +260,21 @@ def import_skill(package: dict, service):
         return service.import_package(package)
     except (ValueError, KeyError, TypeError) as error:
         raise HTTPException(400, str(error))
+""",
+        # The exception's text only when the test narrowed it to an error about a value.
+        """
+from fastapi import APIRouter, WebSocket
+
+router = APIRouter()
+
+@router.websocket("/calls")
+async def call(ws: WebSocket, bridge):
+    await ws.accept()
+    try:
+        await bridge.run(ws)
+    except Exception as exc:
+        detail = str(exc) if type(exc) is ValueError else "Voice connection failed"
+        await ws.send_json({"type": "error", "message": detail})
 """,
         # A check of another file that raises only its own messages (a table of fixed texts).
         {
@@ -478,6 +500,48 @@ def upload_avatar(user_id: str, data: bytes):
     return {"ok": True}
 """,
         },
+        # Sent over a websocket, streamed by a generator, rendered by a template outside a handler.
+        """
+from fastapi import APIRouter, WebSocket
+
+router = APIRouter()
+
+@router.websocket("/jobs")
+async def jobs(websocket: WebSocket, runner):
+    await websocket.accept()
+    try:
+        await runner.run(await websocket.receive_json())
+    except Exception as e:
+        await websocket.send_json({"type": "error", "message": str(e)})
+""",
+        """
+import json
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+router = APIRouter()
+
+@router.post("/chat")
+async def chat(body: dict, model):
+    async def events():
+        try:
+            async for token in model.stream(body["messages"]):
+                yield f"data: {json.dumps({'token': token})}\\n\\n"
+        except Exception as e:
+            yield f"data: {json.dumps({'error': str(e)})}\\n\\n"
+    return StreamingResponse(events(), media_type="text/event-stream")
+""",
+        """
+from fastapi.templating import Jinja2Templates
+
+templates = Jinja2Templates(directory="templates")
+
+def render_report(request, service):
+    try:
+        return templates.TemplateResponse(request, "report.html", {"report": service.build()})
+    except Exception as e:
+        return templates.TemplateResponse(request, "error.html", {"message": str(e)})
+""",
         # A helper of the file whose answer the route returns as is.
         """
 from fastapi import APIRouter
@@ -530,7 +594,7 @@ def _where_exceptions_are_named(ctx: FileContext, handlers: dict[str, set[str]])
     ordered set, as clauses may nest)."""
     scopes: list[ast.AST] = [clause for clause in ctx.nodes_of(ast.ExceptHandler) if clause.name]
     scopes += [function for function in ctx.functions if function.name in handlers]
-    return dict.fromkeys(node for scope in scopes for node in ctx.walk.subtree_of_type(scope, ast.Call, ast.Return))
+    return dict.fromkeys(node for scope in scopes for node in ctx.walk.subtree_of_type(scope, ast.Call, ast.Return, ast.Yield))
 
 
 def _exception_handler_functions(ctx: FileContext) -> dict[str, set[str]]:
@@ -593,6 +657,15 @@ def _response_payloads(
             payload = _call_payload(node, name)
             if payload is not None:
                 yield node, payload
+        elif name in WEBSOCKET_SENDS or name == "close":
+            payload = _websocket_payload(ctx, node, name)
+            if payload is not None:
+                yield node, payload
+    for generator in _streamed_generators(ctx):
+        for node in ctx.walk.subtree_of_type(generator, ast.Yield):
+            if (node.value is not None and (within is None or node in within)
+                    and ctx.enclosing_function(node) is generator):
+                yield node, node.value
     route_lines = {route.line for route in ctx.routes}  # `ctx.route_of(function)`, as one lookup
     answering = [f for f in ctx.functions if f.name in handlers or f.lineno in route_lines]
     returned_helpers = {helper for function in answering for helper in _returned_helpers(ctx, function, helpers)}
@@ -632,7 +705,41 @@ def _call_payload(node: ast.Call, name: str) -> ast.expr | None:
         return argument(node, 1, "detail")
     if name == "WebSocketException":
         return argument(node, 1, "reason")
+    if name == "TemplateResponse":  # `(name, context)` or `(request, name, context)`: all but the first
+        sent = [*node.args[1:], *(k.value for k in node.keywords if k.arg in ("context", None))]
+        return ast.Tuple(elts=sent, ctx=ast.Load()) if sent else None
     return argument(node, 0, "content") if name.endswith("Response") else None
+
+
+def _websocket_payload(ctx: FileContext, call: ast.Call, method: str) -> ast.expr | None:
+    """What `websocket.send_json(...)` / `send_text` / `close(reason=...)` sends, when the receiver
+    is a websocket: named like one or a parameter annotated `WebSocket`."""
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if not isinstance(receiver, ast.Name) or not _is_websocket(ctx, call, receiver.id):
+        return None
+    return argument(call, 1, "reason") if method == "close" else argument(call, 0, "data") or argument(call, 0, "text")
+
+
+def _is_websocket(ctx: FileContext, node: ast.AST, name: str) -> bool:
+    if name.lower() in WEBSOCKET_NAMES:
+        return True
+    function = ctx.enclosing_function(node)
+    params = [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs] if function else []
+    return any(p.arg == name and p.annotation is not None and (dotted_name(p.annotation) or "").endswith("WebSocket")
+               for p in params)
+
+
+def _streamed_generators(ctx: FileContext) -> list[FunctionNode]:
+    """The file's functions whose generator a `StreamingResponse(gen(...))` / `EventSourceResponse` streams."""
+    if not ctx.may_name(*_STREAMING_SUFFIXES):
+        return []
+    names = set()
+    for call in ctx.nodes_of(ast.Call):
+        if (callee_attr(call) or "").endswith(_STREAMING_SUFFIXES):
+            content = argument(call, 0, "content")
+            if isinstance(content, ast.Call) and isinstance(content.func, ast.Name):
+                names.add(content.func.id)
+    return [function for function in ctx.functions if function.name in names]
 
 
 def _exceptions_in_scope(
@@ -692,7 +799,7 @@ class _Trace:
         """The exception name (or "traceback") whose text ends up in `payload`, else None."""
         pending, followed = [payload], set(exceptions)
         while pending:
-            for node in _sent(pending.pop()):
+            for node in _sent(pending.pop(), lambda test: self._narrows_to_harmless(test, exceptions)):
                 hit = _leak_at(node, exceptions, self.imports)
                 if hit is None and follow_helpers and isinstance(node, ast.Call):
                     hit = self._through_helper(node, exceptions)
@@ -702,6 +809,10 @@ class _Trace:
                     followed.add(node.id)  # `body = {"error": str(e)}` ... `JSONResponse(content=body)`
                     pending += local_values(scope, node.id)
         return None
+
+    def _narrows_to_harmless(self, test: ast.AST, exceptions: dict[str, set[str]]) -> bool:
+        classes = _narrowed_classes(test, exceptions)
+        return bool(classes) and all(_says_nothing_internal(self.ctx, name) for name in classes)
 
     def _through_helper(self, call: ast.Call, exceptions: dict[str, set[str]]) -> str | None:
         """`format_error(e)` where the file's `format_error` returns its argument's text."""
@@ -810,10 +921,11 @@ def _leak_at(node: ast.AST, exceptions: dict[str, set[str]], imports: dict[str, 
     return None
 
 
-def _sent(payload: ast.expr) -> Iterator[ast.AST]:
+def _sent(payload: ast.expr, narrows=lambda test: False) -> Iterator[ast.AST]:
     """The nodes of `payload` whose value can reach the client: not a test that only chooses
-    between messages (`A if isinstance(e, X) and e.args == (...) else B`, a comparison) nor the
-    key of a lookup (`MESSAGES.get(str(e), "generic")` sends the table's text)."""
+    between messages (`A if isinstance(e, X) and e.args == (...) else B`, a comparison), not the
+    key of a lookup (`MESSAGES.get(str(e), "generic")` sends the table's text), and not the branch
+    of a test that `narrows` the exception to a harmless class (`str(e) if type(e) is ValueError`)."""
     stack = [payload]
     while stack:
         node = stack.pop()
@@ -821,8 +933,24 @@ def _sent(payload: ast.expr) -> Iterator[ast.AST]:
             continue
         yield node
         if isinstance(node, ast.IfExp):
-            stack += [node.body, node.orelse]
+            stack += [node.orelse] if narrows(node.test) else [node.body, node.orelse]
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
             stack += [node.func, *node.args[1:], *(k.value for k in node.keywords)]
         else:
             stack += list(ast.iter_child_nodes(node))
+
+
+def _narrowed_classes(test: ast.AST, exceptions: dict[str, set[str]]) -> list[str] | None:
+    """The classes `isinstance(e, C)` / `type(e) is C` (or an `and` holding one) narrows an
+    exception variable to, else None."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return next((found for value in test.values if (found := _narrowed_classes(value, exceptions))), None)
+    subject, classes = None, None
+    if isinstance(test, ast.Call) and call_name(test) == "isinstance" and len(test.args) == 2:
+        subject, classes = test.args
+    elif (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Is, ast.Eq))
+          and isinstance(test.left, ast.Call) and call_name(test.left) == "type" and test.left.args):
+        subject, classes = test.left.args[0], test.comparators[0]
+    if not (isinstance(subject, ast.Name) and subject.id in exceptions):
+        return None
+    return sorted(_written_names([classes]))
