@@ -9,6 +9,8 @@ from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
 
 DECODERS = ("decode", "decode_complete")
+# Claims that only say when a token is valid: reading them unverified schedules a refresh.
+TIMING_CLAIMS = frozenset({"exp", "iat", "nbf"})
 
 
 class JwtDecodeUnverified(Rule):
@@ -39,7 +41,8 @@ class JwtDecodeUnverified(Rule):
     ```
 
     **Known problems**
-    `get_unverified_header` is not flagged: reading `kid` to pick a JWKS key is its normal use.
+    `get_unverified_header` is not flagged: reading `kid` to pick a JWKS key is its normal use;
+    neither are claims read only for `exp`/`iat`/`nbf` (scheduling a refresh of a held token).
     Options built in another module (or passed through `**kwargs`) are not followed.
     """
 
@@ -86,6 +89,15 @@ def decode(data: str, options: dict) -> bytes:
 
 def check(token):
     return decode(token, options={"verify_signature": False})
+""",
+        # Only the expiry of a token the server holds, to refresh it in time.
+        """
+import jwt
+
+def refresh_due(session) -> int | None:
+    exp = jwt.decode(session.id_token, options={"verify_signature": False}).get("exp")
+    claims = jwt.decode(session.access_token, options={"verify_signature": False})
+    return min(exp, claims["exp"]) if exp else claims["exp"]
 """,
         # jwcrypto verifying with a key; authlib's JsonWebToken whose claims are validated.
         """
@@ -184,6 +196,8 @@ def read(token: str, key: bytes) -> dict:
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for call, library, function in jwt_calls(ctx, *DECODERS, "get_unverified_claims"):
             scope = ctx.enclosing_function(call)
+            if _reads_only_timing(ctx, call, scope):
+                continue  # `jwt.decode(held, options=...)["exp"]`: when to refresh, not who the caller is
             if function == "get_unverified_claims":
                 if library == JOSE and not _verifies_elsewhere(ctx, scope):
                     yield self.finding(ctx, call, "jwt.get_unverified_claims() trusts a token whose signature "
@@ -196,6 +210,31 @@ def read(token: str, key: bytes) -> dict:
                                    "call claims.validate() before trusting the claims")
         for call, message in _jwcrypto_unverified(ctx):
             yield self.finding(ctx, call, message)
+
+
+def _reads_only_timing(ctx: FileContext, call: ast.Call, scope) -> bool:
+    """The decoded claims are only read for `exp`/`iat`/`nbf`, directly or through the name they
+    are bound to: nothing about the caller's identity is taken from the unverified token."""
+    parent = ctx.parent(call)
+    if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+        name = parent.targets[0].id
+        uses = [n for n in ast.walk(scope if scope is not None else ctx.tree)
+                if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+        return bool(uses) and all(_timing_read(ctx, use) for use in uses)
+    return _timing_read(ctx, call)
+
+
+def _timing_read(ctx: FileContext, node: ast.AST) -> bool:
+    """`node["exp"]` or `node.get("exp")`."""
+    parent = ctx.parent(node)
+    if isinstance(parent, ast.Subscript) and parent.value is node:
+        key = parent.slice
+    elif isinstance(parent, ast.Attribute) and parent.attr == "get" and isinstance(ctx.parent(parent), ast.Call):
+        getter = ctx.parent(parent)
+        key = getter.args[0] if getter.args else None
+    else:
+        return False
+    return isinstance(key, ast.Constant) and key.value in TIMING_CLAIMS
 
 
 def _verifies_elsewhere(ctx: FileContext, scope) -> bool:
