@@ -20,7 +20,11 @@ VALUE_ERRORS = frozenset({"ValueError", "UnicodeError", "UnicodeDecodeError", "J
 BROAD = frozenset({"Exception", "BaseException"})
 TRACEBACK_FUNCTIONS = frozenset({"traceback.format_exc", "traceback.format_exception", "traceback.format_tb",
                                  "traceback.format_stack", "traceback.extract_tb"})
-LEAKY_ATTRIBUTES = frozenset({"args", "orig", "__traceback__"})
+# Parts of an exception that carry internals: its arguments, the driver error, the path of an OSError
+# (not `message` or `strerror`: an HTTP reason phrase, the errno text).
+LEAKY_ATTRIBUTES = frozenset({"args", "orig", "__traceback__", "filename"})
+# Calls that put a value into a container the handler answers with later (a batch's error list).
+COLLECTING_METHODS = frozenset({"append", "extend", "add", "insert", "update"})
 # Every module or function path a traceback function is reached through (`traceback`, `traceback.format_exc`).
 _TRACEBACK_PATHS = frozenset({"traceback", *TRACEBACK_FUNCTIONS})
 _RESPONSE_SUFFIXES = ("HTTPException", "WebSocketException", "Response")
@@ -37,10 +41,11 @@ class ExceptionDetailLeak(Rule):
     **What it does**
     Flags `HTTPException(detail=...)`, `JSONResponse`/`PlainTextResponse`/... content, and values
     returned by route handlers or exception handlers that contain the caught exception's text:
-    `str(e)`, `repr(e)`, `f"...{e}"`, `"%s" % e`, `"{}".format(e)`, `e.args`, `e.orig`, or
+    `str(e)`, `repr(e)`, `f"...{e}"`, `"%s" % e`, `"{}".format(e)`, `e.args`, `e.orig`, `e.message`, or
     `traceback.format_exc()`, also inside a dict, list or template context (`TemplateResponse`),
     sent over a websocket (`send_json`, `send_text`, `close(reason=...)`), yielded by a generator
-    that a `StreamingResponse` / `EventSourceResponse` streams, through a local of the
+    that a `StreamingResponse` / `EventSourceResponse` streams, collected into a list or dict the
+    handler returns later (`errors.append(str(e))` per item of a batch), through a local of the
     same `except` clause (`body = {"error": str(e)}` ... `JSONResponse(body)`), through a helper of
     the same file that returns its argument's text (`detail=format_error(e)`), and in the returns
     of a helper of the file whose result a handler returns as is. The exception is the
@@ -461,6 +466,36 @@ def run_batch(items: list[dict], service):
     except Exception as e:
         return [{"ok": False, "errors": [str(e)]}]
 """,
+        # Collected per item and answered after the loop.
+        """
+from fastapi import APIRouter, HTTPException
+
+router = APIRouter()
+
+@router.post("/imports/batch")
+def import_batch(rows: list[dict], service):
+    results = []
+    for row in rows:
+        try:
+            service.import_row(row)
+            results.append({"row": row["id"], "ok": True})
+        except Exception as e:
+            results.append({"row": row["id"], "ok": False, "error": f"{type(e).__name__}: {e}"})
+    return {"results": results}
+""",
+        """
+from fastapi import APIRouter, HTTPException
+
+router = APIRouter()
+
+@router.post("/accounts")
+def create_account(form: dict, session):
+    try:
+        session.add(form)
+        session.commit()
+    except Exception as e:
+        raise HTTPException(409, detail=str(getattr(e, "orig", e)))
+""",
         """
 from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
@@ -674,6 +709,22 @@ def _response_payloads(
             if (node.value is not None and (within is None or node in within)
                     and ctx.enclosing_function(node) is function):  # not a nested def's return
                 yield node, node.value
+        yield from _collected_into_answer(ctx, function, within)
+
+
+def _collected_into_answer(
+    ctx: FileContext, function: FunctionNode, within: dict[ast.AST, None] | None
+) -> Iterator[tuple[ast.AST, ast.expr]]:
+    """`errors.append({"item": i, "error": str(e)})` in an `except` clause, where the handler
+    returns `errors` later: the value collected is sent."""
+    returned = {n.id for r in ctx.walk.subtree_of_type(function, ast.Return) if r.value is not None
+                for n in ast.walk(r.value) if isinstance(n, ast.Name)}
+    for node in ctx.walk.subtree_of_type(function, ast.Call):
+        if (isinstance(node.func, ast.Attribute) and node.func.attr in COLLECTING_METHODS
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in returned and (within is None or node in within)
+                and ctx.enclosing_function(node) is function and (node.args or node.keywords)):
+            yield node, ast.Tuple(elts=[*node.args, *(k.value for k in node.keywords)], ctx=ast.Load())
 
 
 def _returned_helpers(ctx: FileContext, function: FunctionNode, helpers: dict[str, FunctionNode]) -> set[FunctionNode]:
@@ -904,6 +955,9 @@ def _leak_at(node: ast.AST, exceptions: dict[str, set[str]], imports: dict[str, 
             return "traceback"
         name = call_name(node)
         if name in ("str", "repr") and node.args and is_exc(node.args[0]):
+            return node.args[0].id
+        if (name == "getattr" and len(node.args) >= 2 and is_exc(node.args[0])
+                and isinstance(node.args[1], ast.Constant) and node.args[1].value in LEAKY_ATTRIBUTES):
             return node.args[0].id
         if isinstance(node.func, ast.Attribute) and node.func.attr == "format":
             hit = next((a for a in [*node.args, *(k.value for k in node.keywords)] if is_exc(a)), None)

@@ -133,6 +133,12 @@ def read_tags(limit: int = 50):
         raise HTTPException(400, "limit must be between 1 and 100")
     return []
 
+@router.get("/labels/")
+def read_labels(page_size: int = 20):
+    if not 1 <= page_size <= MAX_PAGE:
+        raise HTTPException(422, "page_size must be between 1 and 100")
+    return []
+
 @router.get("/threads/{id}")
 def read_thread(id: str, skip: int = 0, limit: int = 50):
     return Messages.get_thread(id, skip, min(max(limit, 1), 100))
@@ -449,23 +455,32 @@ def _mentions(nodes, name: str) -> bool:
 
 
 def _caps(compare: ast.Compare, name: str) -> bool:
-    """`limit > MAX`, `limit >= MAX` or `MAX < limit`: a check against a maximum (not `limit < 1`)."""
-    return _compared(compare, name, (ast.Gt, ast.GtE), (ast.Lt, ast.LtE))
+    """`limit > MAX`, `MAX < limit`, `limit <= MAX_PAGE` (`if not 1 <= limit <= 100: raise`): a
+    comparison with something other than a small constant is a check against a maximum."""
+    return any(not _small(other) for other in _compared_with(compare, name))
 
 
 def _floors(compare: ast.Compare, name: str) -> bool:
-    """`limit < 1`, `limit <= 0` or `0 >= limit`: a check against a minimum."""
-    return _compared(compare, name, (ast.Lt, ast.LtE), (ast.Gt, ast.GtE))
+    """`limit < 1`, `limit <= 0`, `1 <= limit`: a comparison with 0 or 1 is a check against a minimum."""
+    return any(_small(other) for other in _compared_with(compare, name))
 
 
-def _compared(compare: ast.Compare, name: str, left_ops: tuple, right_ops: tuple) -> bool:
+def _compared_with(compare: ast.Compare, name: str) -> list[ast.expr]:
+    """What `name` is compared with, in each ordering comparison of the chain (`1 <= limit <= 100`)."""
     sides = [compare.left, *compare.comparators]
+    others = []
     for left, op, right in zip(sides, compare.ops, sides[1:]):
-        if isinstance(left, ast.Name) and left.id == name and isinstance(op, left_ops):
-            return True
-        if isinstance(right, ast.Name) and right.id == name and isinstance(op, right_ops):
-            return True
-    return False
+        if isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+            if isinstance(left, ast.Name) and left.id == name:
+                others.append(right)
+            elif isinstance(right, ast.Name) and right.id == name:
+                others.append(left)
+    return others
+
+
+def _small(node: ast.expr) -> bool:
+    value = node.operand.value if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant) else getattr(node, "value", None)
+    return isinstance(node, (ast.Constant, ast.UnaryOp)) and type(value) in (int, float) and value <= 1
 
 
 def _clamped_by_helper(ctx: FileContext, func: FunctionNode, name: str, missing: str) -> bool:
