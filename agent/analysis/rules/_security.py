@@ -24,6 +24,7 @@ AUTHLIB_CLASSES = frozenset({"authlib.jose.JsonWebToken", "authlib.jose.rfc7519.
                              "authlib.jose.rfc7519.jwt.JsonWebToken"})
 # jwcrypto's token object: `JWT(header=..., claims=...)` issues, `JWT(jwt=raw, key=key)` verifies.
 JWCRYPTO_JWT = frozenset({"jwcrypto.jwt.JWT"})
+JWCRYPTO_JWS = frozenset({"jwcrypto.jws.JWS"})
 
 _JWT_ROOTS = frozenset(library.split(".", 1)[0] for library in JWT_MODULES)
 _TEST_DIRS = frozenset({"tests", "test", "testing"})
@@ -95,13 +96,14 @@ def _authlib_instances(ctx: FileContext, imports: dict[str, str]) -> set[str]:
             for target in node.targets if isinstance(target, ast.Name)}
 
 
-def jwcrypto_tokens(ctx: FileContext) -> Iterator[ast.Call]:
-    """Every jwcrypto `JWT(...)` constructor call (`jwt.JWT(...)` after `from jwcrypto import jwt`)."""
+def jwcrypto_tokens(ctx: FileContext, classes: frozenset[str] = JWCRYPTO_JWT) -> Iterator[ast.Call]:
+    """Every jwcrypto `JWT(...)` constructor call (`jwt.JWT(...)` after `from jwcrypto import jwt`),
+    or of the other jwcrypto `classes` given."""
     imports = imports_of(ctx)
     if not any(target.startswith("jwcrypto") for target in imports.values()):
         return
     for node in ctx.nodes_of(ast.Call):
-        if resolve(node.func, imports) in JWCRYPTO_JWT:
+        if resolve(node.func, imports) in classes:
             yield node
 
 

@@ -4,7 +4,19 @@ import ast
 from typing import Iterator
 
 from agent.analysis.facts import keyword
-from agent.analysis.rules._security import AUTHLIB, JOSE, PYJWT, argument, jwcrypto_tokens, jwt_calls, skips_signature
+from agent.analysis.rules._security import (
+    AUTHLIB,
+    JOSE,
+    JWCRYPTO_JWS,
+    JWCRYPTO_JWT,
+    PYJWT,
+    argument,
+    imports_of,
+    jwcrypto_tokens,
+    jwt_calls,
+    resolve,
+    skips_signature,
+)
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
 
@@ -181,6 +193,15 @@ def claims_of(raw: str) -> dict:
     token.deserialize(raw)
     return token.token.objects["payload"]
 """,
+        """
+import json
+from jwcrypto import jws
+
+def subject_of(raw: str) -> str:
+    token = jws.JWS()
+    token.deserialize(raw)
+    return json.loads(token.objects["payload"])["sub"]
+""",
         # authlib through a JsonWebToken instance, claims never validated.
         """
 from authlib.jose import JsonWebToken
@@ -262,10 +283,11 @@ def _validates(ctx: FileContext, call: ast.Call, scope) -> bool:
 def _jwcrypto_unverified(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
     """jwcrypto: `JWT(jwt=raw)` or `token.deserialize(raw)` without a key (parsed, never verified)
     in a function that never verifies with one, and `check_claims=False` (exp/nbf unchecked)."""
-    for call in jwcrypto_tokens(ctx):
+    for call in jwcrypto_tokens(ctx, JWCRYPTO_JWT | JWCRYPTO_JWS):
         scope = ctx.enclosing_function(call) or ctx.tree
         check_claims = keyword(call, "check_claims")
-        if argument(call, 2, "jwt") is not None:
+        is_jwt = argument(call, 2, "jwt") is not None and resolve(call.func, imports_of(ctx)) in JWCRYPTO_JWT
+        if is_jwt:
             if argument(call, 3, "key") is None and not _jwcrypto_verifies(scope):
                 yield call, ("jwcrypto JWT(jwt=...) without key= only parses the token, its signature is never "
                              "checked; pass key= (a JWK or JWKSet)")
@@ -278,7 +300,7 @@ def _jwcrypto_unverified(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
 
 
 def _deserialized_without_key(ctx: FileContext, call: ast.Call, scope: ast.AST) -> list[ast.Call]:
-    """`token = JWT(); token.deserialize(raw)`: the name `call` is bound to, deserialized with no key."""
+    """`token = JWT(); token.deserialize(raw)` (or a `JWS()`): the name `call` is bound to, deserialized with no key."""
     parent = ctx.parent(call)
     if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)):
         return []

@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from agent.analysis.facts import keyword
+from agent.analysis.facts import call_name, keyword
 from agent.analysis.rules._security import AUTHLIB, argument, jwcrypto_tokens, jwt_calls, local_values
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
@@ -136,6 +136,15 @@ def issue(user_id: str, key: jwk.JWK) -> str:
     return token.serialize()
 """,
         """
+import json
+from jwcrypto.jwt import JWT
+
+def issue(user_id: str, key) -> str:
+    token = JWT(header=json.dumps({"alg": "HS256"}), claims=json.dumps({"sub": user_id}))
+    token.make_signed_token(key)
+    return token.serialize()
+""",
+        """
 from authlib.jose import JsonWebToken
 
 signer = JsonWebToken(["HS256"])
@@ -159,9 +168,16 @@ def issue(user_id: str, key: bytes) -> bytes:
             claims = argument(call, 1, "claims")
             if claims is None or _defaults_exp(keyword(call, "default_claims")):
                 continue
-            if _built_without_exp(claims, ctx.enclosing_function(call) or ctx.tree):
+            if _built_without_exp(_json_encoded(claims), ctx.enclosing_function(call) or ctx.tree):
                 yield self.finding(ctx, call, "jwcrypto JWT(claims=...) has no \"exp\" claim, so the token never "
                                    "expires; add \"exp\" or default_claims={\"exp\": None}")
+
+
+def _json_encoded(claims: ast.expr) -> ast.expr:
+    """jwcrypto also takes the claims as JSON text: `json.dumps({...})` is the dict inside."""
+    if isinstance(claims, ast.Call) and (call_name(claims) or "").endswith(("json.dumps", "json_encode")) and claims.args:
+        return claims.args[0]
+    return claims
 
 
 def _defaults_exp(default_claims: ast.expr | None) -> bool:
