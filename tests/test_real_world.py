@@ -82,6 +82,7 @@ SECURITY_FINDINGS: dict[str, set[Key]] = {
 # A tutorial with no authentication anywhere is a public API by FBA101's docs: no auth findings.
 SQL_FINDINGS: set[Key] = {
     ("FBA203", SQL_TUTORIAL, 57),  # POST /heroes/ answers 200 (delete_hero's constant {"ok": True} is fine)
+    ("FBA211", SQL_TUTORIAL, 70),  # limit has le=100 but no ge: limit=-1 reads every hero on its SQLite engine
 }
 USERS_FINDINGS: set[Key] = {
     ("FBA201", "app/app.py", 35),  # authenticated_route returns a dict, no response model

@@ -107,11 +107,11 @@ def test_limit_lower_bound_check_is_not_a_cap():
     assert len(found) == 1
 
 
-def test_limit_with_annotated_types_bound_is_clean():
+def test_limit_with_annotated_types_bounds_is_clean():
     assert findings("FBA211", ROUTER + textwrap.dedent("""
-        from annotated_types import Le
+        from annotated_types import Ge, Le
         @router.get("/items")
-        def read_items(limit: Annotated[int, Le(100)] = 50, size: Annotated[int, Query(lt=500)] = 10):
+        def read_items(limit: Annotated[int, Ge(1), Le(100)] = 50, size: Annotated[int, Query(gt=0, lt=500)] = 10):
             return []
         """)) == []
 

@@ -19,6 +19,12 @@ PYJWT = "jwt"
 JOSE = "jose.jwt"
 AUTHLIB = "authlib.jose.jwt"
 JWT_MODULES = (PYJWT, JOSE, AUTHLIB)
+# authlib's JWT class: `jwt = JsonWebToken(["RS256"])` is used like the `authlib.jose.jwt` instance.
+AUTHLIB_CLASSES = frozenset({"authlib.jose.JsonWebToken", "authlib.jose.rfc7519.JsonWebToken",
+                             "authlib.jose.rfc7519.jwt.JsonWebToken"})
+# jwcrypto's token object: `JWT(header=..., claims=...)` issues, `JWT(jwt=raw, key=key)` verifies.
+JWCRYPTO_JWT = frozenset({"jwcrypto.jwt.JWT"})
+JWCRYPTO_JWS = frozenset({"jwcrypto.jws.JWS"})
 
 _JWT_ROOTS = frozenset(library.split(".", 1)[0] for library in JWT_MODULES)
 _TEST_DIRS = frozenset({"tests", "test", "testing"})
@@ -64,15 +70,41 @@ def jwt_call(call: ast.Call, imports: dict[str, str]) -> tuple[str, str] | None:
 
 
 def jwt_calls(ctx: FileContext, *functions: str) -> Iterator[tuple[ast.Call, str, str]]:
-    """Every call of `library.function` for the given JWT functions: (call, library, function)."""
+    """Every call of `library.function` for the given JWT functions: (call, library, function).
+    An authlib `JsonWebToken(...)` instance bound to a name counts as authlib's `jwt`."""
     imports = imports_of(ctx)
     # A call resolves into a JWT library only through an import rooted at one.
     if not any(target.split(".", 1)[0] in _JWT_ROOTS for target in imports.values()):
         return
+    instances = _authlib_instances(ctx, imports)
     for node in ctx.nodes_of(ast.Call):
         found = jwt_call(node, imports)
+        if found is None and instances and isinstance(node.func, ast.Attribute):
+            receiver = node.func.value
+            if isinstance(receiver, ast.Name) and receiver.id in instances:
+                found = (AUTHLIB, node.func.attr)
         if found is not None and found[1] in functions:
             yield node, found[0], found[1]
+
+
+def _authlib_instances(ctx: FileContext, imports: dict[str, str]) -> set[str]:
+    """Names bound to an authlib `JsonWebToken(...)` anywhere in the file."""
+    if not any(target.startswith("authlib") for target in imports.values()):
+        return set()
+    return {target.id for node in ctx.nodes_of(ast.Assign)
+            if isinstance(node.value, ast.Call) and resolve(node.value.func, imports) in AUTHLIB_CLASSES
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
+def jwcrypto_tokens(ctx: FileContext, classes: frozenset[str] = JWCRYPTO_JWT) -> Iterator[ast.Call]:
+    """Every jwcrypto `JWT(...)` constructor call (`jwt.JWT(...)` after `from jwcrypto import jwt`),
+    or of the other jwcrypto `classes` given."""
+    imports = imports_of(ctx)
+    if not any(target.startswith("jwcrypto") for target in imports.values()):
+        return
+    for node in ctx.nodes_of(ast.Call):
+        if resolve(node.func, imports) in classes:
+            yield node
 
 
 def argument(call: ast.Call, position: int, name: str) -> ast.expr | None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from agent.analysis.rules._security import AUTHLIB, argument, jwt_calls, local_values
+from agent.analysis.facts import call_name, keyword
+from agent.analysis.rules._security import AUTHLIB, argument, jwcrypto_tokens, jwt_calls, local_values
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
 
@@ -12,8 +13,9 @@ class JwtWithoutExpiry(Rule):
     """JWT issued without an `exp` claim.
 
     **What it does**
-    Flags `jwt.encode(payload, ...)` (PyJWT, python-jose, authlib) when the payload is a dict built
-    in the same function (a literal, `dict(...)`, or a name assigned one) and nothing adds an `"exp"`
+    Flags `jwt.encode(payload, ...)` (PyJWT, python-jose, authlib, also through an authlib
+    `JsonWebToken(...)` instance) and jwcrypto `JWT(header=..., claims=...)` (unless its
+    `default_claims` adds `exp`) when the payload is a dict built in the same function (a literal, `dict(...)`, or a name assigned one) and nothing adds an `"exp"`
     key: not the literal, not `payload.update({"exp": ...})` / `update(exp=...)`, not
     `payload["exp"] = ...`, not `{**data, "exp": ...}`.
 
@@ -81,6 +83,27 @@ def refresh_token(user_id: str, key: str) -> str:
     payload["exp"] = int(time.time()) + 3600
     return jwt.encode(payload, key, algorithm="HS256")
 """,
+        # jwcrypto with an exp claim or default_claims that add one; authlib's JsonWebToken with exp.
+        """
+import time
+from authlib.jose import JsonWebToken
+from jwcrypto import jwt
+
+signer = JsonWebToken(["HS256"])
+
+def access_token(user_id: str, key) -> str:
+    token = jwt.JWT(header={"alg": "HS256"}, claims={"sub": user_id, "exp": int(time.time()) + 900})
+    token.make_signed_token(key)
+    return token.serialize()
+
+def session_token(user_id: str, key) -> str:
+    token = jwt.JWT(header={"alg": "HS256"}, claims={"sub": user_id}, default_claims={"exp": None, "iat": None})
+    token.make_signed_token(key)
+    return token.serialize()
+
+def authlib_token(user_id: str, key: bytes) -> bytes:
+    return signer.encode({"alg": "HS256"}, {"sub": user_id, "exp": int(time.time()) + 900}, key)
+""",
     )
     INVALID = (
         """
@@ -103,6 +126,32 @@ from authlib.jose import jwt
 def issue(user_id: str, key: bytes) -> bytes:
     return jwt.encode({"alg": "HS256"}, {"sub": user_id}, key)
 """,
+        """
+from jwcrypto import jwk, jwt
+
+def issue(user_id: str, key: jwk.JWK) -> str:
+    claims = {"sub": user_id, "role": "member"}
+    token = jwt.JWT(header={"alg": "RS256"}, claims=claims)
+    token.make_signed_token(key)
+    return token.serialize()
+""",
+        """
+import json
+from jwcrypto.jwt import JWT
+
+def issue(user_id: str, key) -> str:
+    token = JWT(header=json.dumps({"alg": "HS256"}), claims=json.dumps({"sub": user_id}))
+    token.make_signed_token(key)
+    return token.serialize()
+""",
+        """
+from authlib.jose import JsonWebToken
+
+signer = JsonWebToken(["HS256"])
+
+def issue(user_id: str, key: bytes) -> bytes:
+    return signer.encode({"alg": "HS256"}, {"sub": user_id}, key)
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
@@ -115,6 +164,27 @@ def issue(user_id: str, key: bytes) -> bytes:
             if _built_without_exp(payload, scope):
                 yield self.finding(ctx, call, "jwt.encode() payload has no \"exp\" claim, so the token never "
                                    "expires; add \"exp\": now + timedelta(...)")
+        for call in jwcrypto_tokens(ctx):
+            claims = argument(call, 1, "claims")
+            if claims is None or _defaults_exp(keyword(call, "default_claims")):
+                continue
+            if _built_without_exp(_json_encoded(claims), ctx.enclosing_function(call) or ctx.tree):
+                yield self.finding(ctx, call, "jwcrypto JWT(claims=...) has no \"exp\" claim, so the token never "
+                                   "expires; add \"exp\" or default_claims={\"exp\": None}")
+
+
+def _json_encoded(claims: ast.expr) -> ast.expr:
+    """jwcrypto also takes the claims as JSON text: `json.dumps({...})` is the dict inside."""
+    if isinstance(claims, ast.Call) and (call_name(claims) or "").endswith(("json.dumps", "json_encode")) and claims.args:
+        return claims.args[0]
+    return claims
+
+
+def _defaults_exp(default_claims: ast.expr | None) -> bool:
+    """jwcrypto `default_claims={"exp": None}` adds an expiry; one fba cannot read may too."""
+    if default_claims is None:
+        return False
+    return not isinstance(default_claims, ast.Dict) or _has_exp(default_claims)
 
 
 def _built_without_exp(payload: ast.expr, scope: ast.AST) -> bool:

@@ -6,6 +6,8 @@ from typing import Iterator
 
 from agent.analysis.facts import call_name, callee_attr, dotted_name
 from agent.analysis.rules._db import (
+    QUERY_METHODS,
+    assigned_names,
     in_order,
     is_query,
     names_in,
@@ -22,6 +24,11 @@ BOUNDING_METHODS = frozenset({
 })
 PAGE_TYPES = re.compile(r"\b(\w*Page|CursorPage|LimitOffsetPage|Paginated\w*|\w*Pagination)\b")
 AGGREGATES = frozenset({"len", "sum", "max", "min", "any", "all", "bool", "round", "float", "int"})
+# A parameter typed or injected as a database session, whatever its name (`s: AsyncSession`).
+SESSION_TYPE = re.compile(r"^(Async)?Session(Dep)?$|^(Async)?Connection$")
+SESSION_PROVIDER = re.compile(r"(session|db|database|connection|conn)$", re.IGNORECASE)
+# Calls that put a loop's items into a container the handler may return.
+COLLECTING_METHODS = frozenset({"append", "extend", "add", "insert"})
 # Small, fixed reference tables that are listed whole by design (a documented decision).
 LOOKUP_TABLES = re.compile(
     r"(Role|Permission|Country|Currency|Language|Locale|Timezone|TimeZone|Plan|Setting|FeatureFlag|Scope)s?$"
@@ -34,8 +41,11 @@ class UnboundedList(Rule):
     **What it does**
     Flags `GET` routes that return the result of a collection query (`.all()`,
     `.scalars().all()`, `fetch_all`) built with no `limit`/`offset`, slice or cursor, and no
-    fastapi-pagination `paginate(...)` / `Page[...]` response. Helpers in the same file that the
-    handler calls are followed one level.
+    fastapi-pagination `paginate(...)` / `Page[...]` response, also when the rows are first bound
+    to a name (plain, annotated or walrus) and post-processed (a comprehension, a loop that fills a
+    list or dict). A session is a receiver named like one or a parameter typed or injected as one
+    (`s: AsyncSession`, `Depends(get_db)`). Helpers in the same file that the handler calls are
+    followed one level.
 
     **Why is this bad?**
     The response grows with the table: one request can read and serialise millions of rows,
@@ -142,6 +152,26 @@ async def preview_groups(ids: list[str], db: AsyncSession = Depends(get_session)
     groups = (await db.execute(select(Group).where(Group.id.in_(set(ids))))).scalars().all()
     return [g.name for g in groups]
 """,
+        # Rows only counted or searched: the answer does not grow with the table.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/notes/summary")
+async def notes_summary(s: AsyncSession = Depends(get_session)):
+    rows = (await s.execute(select(Note))).scalars().all()
+    by_kind = {}
+    for row in rows:
+        by_kind[row.kind] = by_kind.get(row.kind, 0) + 1
+    return {"kinds": len(by_kind), "total": len(rows)}
+
+@router.get("/notes/pinned")
+async def pinned_note(s: AsyncSession = Depends(get_session)):
+    for note in (await s.execute(select(Note))).scalars().all():
+        if note.pinned:
+            return note
+    return None
+""",
     )
     INVALID = (
         # Filtering by a set of owners is not a set of rows.
@@ -183,6 +213,30 @@ def get_users(db):
 def read_users(db: Session = Depends(get_db)):
     users = get_users(db)
     return users
+""",
+        # A session of any name, rows bound by a walrus and post-processed.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/notes")
+async def list_notes(s: AsyncSession = Depends(get_session)):
+    if rows := (await s.execute(select(Note))).scalars().all():
+        return [to_out(r) for r in rows]
+    return []
+""",
+        # Rows bound with an annotation, copied into a list by a loop.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/tasks")
+def list_tasks(session: Session = Depends(get_db)):
+    tasks: list[Task] = session.query(Task).all()
+    out = []
+    for task in tasks:
+        out.append({"id": task.id, "title": task.title})
+    return out
 """,
     )
 
@@ -230,16 +284,43 @@ def _local_callees(func: FunctionNode, local: dict[str, FunctionNode]) -> list[F
 
 def _bounded(func: FunctionNode) -> bool:
     """Any limit/offset/slice/cursor/paginate call, or slicing of a query, bounds the function's queries."""
+    queries = _query_test(func)
     for node in walk_body(func):
         if callee_attr(node) in BOUNDING_METHODS:
             return True
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and _from_query(node.value, set()):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and _from_query(node.value, set(), queries):
             return True
     return False
 
 
-def _from_query(expr: ast.AST, results: set[str]) -> bool:
-    return any(is_query(n) for n in ast.walk(expr)) or bool(names_in(expr) & results)
+def _query_test(func: FunctionNode):
+    """`is_query`, also for a read on a parameter typed or injected as a session (`s: AsyncSession`)."""
+    sessions = _session_parameters(func)
+
+    def queries(node: ast.AST) -> bool:
+        return is_query(node) or (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in QUERY_METHODS
+            and isinstance(node.func.value, ast.Name) and node.func.value.id in sessions)
+    return queries
+
+
+def _session_parameters(func: FunctionNode) -> set[str]:
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    found = set()
+    for arg, default in [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]:
+        types = {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(arg.annotation)
+                 if isinstance(n, (ast.Name, ast.Attribute))} if arg.annotation is not None else set()
+        provider = (dotted_name(default.args[0]) or "") if (
+            isinstance(default, ast.Call) and callee_attr(default) == "Depends" and default.args) else ""
+        if any(SESSION_TYPE.search(t) for t in types) or SESSION_PROVIDER.search(provider):
+            found.add(arg.arg)
+    return found
+
+
+def _from_query(expr: ast.AST, results: set[str], queries=is_query) -> bool:
+    return any(queries(n) for n in ast.walk(expr)) or bool(names_in(expr) & results)
 
 
 def _collection_calls(func: FunctionNode) -> list[ast.Call]:
@@ -255,23 +336,24 @@ def _returned_collection(func: FunctionNode) -> ast.Call | None:
     candidates = _collection_calls(func)
     if not candidates or _lookup_only(func):
         return None
-    results = tainted_names(func, is_query)
+    queries = _query_test(func)
+    results = tainted_names(func, queries)
     returned = _returned_names(func)
     returns = [n.value for n in walk_body(func) if isinstance(n, ast.Return) and n.value is not None]
     for node in in_order(iter(candidates)):
-        if _is_collection(node, results) and (
+        if _is_collection(node, results, queries) and (
             any(_contains(r, node) for r in returns) or _assigned_to(func, node) & returned
         ):
             return node
     return None
 
 
-def _is_collection(node: ast.AST, results: set[str]) -> bool:
+def _is_collection(node: ast.AST, results: set[str], queries=is_query) -> bool:
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
         return False
     if node.func.attr == "fetch_all":  # databases / asyncpg style: `await database.fetch_all(query)`
-        return is_query(node)
-    return (node.func.attr in COLLECTION_METHODS and not node.args and _from_query(node.func.value, results)
+        return queries(node)
+    return (node.func.attr in COLLECTION_METHODS and not node.args and _from_query(node.func.value, results, queries)
             and not _by_ids(node.func.value))
 
 
@@ -289,15 +371,32 @@ def _contains(tree: ast.AST, node: ast.AST) -> bool:
 
 
 def _assigned_to(func: FunctionNode, call: ast.Call) -> set[str]:
-    """Names that hold `call`'s value, directly or through later assignments."""
-    holders = {id(call)}
+    """Names that hold `call`'s rows, directly or through later assignments (also annotated and
+    walrus ones), and containers a loop over them fills (`for r in rows: out.append(to_out(r))`)."""
     names: set[str] = set()
+
+    def holds(expr: ast.AST) -> bool:
+        return any(n is call for n in ast.walk(expr)) or bool(names_in(expr) & names)
+
     for stmt in in_order(walk_body(func)):
-        if isinstance(stmt, ast.Assign) and (
-            any(id(n) in holders for n in ast.walk(stmt.value)) or names_in(stmt.value) & names
-        ):
-            names.update(n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and stmt.value is not None and holds(stmt.value):
+            names.update(assigned_names(stmt))
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)) and holds(stmt.iter):
+            names.update(_filled_in(stmt))
     return names
+
+
+def _filled_in(loop: ast.For | ast.AsyncFor) -> set[str]:
+    """Containers the loop's body fills: `out.append(...)`, `by_id[key] = ...`."""
+    filled = set()
+    for node in (n for statement in loop.body for n in ast.walk(statement)):
+        if (isinstance(node, ast.Call) and callee_attr(node) in COLLECTING_METHODS
+                and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)):
+            filled.add(node.func.value.id)
+        elif isinstance(node, ast.Assign):
+            filled.update(t.value.id for t in node.targets
+                          if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name))
+    return filled
 
 
 def _returned_names(func: FunctionNode) -> set[str]:
