@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import Iterator
 
 from agent.analysis.facts import call_name
@@ -141,14 +142,14 @@ async def delete_item(id: int):
             if status == 204:
                 body = _dropped_body(func)
                 if body is not None:
-                    yield self.finding(
+                    yield self._unfixable(
                         ctx, func,
                         f"{label} declares 204 No Content but returns {ctx.segment(body)[:60]}: FastAPI drops "
                         "the body, so clients never see it; return nothing, or answer 200 with it",
                         line=route.decorator_line,
                     )
             elif status is not None and status in CREATED_LIKE:
-                yield self.finding(
+                yield self._unfixable(
                     ctx, func,
                     f"{label} answers {status} {CREATED_LIKE[status]}, which a DELETE never means; answer "
                     "204 No Content (no body), 200 with a body, or 202 Accepted when the deletion is queued",
@@ -156,12 +157,16 @@ async def delete_item(id: int):
                 )
             elif (route.status_code is None or status == 200) and route.response_model in (None, "None") \
                     and not (returned_values(func) or returns_response(func)):
-                yield self.finding(
-                    ctx,
-                    func,
-                    f"{label} returns no body but answers 200; set status_code=status.HTTP_204_NO_CONTENT",
-                    line=route.decorator_line,
-                )
+                message = f"{label} returns no body but answers 200; set status_code=status.HTTP_204_NO_CONTENT"
+                if route.status_code is None:
+                    yield self.finding(ctx, func, message, line=route.decorator_line)
+                else:  # the fix adds a keyword; an explicit `status_code=200` needs a person to change it
+                    yield self._unfixable(ctx, func, message, route.decorator_line)
+
+
+    def _unfixable(self, ctx: FileContext, func: FunctionNode, message: str, line: int) -> Finding:
+        """The automatic fix only adds 204 to a route with no status and no body: these need a person."""
+        return replace(self.finding(ctx, func, message, line=line), fixable=False)
 
 
 # 2xx statuses that contradict a deletion (202 Accepted and 204 No Content are its answers, and
