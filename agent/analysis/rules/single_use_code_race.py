@@ -47,8 +47,8 @@ class SingleUseCodeRace(Rule):
     Flags a function that reads a row of something redeemable once (an invite, a one-time or
     verification code, a reset or refresh token, a voucher: by the names of the model, the
     variable or the helper), checks it (expiry, `used`, remaining uses) and then uses it up in
-    a later statement: deletes it, marks it used, clears the code, or counts a use, directly or
-    through a helper, also after a dependency's `yield`. The read must not lock the row
+    a later statement: deletes it, marks it used, clears the code, or counts a use, directly,
+    through a helper, in a background task, or after a dependency's `yield`. The read must not lock the row
     (`with_for_update()`, `select_for_update()`), and the function must not consume it with a
     statement whose result it checks (`DELETE ... RETURNING`, `rowcount`).
 
@@ -163,6 +163,20 @@ async def validate_email_code(code, email):
     user.email_verification_code = None
     await user.asave()
     return user
+""",
+        # Used up by a background task, after the response.
+        """
+from fastapi import APIRouter, BackgroundTasks
+router = APIRouter()
+
+@router.post("/vouchers/redeem")
+async def redeem(code: str, background_tasks: BackgroundTasks, session: SessionDep, user: CurrentUser):
+    voucher = await vouchers.get_by_code(session, code)
+    if voucher is None or voucher.expires_at < now():
+        raise HTTPException(status_code=404)
+    user.balance += voucher.amount
+    background_tasks.add_task(delete_voucher, voucher.id)
+    await session.commit()
 """,
         # A dependency that checks the code and deletes it in its teardown, after the handler ran.
         """
@@ -308,6 +322,10 @@ def _consumes(node: ast.AST, name: str) -> bool:
         if is_session(callee.value) and args and dotted_name(args[0]) == name:
             return True  # `session.delete(invite)`
     helper = (call_name(node) or "").rsplit(".", 1)[-1]
+    if helper == "add_task" and node.args:  # type: ignore[union-attr]
+        # `background_tasks.add_task(delete_invite, invite.id)`: used up after the response.
+        task = (dotted_name(node.args[0]) or "").rsplit(".", 1)[-1]  # type: ignore[union-attr]
+        return bool(CONSUME_HELPER.fullmatch(task)) and any(name in names_in(arg) for arg in args[1:])
     if CONSUME_HELPER.fullmatch(helper) and any(name in names_in(arg) for arg in args):
         return not is_session(callee.value) if isinstance(callee, ast.Attribute) else True
     return False
