@@ -245,7 +245,7 @@ router = APIRouter()
 @router.post("/orders", status_code=201)
 def place_order(session: SessionDep, order_in: OrderIn):
     order = create_order(session, order_in)
-    create_lines(session, order, order_in.lines)
+    create_lines(session, order, order_in.lines, commit=True)
     return order
 """,
         },
@@ -302,7 +302,7 @@ async def import_items(items: list[ItemCreate], session: AsyncSessionDep):
         if is_migration(ctx) or is_test_file(ctx):  # run once offline, or fixtures: no atomicity to keep
             return
         commits = set(session_calls(ctx, "commit"))
-        helpers = committing_helper_calls(ctx, commits, elsewhere)
+        helpers = _committing_helper_calls(ctx, commits, elsewhere)
         committing = _scopes_of(ctx, [*commits, *helpers])
         protected = _scopes_of(ctx, [call for method in SAFE_METHODS for call in session_calls(ctx, method)])
         for func in ctx.functions:
@@ -506,27 +506,32 @@ def _committing_functions(index) -> frozenset[str]:
 _COMMITTING_FUNCTIONS = PerIndex(_committing_functions)
 
 
-def committing_helper_calls(ctx: FileContext, commits: set[ast.Call], elsewhere: frozenset[str]) -> dict[ast.Call, str]:
+def _committing_helper_calls(ctx: FileContext, commits: set[ast.Call], elsewhere: frozenset[str]) -> dict[ast.Call, str]:
     """Calls one step away that write and commit on their own: a function of the project that
     gets the caller's session (`crud.create_user(session=session, ...)`) or a method of the
     caller's own class (`self.save_lines(...)`), by the name the message shows. A call that passes
     `commit=False` is not one; a function that opens its own session (a batch job's step) runs
     apart on purpose."""
     methods = _committing_methods(ctx, commits)
-    local = ctx.index.files.get(ctx.path)
     found: dict[ast.Call, str] = {}
     for call in ctx.nodes_of(ast.Call):
         name = call_name(call)
-        if name is None or any(kw.arg in NO_COMMIT_KEYWORDS for kw in call.keywords):
+        if name is None or any(_commit_off(kw) for kw in call.keywords):
             continue
         head, _, last = name.rpartition(".")
         if head in {"self", "cls"}:
             cls = next((a for a in ctx.ancestors(call) if isinstance(a, ast.ClassDef)), None)
             if cls is not None and (cls.name, last) in methods:
                 found[call] = name
-        elif local is not None and _passes_session(call) and ctx.index.resolve(ctx.path, name) in elsewhere:
+        elif _passes_session(call) and ctx.index.resolve(ctx.path, name) in elsewhere:
             found[call] = name
     return found
+
+
+def _commit_off(keyword: ast.keyword) -> bool:
+    """`commit=False`, `auto_commit=flag`: anything but a literal True leaves the commit to the caller."""
+    value = keyword.value
+    return keyword.arg in NO_COMMIT_KEYWORDS and not (isinstance(value, ast.Constant) and value.value is True)
 
 
 def _passes_session(call: ast.Call) -> bool:
