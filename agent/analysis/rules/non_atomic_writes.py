@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from agent.analysis.facts import call_name, callee_attr
+from agent.analysis.facts import call_name, callee_attr, dotted_name
 from agent.analysis.rules._db import (
     WRITE_METHODS,
     WRITE_STATEMENTS,
@@ -209,7 +209,7 @@ async def uow_order(uow: UnitOfWorkDep, order_in: OrderIn):
 """,
         },
         # Best effort per row on purpose: a failing row is logged and skipped, the others are
-        # saved; a second commit that only bumps a timestamp.
+        # saved; batches that each open their own session; a second commit that only bumps a timestamp.
         """
 async def create_groups(db, names):
     created = []
@@ -223,6 +223,19 @@ async def create_groups(db, names):
             log.exception(e)
             continue
     return created
+
+class Archiver:
+    async def archive_once(self, cutoff):
+        while True:
+            if await self._archive_batch(cutoff) == 0:
+                break
+
+    async def _archive_batch(self, cutoff):
+        async with async_session() as session:
+            ids = (await session.exec(select(Usage.id).where(Usage.at < cutoff).limit(500))).all()
+            await session.exec(delete(Usage).where(Usage.id.in_(ids)))
+            await session.commit()
+            return len(ids)
 
 async def reset_knowledge(db, knowledge_id):
     await db.execute(delete(KnowledgeFile).filter_by(knowledge_id=knowledge_id))
@@ -509,9 +522,9 @@ _COMMITTING_FUNCTIONS = PerIndex(_committing_functions)
 def _committing_helper_calls(ctx: FileContext, commits: set[ast.Call], elsewhere: frozenset[str]) -> dict[ast.Call, str]:
     """Calls one step away that write and commit on their own: a function of the project that
     gets the caller's session (`crud.create_user(session=session, ...)`) or a method of the
-    caller's own class (`self.save_lines(...)`), by the name the message shows. A call that passes
-    `commit=False` is not one; a function that opens its own session (a batch job's step) runs
-    apart on purpose."""
+    caller's own class that commits the object's session or gets the caller's
+    (`self.save_lines(...)`), by the name the message shows. A call that passes `commit=False` is
+    not one; a helper that opens its own session (a batch job's step) runs apart on purpose."""
     methods = _committing_methods(ctx, commits)
     found: dict[ast.Call, str] = {}
     for call in ctx.nodes_of(ast.Call):
@@ -521,7 +534,8 @@ def _committing_helper_calls(ctx: FileContext, commits: set[ast.Call], elsewhere
         head, _, last = name.rpartition(".")
         if head in {"self", "cls"}:
             cls = next((a for a in ctx.ancestors(call) if isinstance(a, ast.ClassDef)), None)
-            if cls is not None and (cls.name, last) in methods:
+            shares = methods.get((cls.name, last)) if cls is not None else None
+            if shares is not None and (shares or _passes_session(call)):
                 found[call] = name
         elif _passes_session(call) and ctx.index.resolve(ctx.path, name) in elsewhere:
             found[call] = name
@@ -538,12 +552,16 @@ def _passes_session(call: ast.Call) -> bool:
     return any(is_session(arg) for arg in [*call.args, *(kw.value for kw in call.keywords)])
 
 
-def _committing_methods(ctx: FileContext, commits: set[ast.Call]) -> set[tuple[str, str]]:
-    """(class, method) of this file's methods that write rows and commit in their own body."""
-    found = set()
+def _committing_methods(ctx: FileContext, commits: set[ast.Call]) -> dict[tuple[str, str], bool]:
+    """(class, method) of this file's methods that write rows and commit in their own body, and
+    whether they commit the object's own session (`self.session.commit()`), which every method
+    shares, rather than one they are given or open themselves."""
+    found: dict[tuple[str, str], bool] = {}
     for commit in commits:
         method = ctx.enclosing_scope(commit)
         cls = ctx.parent(method) if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
         if isinstance(cls, ast.ClassDef) and any(is_write(n) for n in walk_body(method)):
-            found.add((cls.name, method.name))
+            receiver = (dotted_name(commit.func.value) or "").split(".", 1)[0]  # type: ignore[attr-defined]
+            key = (cls.name, method.name)
+            found[key] = found.get(key, False) or receiver in {"self", "cls"}
     return found
