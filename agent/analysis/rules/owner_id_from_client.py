@@ -6,7 +6,7 @@ from typing import Iterator
 
 from agent.analysis.facts import Param, Route, call_name
 from agent.analysis.index import OWNER_COLUMNS
-from agent.analysis.rules._db import walk_body
+from agent.analysis.rules._db import tainted_names, walk_body
 from agent.analysis.rules._ownership import (
     CHECK_WORDS,
     FILTER_METHODS,
@@ -36,8 +36,8 @@ class OwnerIdFromClient(Rule):
     `CurrentMember`) is its id too, and a tenant taken from the URL (`/orgs/{org_id}/invoices`:
     `tenant_id`, `org_id`, `organization_id`, `workspace_id`) that scopes a query must be
     compared with the credential's tenant (`if org_id != member.org_id: raise`, a check call
-    such as `ensure_member(member, org_id)`, or a dependency of the route that takes the same
-    parameter and checks it).
+    such as `ensure_member(member, org_id)` or `authorize(member, policy(row))` on a row read
+    with it, or a dependency of the route that takes the same parameter and checks it).
 
     **Why is this bad?**
     The caller picks whose data is read or written: create rows in someone else's name or list
@@ -175,7 +175,13 @@ def list_invoices(org_id: uuid.UUID, session: SessionDep, member: CurrentMember)
     return session.exec(select(Invoice).where(Invoice.org_id == org_id).limit(100)).all()
 
 @router.get("/orgs/{org_id}/invoices/latest")
-def latest_invoices(org_id: uuid.UUID, session: SessionDep, member: OrgMember) -> list[Invoice]:
+def latest_invoices(org_id: uuid.UUID, session: SessionDep, member: CurrentMember) -> list[Invoice]:
+    invoices = session.exec(select(Invoice).where(Invoice.org_id == org_id).limit(10)).all()
+    authorize(member, InvoicePolicy.list(invoices))
+    return invoices
+
+@router.get("/orgs/{org_id}/invoices/oldest")
+def oldest_invoices(org_id: uuid.UUID, session: SessionDep, member: OrgMember) -> list[Invoice]:
     return session.exec(select(Invoice).where(Invoice.org_id == org_id).limit(10)).all()
 """,
         },
@@ -331,14 +337,17 @@ def _scopes_query(func: ast.AST, name: str, links: set[str]) -> bool:
 
 
 def _compared_with_user(func: ast.AST, name: str, user_param: str | None) -> bool:
-    """`if org_id != user.org_id: raise`, `ensure_member(user, org_id)`: the handler checks the
-    client's value against the principal."""
+    """`if org_id != user.org_id: raise`, `ensure_member(user, org_id)`, `authorize(user,
+    Policy.delete(row))` on a row read with it: the handler checks the client's value against
+    the principal."""
     if not user_param:
         return False
+    # The value or a row read with it: `authorize(user, Policy.delete(workspace_user))`.
+    derived = {name} | tainted_names(func, lambda n: isinstance(n, ast.Name) and n.id == name)
     for node in walk_body(func):
         if isinstance(node, ast.Compare) and mentions(node, {name}) and mentions(node, {user_param}):
             return True
-        if isinstance(node, ast.Call) and mentions(node, {name}) and mentions(node, {user_param}):
+        if isinstance(node, ast.Call) and mentions(node, derived) and mentions(node, {user_param}):
             callee = (call_name(node) or "").rsplit(".", 1)[-1].lower()
             if any(word in callee for word in CHECK_WORDS):
                 return True
