@@ -4,12 +4,19 @@ import ast
 import re
 from typing import Iterator
 
-from agent.analysis.facts import Param, Route
+from agent.analysis.facts import Param, Route, call_name
 from agent.analysis.index import OWNER_COLUMNS
-from agent.analysis.rules._db import walk_body
-from agent.analysis.rules._ownership import FILTER_METHODS, mentions, requires_admin
+from agent.analysis.rules._db import tainted_names, walk_body
+from agent.analysis.rules._ownership import (
+    CHECK_WORDS,
+    FILTER_METHODS,
+    TENANT_COLUMNS,
+    mentions,
+    principal_columns,
+    requires_admin,
+)
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
-from agent.analysis.rules.unscoped_object_access import DEPS, MODELS
+from agent.analysis.rules.unscoped_object_access import DEPS, MODELS, PRINCIPAL_DEPS, PRINCIPAL_MODELS
 from agent.types import Finding, Severity
 
 
@@ -23,6 +30,14 @@ class OwnerIdFromClient(Rule):
     - a path or query parameter with such a name that scopes a query (`where(Item.owner_id ==
       user_id)`, `filter_by(user_id=user_id)`, `owner_id=user_id`) without being compared with
       the current user.
+
+    The principal is not always a user: a field or parameter named after the principal the
+    route receives (`customer_id` for `customer: CurrentCustomer`, `member_id` for
+    `CurrentMember`) is its id too, and a tenant taken from the URL (`/orgs/{org_id}/invoices`:
+    `tenant_id`, `org_id`, `organization_id`, `workspace_id`) that scopes a query must be
+    compared with the credential's tenant (`if org_id != member.org_id: raise`, a check call
+    such as `ensure_member(member, org_id)` or `authorize(member, policy(row))` on a row read
+    with it, or a dependency of the route that takes the same parameter and checks it).
 
     **Why is this bad?**
     The caller picks whose data is read or written: create rows in someone else's name or list
@@ -141,8 +156,75 @@ def filter_items(session: SessionDep, current_user: CurrentUser, items: ItemFilt
     return crud.read_items(session, item_filter=items, limit=100)
 """,
         },
+        # The tenant in the URL compared with the member's, or checked by a dependency that takes it.
+        {
+            "app/models.py": PRINCIPAL_MODELS,
+            "app/api/deps.py": PRINCIPAL_DEPS,
+            "app/api/routes/invoices.py": """
+import uuid
+from fastapi import APIRouter, HTTPException
+from sqlmodel import select
+from app.api.deps import CurrentMember, OrgMember, SessionDep
+from app.models import Invoice
+
+router = APIRouter()
+
+@router.get("/orgs/{org_id}/invoices")
+def list_invoices(org_id: uuid.UUID, session: SessionDep, member: CurrentMember) -> list[Invoice]:
+    if org_id != member.org_id:
+        raise HTTPException(status_code=403)
+    return session.exec(select(Invoice).where(Invoice.org_id == org_id).limit(100)).all()
+
+@router.get("/orgs/{org_id}/invoices/latest")
+def latest_invoices(org_id: uuid.UUID, session: SessionDep, member: CurrentMember) -> list[Invoice]:
+    invoices = session.exec(select(Invoice).where(Invoice.org_id == org_id).limit(10)).all()
+    authorize(member, InvoicePolicy.list(invoices))
+    return invoices
+
+@router.get("/orgs/{org_id}/invoices/oldest")
+def oldest_invoices(org_id: uuid.UUID, session: SessionDep, member: OrgMember) -> list[Invoice]:
+    return session.exec(select(Invoice).where(Invoice.org_id == org_id).limit(10)).all()
+""",
+        },
     )
     INVALID = (
+        # A tenant taken from the URL and never compared with the credential's tenant.
+        {
+            "app/models.py": PRINCIPAL_MODELS,
+            "app/api/deps.py": PRINCIPAL_DEPS,
+            "app/api/routes/invoices.py": """
+import uuid
+from fastapi import APIRouter
+from sqlmodel import select
+from app.api.deps import CurrentMember, SessionDep
+from app.models import Invoice
+
+router = APIRouter()
+
+@router.get("/orgs/{org_id}/invoices")
+def list_invoices(org_id: uuid.UUID, session: SessionDep, member: CurrentMember) -> list[Invoice]:
+    return session.exec(select(Invoice).where(Invoice.org_id == org_id).limit(100)).all()
+""",
+        },
+        # The customer placing an order named by the body instead of the credential.
+        {
+            "app/models.py": PRINCIPAL_MODELS,
+            "app/api/deps.py": PRINCIPAL_DEPS,
+            "app/api/routes/orders.py": """
+from fastapi import APIRouter
+from app.api.deps import CurrentCustomer, SessionDep
+from app.models import Order, OrderCreate
+
+router = APIRouter()
+
+@router.post("/orders", status_code=201)
+def place_order(order_in: OrderCreate, session: SessionDep, customer: CurrentCustomer) -> Order:
+    order = Order.model_validate(order_in)
+    session.add(order)
+    session.commit()
+    return order
+""",
+        },
         {
             "app/models.py": MODELS + """
 class ItemCreate(SQLModel):
@@ -188,26 +270,32 @@ def read_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUI
         for route, func in ctx.route_handlers():
             if not route.auth or route.admin or requires_admin(func):
                 continue
+            principal = principal_columns(route.principal, route.user_param)
+            links = {*OWNER_COLUMNS, *TENANT_COLUMNS, *principal}
             for param in route.params:
                 if param.source == "body":
-                    yield from self._body_owner(ctx, route, func, param)
-                elif param.source in {"path", "query"} and param.name in OWNER_COLUMNS:
-                    if _scopes_query(func, param.name) and not _compared_with_user(func, param.name, route.user_param):
+                    yield from self._body_owner(ctx, route, func, param, principal)
+                elif param.source in {"path", "query"} and param.name in links:
+                    if _scopes_query(func, param.name, links) and not _compared_with_user(func, param.name, route.user_param) \
+                            and not _checked_by_dependency(ctx, route, param.name):
                         yield self.finding(
                             ctx,
                             func,
                             f"{route.function} scopes data by the client-supplied {param.source} parameter "
-                            f"'{param.name}'; use the authenticated user's id instead",
+                            f"'{param.name}' without comparing it with the authenticated principal's; "
+                            "take it from the credential or check it (403/404) first",
                             line=param.line or func.lineno,
                         )
 
-    def _body_owner(self, ctx: FileContext, route: Route, func: FunctionNode, param: Param) -> Iterator[Finding]:
+    def _body_owner(
+        self, ctx: FileContext, route: Route, func: FunctionNode, param: Param, principal: tuple[str, ...]
+    ) -> Iterator[Finding]:
         if _searches(route):
             return
         for schema in ctx.index.models_in(ctx.path, param.annotation):
             if schema.table or FILTER_SCHEMA.search(schema.name):
                 continue  # a table model as body is FBA222's (mass assignment) concern; a filter is read only
-            for field in (f for f in OWNER_COLUMNS if f in schema.field_names):
+            for field in (f for f in (*OWNER_COLUMNS, *principal) if f in schema.field_names):
                 if not _overwritten(func, field, route.user_param):
                     read = _first_read(func, param.name, field)
                     yield self.finding(
@@ -237,23 +325,49 @@ def _first_read(func: ast.AST, param: str, field: str) -> ast.Attribute | None:
     return min(reads, key=lambda n: (n.lineno, n.col_offset), default=None)
 
 
-def _scopes_query(func: ast.AST, name: str) -> bool:
-    """Is `name` used in a where/filter predicate or passed as an owner column keyword?"""
+def _scopes_query(func: ast.AST, name: str, links: set[str]) -> bool:
+    """Is `name` used in a where/filter predicate or passed as a link column keyword?"""
     for node in walk_body(func):
         if not isinstance(node, ast.Call):
             continue
         if isinstance(node.func, ast.Attribute) and node.func.attr in FILTER_METHODS and mentions(node, {name}):
             return True
-        if any(kw.arg in OWNER_COLUMNS and mentions(kw.value, {name}) for kw in node.keywords):
+        if any(kw.arg in links and mentions(kw.value, {name}) for kw in node.keywords):
             return True
     return False
 
 
 def _compared_with_user(func: ast.AST, name: str, user_param: str | None) -> bool:
-    return bool(user_param) and any(
-        isinstance(n, ast.Compare) and mentions(n, {name}) and mentions(n, {user_param})  # type: ignore[arg-type]
-        for n in walk_body(func)
-    )
+    """`if org_id != user.org_id: raise`, `ensure_member(user, org_id)`, `authorize(user,
+    Policy.delete(row))` on a row read with it: the handler checks the client's value against
+    the principal."""
+    if not user_param:
+        return False
+    # The value or a row read with it: `authorize(user, Policy.delete(workspace_user))`.
+    derived = {name} | tainted_names(func, lambda n: isinstance(n, ast.Name) and n.id == name)
+    for node in walk_body(func):
+        if isinstance(node, ast.Compare) and mentions(node, {name}) and mentions(node, {user_param}):
+            return True
+        if isinstance(node, ast.Call) and mentions(node, derived) and mentions(node, {user_param}):
+            callee = (call_name(node) or "").rsplit(".", 1)[-1].lower()
+            if any(word in callee for word in CHECK_WORDS):
+                return True
+    return False
+
+
+def _checked_by_dependency(ctx: FileContext, route: Route, name: str) -> bool:
+    """A dependency of the route takes the same path or query parameter (`Depends(get_org_member)`
+    reading `org_id`): FastAPI passes it the client's value, and checking it is its job."""
+    deps = [*((ctx.path, p.dependency) for p in route.params if p.dependency),
+            *((ctx.path, d) for d in route.dependencies), *((via.file, via.dependency) for via in route.auth_chain)]
+    for path, dependency in deps:
+        symbol = ctx.index.symbols.get(ctx.index.resolve(path, dependency))
+        if symbol is not None and symbol.kind == "alias":  # `OrgMember = Annotated[Member, Depends(get_org_member)]`
+            symbol = ctx.index.symbols.get(ctx.index.resolve(symbol.path, str(symbol.value)))
+        if symbol is not None and symbol.kind == "function" and any(p.name == name for p in symbol.value.params):
+            return True
+    return False
+
 
 
 def _overwritten(func: ast.AST, field: str, user_param: str | None) -> bool:

@@ -2,9 +2,17 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from agent.analysis.rules._ownership import client_names, fetches, is_listing, mentions, owner_scoped, requires_admin
+from agent.analysis.rules._ownership import (
+    client_names,
+    fetches,
+    is_listing,
+    mentions,
+    owner_scoped,
+    principal_columns,
+    requires_admin,
+)
 from agent.analysis.rules.base import FileContext, Rule
-from agent.analysis.rules.unscoped_object_access import DEPS, MODELS
+from agent.analysis.rules.unscoped_object_access import DEPS, MODELS, PRINCIPAL_DEPS, PRINCIPAL_MODELS
 from agent.types import Finding, Severity
 
 
@@ -14,7 +22,8 @@ class UnscopedListQuery(Rule):
     **What it does**
     In an authenticated, non-admin route, flags a query that lists rows of a user-owned table
     model (`select(Item).offset(skip).limit(limit)`, `db.query(Item).all()`) when no
-    `where`/`filter` in the handler names the table's owner column.
+    `where`/`filter` in the handler names the table's owner column. Owned tables and the
+    principals they belong to (a customer, an org's member) are as for FBA102.
 
     **Why is this bad?**
     Every logged-in user sees everybody's rows: a data leak across tenants that no id
@@ -72,8 +81,46 @@ def read_all_items(session: SessionDep, limit: int = Query(100, le=100)) -> list
     return session.exec(select(Item).limit(limit)).all()
 """,
         },
+        {
+            "app/models.py": PRINCIPAL_MODELS,
+            "app/api/deps.py": PRINCIPAL_DEPS,
+            "app/api/routes/invoices.py": """
+from fastapi import APIRouter
+from sqlmodel import select
+from app.api.deps import CurrentMember, SessionDep
+from app.models import Invoice, Project
+
+router = APIRouter()
+
+@router.get("/invoices")
+def list_invoices(session: SessionDep, member: CurrentMember) -> list[Invoice]:
+    return session.exec(select(Invoice).where(Invoice.org_id == member.org_id).limit(100)).all()
+
+@router.get("/projects/invoices")
+def list_project_invoices(session: SessionDep, member: CurrentMember) -> list[Invoice]:
+    statement = select(Invoice).join(Project).where(Project.org_id == member.org_id)
+    return session.exec(statement.limit(100)).all()
+""",
+        },
     )
     INVALID = (
+        # A tenant's rows listed for any member, of any org.
+        {
+            "app/models.py": PRINCIPAL_MODELS,
+            "app/api/deps.py": PRINCIPAL_DEPS,
+            "app/api/routes/invoices.py": """
+from fastapi import APIRouter
+from sqlmodel import select
+from app.api.deps import CurrentMember, SessionDep
+from app.models import Invoice
+
+router = APIRouter()
+
+@router.get("/invoices")
+def list_invoices(session: SessionDep, member: CurrentMember) -> list[Invoice]:
+    return session.exec(select(Invoice).limit(100)).all()
+""",
+        },
         {
             "app/models.py": MODELS,
             "app/api/deps.py": DEPS,
@@ -97,15 +144,15 @@ def read_items(session: SessionDep, current_user: CurrentUser, limit: int = Quer
             if not route.auth or route.admin or requires_admin(func):
                 continue
             client = client_names(route)
-            for fetch in fetches(ctx, func):
+            for fetch in fetches(ctx, func, principal_columns(route.principal, route.user_param)):
                 if any(mentions(p, client & set(route.path_params())) for p in fetch.predicates):
                     continue  # a lookup by id: FBA102's business
-                if not is_listing(ctx, fetch, func) or owner_scoped(func, fetch.model):
+                if not is_listing(ctx, fetch, func) or owner_scoped(func, fetch.columns, route.user_param):
                     continue
+                model, column = fetch.model.name, fetch.columns[0]
                 yield self.finding(
                     ctx,
                     fetch.node,
-                    f"{route.function} lists {fetch.model.name} rows without filtering by "
-                    f"{fetch.model.owner_column}; every user sees everyone's rows. Add "
-                    f".where({fetch.model.name}.{fetch.model.owner_column} == current_user.id)",
+                    f"{route.function} lists {model} rows without filtering by {column}; every caller "
+                    f"sees all {fetch.owners} rows. Add .where({model}.{column} == <the authenticated principal's id>)",
                 )
