@@ -41,7 +41,9 @@ class LimitWithoutBound(Rule):
     same file, that declare no maximum (`limit: int = 100`, `Query(100)` without `le=`/`lt=`) or
     a maximum but no minimum (`Query(50, le=100)` without `ge=`/`gt=`). Client numbers that size
     other work are checked too: timeouts and waits (`timeout`, `wait_seconds`), `top_k`,
-    `max_depth` and retries need a maximum, poll intervals a minimum.
+    `max_depth` and retries need a maximum, poll intervals a minimum. A work size whose default
+    is None is left alone: leaving it out already means "no cap" (`depth: int | None = None`
+    walks the whole graph), so a maximum on it would bound nothing.
     `Annotated[int, Query(ge=1, le=100)]`, `conint(ge=1, le=...)`, `Field(ge=1, le=...)`,
     `PositiveInt`, `Literal[...]`, and a handler that clamps the value (`max(1, min(limit, MAX))`,
     `if limit > MAX or limit < 1: raise`), itself or through a helper of the same file (or a
@@ -201,6 +203,11 @@ def leaderboard(service, limit: int = Query(50)):
 def search(q: str, top_k: int = Query(5, ge=1, le=50), timeout: float = Query(10.0, gt=0, le=30),
            poll_interval: PositiveInt = 2):
     return []
+
+@router.get("/dags/{dag_id}/structure")
+def structure(dag_id: str, root: str | None = None, depth: int | None = None,
+              max_retries: int | None = Query(None)):
+    return graph_of(dag_id).subset(root, depth=depth)
 """,
     )
     INVALID = (
@@ -275,6 +282,15 @@ router = APIRouter()
 @router.get("/jobs/{job_id}/wait")
 async def wait_for_job(job_id: str, jobs, timeout: float = Query(30.0), poll_interval: float = Query(1.0, le=60)):
     return await jobs.wait(job_id, timeout=timeout, every=poll_interval)
+""",
+        # A work size whose default caps the work, with no maximum on what a client sends instead.
+        """
+from fastapi import APIRouter, Query
+router = APIRouter()
+
+@router.get("/dags/{dag_id}/structure")
+def structure(dag_id: str, depth: int = Query(3)):
+    return graph_of(dag_id).subset(depth=depth)
 """,
         """
 from fastapi import APIRouter
@@ -364,7 +380,7 @@ def _missing_bounds(name: str, annotation: ast.expr | None, default: ast.expr | 
     lacks. Page sizes need both (a huge or a negative limit reads every row), work sizes
     (timeouts, top_k) an upper one, poll intervals a lower one."""
     lowered = name.lower()
-    needs_upper = lowered in SIZE_NAMES or lowered in WORK_NAMES
+    needs_upper = lowered in SIZE_NAMES or (lowered in WORK_NAMES and not _optional(default))
     needs_lower = lowered in SIZE_NAMES or lowered in INTERVAL_NAMES
     if not (needs_upper or needs_lower) or not _number(annotation, default, floats=lowered not in SIZE_NAMES):
         return []
@@ -380,6 +396,13 @@ def _missing_bounds(name: str, annotation: ast.expr | None, default: ast.expr | 
     if needs_lower and not any(_bounds(node, LOWER_BOUNDS) or _positive_type(node) for node in declared):
         missing.append("lower")
     return missing
+
+
+def _optional(default: ast.expr | None) -> bool:
+    """A default of None: leaving the number out already means "no cap" (`depth=None` walks the
+    whole graph), so a maximum on the value a client sends would not bound the work."""
+    value = _marker_default(default) if isinstance(default, ast.Call) else default
+    return isinstance(value, ast.Constant) and value.value is None
 
 
 def _positive_type(node: ast.AST) -> bool:
