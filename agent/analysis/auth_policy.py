@@ -475,6 +475,8 @@ def public_reason(route: Route, full_path: str, patterns: tuple[str, ...] = ()) 
     sign_in = next((w for w in words if w.startswith(SIGN_IN_PREFIXES)), None)
     if sign_in is not None:
         return f"sign-in flow ({sign_in})"
+    if (form := _sign_in_body(route)) is not None:
+        return f"sign-in flow (takes a {form} body)"
     if words & PUBLIC_WORDS:
         return f"public by design ({sorted(words & PUBLIC_WORDS)[0]})"
     in_context = words & PUBLIC_IN_AUTH_CONTEXT
@@ -498,6 +500,27 @@ def public_reason(route: Route, full_path: str, patterns: tuple[str, ...] = ()) 
             and (route.path.strip("/") == "" or words & DISCOVERY_WORDS):
         return "a discovery or status document (a fixed literal)"
     return None
+
+
+def _sign_in_body(route: Route) -> str | None:
+    """The sign-in form a non-GET route takes as its body (`body: LoginBody`, `form: SignInRequest`):
+    it exchanges credentials for a session, whatever its path says (`POST /token/cli`)."""
+    if set(route.methods) <= {"GET", "HEAD", "OPTIONS"}:
+        return None
+    for param in route.params:
+        if param.source not in {"body", "form"} or not re.fullmatch(r"[A-Za-z_][\w.]*", param.annotation):
+            continue
+        words = _camel_words(param.annotation.rsplit(".", 1)[-1])
+        signing = {w for w in words if w.startswith(SIGN_IN_PREFIXES)}
+        if signing and words - signing <= SIGN_IN_FORM_WORDS:
+            return param.annotation
+    return None
+
+
+# The other words a sign-in form's class name may have (`LoginBody`, `UserLoginRequest`); not
+# `LoginEvent` or `RegisterWebhookBody`, which only mention one.
+SIGN_IN_FORM_WORDS = frozenset({"body", "form", "request", "req", "input", "in", "data", "credentials", "payload",
+                                "params", "schema", "user", "password", "email", "model"})
 
 
 def is_auth_endpoint(route: Route) -> bool:

@@ -1080,8 +1080,7 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
                     routers.append(router)
     pending_includes = [call for call in walk.of_type(ast.Call)
                         if isinstance(call.func, ast.Attribute) and call.func.attr in {"include_router", "mount"}]
-    includes = [one for call in pending_includes if (inc := _include(call, constants)) is not None
-                for one in _loop_includes(inc, call, walk, tree.body)]
+    includes = [one for call in pending_includes for one in _includes_of(call, constants, walk, tree.body)]
     routers.extend(_routers_in_functions(walk, includes, {*instances, *(r.name for r in routers)}, constants))
     return FileFacts(
         path=path,
@@ -1099,24 +1098,85 @@ def extract_facts(tree: ast.Module, path: str, module: str | None = None, walk: 
     )
 
 
+def _includes_of(call: ast.Call, constants: dict[str, str], walk: TreeWalk, module_body: list[ast.stmt]) -> list[Include]:
+    """The includes one `include_router`/`mount` call makes: its own, one per router a loop runs
+    over, or one per keyword mapping it spreads (`include_router(**spec)`)."""
+    spread = next((k.value for k in call.keywords if k.arg is None), None)
+    if spread is not None:
+        return [include for mapping in _spread_mappings(spread, call, walk, module_body)
+                if (include := _include(_with_mapping(call, mapping, module_body), constants)) is not None]
+    include = _include(call, constants)
+    return _loop_includes(include, call, walk, module_body) if include is not None else []
+
+
 def _loop_includes(include: Include, call: ast.Call, walk: TreeWalk, module_body: list[ast.stmt]) -> list[Include]:
     """`for router in API_ROUTERS: app.include_router(router)`: one include per router the loop
     runs over (a literal tuple/list, or a module-level one of this file); else the include itself."""
-    node: ast.AST | None = walk.parent(call)
-    while node is not None and not (isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name)
-                                    and node.target.id == include.child):
-        node = walk.parent(node)
-    if node is None:
-        return [include]
-    items = node.iter
-    if isinstance(items, ast.Name):
-        items = next((value for stmt in module_body if (found := _assignment(stmt)) is not None
-                      and found[0] == node.iter.id for value in [found[1]]), None)
-    if not isinstance(items, (ast.List, ast.Tuple)):
-        return [include]
-    children = [name for element in items.elts if (name := dotted_name(element))]
+    loop = _enclosing_loop(call, include.child, walk)
+    items = _sequence_items(loop.iter, module_body) if loop is not None else None
+    children = [name for element in items or () if (name := dotted_name(element))]
     return [Include(include.parent, child, include.line, include.prefix, include.dependencies, include.prefix_ref)
             for child in children] or [include]
+
+
+def _enclosing_loop(node: ast.AST, variable: str, walk: TreeWalk) -> ast.For | ast.AsyncFor | None:
+    """The `for variable in ...` loop around `node`, or None."""
+    parent = walk.parent(node)
+    while parent is not None and not (isinstance(parent, (ast.For, ast.AsyncFor)) and isinstance(parent.target, ast.Name)
+                                      and parent.target.id == variable):
+        parent = walk.parent(parent)
+    return parent
+
+
+def _module_value(name: str, module_body: list[ast.stmt]) -> ast.expr | None:
+    """The value a module-level `name = value` of this file binds (the first one)."""
+    return next((found[1] for stmt in module_body if (found := _assignment(stmt)) is not None and found[0] == name), None)
+
+
+def _sequence_items(node: ast.expr, module_body: list[ast.stmt], depth: int = 0) -> list[ast.expr] | None:
+    """The elements of a literal list/tuple, a module-level name bound to one, or a `+` of
+    them (`ALL = BASE + [...]`); None when they are not all known."""
+    if isinstance(node, ast.Name) and depth < 4:
+        value = _module_value(node.id, module_body)
+        return _sequence_items(value, module_body, depth + 1) if value is not None else None
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return list(node.elts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _sequence_items(node.left, module_body, depth), _sequence_items(node.right, module_body, depth)
+        return left + right if left is not None and right is not None else None
+    return None
+
+
+def _spread_mappings(spread: ast.expr, call: ast.Call, walk: TreeWalk, module_body: list[ast.stmt]) -> list[ast.Dict]:
+    """The dict literals `**spread` stands for: itself, the module-level one a name binds, or each
+    element of the module-level list/tuple a loop over dicts runs over (`for spec in ROUTERS:
+    app.include_router(**spec)`)."""
+    if isinstance(spread, ast.Dict):
+        return [spread]
+    if not isinstance(spread, ast.Name):
+        return []
+    loop = _enclosing_loop(call, spread.id, walk)
+    if loop is not None:
+        items = _sequence_items(loop.iter, module_body) or []
+    else:
+        items = [value] if (value := _module_value(spread.id, module_body)) is not None else []
+    return [item for item in items if isinstance(item, ast.Dict)]
+
+
+def _with_mapping(call: ast.Call, mapping: ast.Dict, module_body: list[ast.stmt]) -> ast.Call:
+    """`call` with the string keys of `mapping` as keywords in place of its `**` spread; a value that
+    names a module-level list (`"dependencies": OWNER_ONLY`) is replaced by that list."""
+    spelled = [ast.keyword(arg=key.value, value=_module_list(value, module_body))
+               for key, value in zip(mapping.keys, mapping.values)
+               if isinstance(key, ast.Constant) and isinstance(key.value, str)]
+    keywords = [k for k in call.keywords if k.arg is not None] + spelled
+    return ast.copy_location(ast.Call(func=call.func, args=list(call.args), keywords=keywords), call)
+
+
+def _module_list(value: ast.expr, module_body: list[ast.stmt]) -> ast.expr:
+    if isinstance(value, ast.Name) and isinstance(bound := _module_value(value.id, module_body), (ast.List, ast.Tuple)):
+        return bound
+    return value
 
 
 def _module_statements(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -206,7 +206,9 @@ def tainted_names(func: ast.AST, is_source) -> set[str]:
     return tainted
 
 
-UNTYPED_NAMES = frozenset({"dict", "Dict", "Any", "object", "Mapping", "MutableMapping", "Json", "JsonValue"})
+# Not pydantic's `JsonValue`: naming it declares "any JSON value" on purpose (an XCom, a rendered
+# template), the typed spelling of a body declared open.
+UNTYPED_NAMES = frozenset({"dict", "Dict", "Any", "object", "Mapping", "MutableMapping", "Json"})
 UNTYPED_CONTAINERS = frozenset({"list", "List", "Sequence", "Optional", "Union", "Annotated"})
 
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterator
 
-from agent.analysis.facts import call_name
+from agent.analysis.facts import FunctionFacts, call_name
 from agent.analysis.rules._responses import sets_status_code
 from agent.analysis.rules._upstream import relays_upstream
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule, route_label
@@ -47,8 +48,13 @@ class CreateWithoutCreated(Rule):
     and the other branch updates it), handlers that set `response.status_code` themselves,
     `add_*` handlers under an existing parent (`POST /channels/{id}/members/add`, or a
     `conversation_id` read from the body), proxies that return what the upstream service they post to answered (the resource is
-    created there, and its status is relayed), and streamed answers (`StreamingResponse`: the
-    status is sent before the work is done).
+    created there, and its status is relayed), streamed answers (`StreamingResponse`: the
+    status is sent before the work is done), actions named by the last path segment
+    (`POST /dags/{id}/clearTaskInstances`, `/runs/{id}/cancel`), and handlers named like a create
+    that store nothing: no name they call or pass on says it writes (`add`, `create`, `insert`,
+    `save`, `commit`, `update`, `acreate_*`, ...), nor does a call inside a project function they
+    call (an evaluation that returns computed results). A handler that calls nothing at all is
+    judged by its name.
     """
 
     code = "FBA203"
@@ -187,6 +193,29 @@ async def invite_app(channel_id: str, form: AppInvitation, db: SessionDep):
     await db.commit()
     return {"ok": True}
 """,
+        # Named like a create, but it only computes an answer (nothing stored, here or in the
+        # project function it calls), or acts on existing rows (the path ends in a verb).
+        {
+            "app/evaluator.py": """
+async def evaluate_models(cluster, specs):
+    workers = await Worker.all_by_fields(cluster_id=cluster.id)
+    return [score(spec, workers) for spec in specs]
+""",
+            "app/main.py": """
+from fastapi import APIRouter
+from app.evaluator import evaluate_models
+router = APIRouter()
+
+@router.post("/evaluations")
+async def create_evaluation(request: EvaluationRequest, session: SessionDep):
+    cluster = await Cluster.one_by_id(session, request.cluster_id)
+    return EvaluationResponse(results=await evaluate_models(cluster, request.specs))
+
+@router.post("/dags/{dag_id}/clearTaskInstances")
+def post_clear_task_instances(dag_id: str, body: ClearBody, session: SessionDep):
+    return clear_task_instances(dag_id, body, session)
+""",
+        },
     )
     INVALID = (
         # Adding a new top-level item, or creating a child under a parent, is a create.
@@ -270,6 +299,34 @@ async def invite_app(channel_id: str, form: AppInvitation, db: SessionDep):
     await db.commit()
     return {"ok": True}
 """,
+        # Look-alikes of a handler that stores nothing: the write is one call away in the
+        # project, or in a Django-style async adapter (`acreate_*`).
+        {
+            "app/store.py": """
+async def make_agent(user, body):
+    agent = Agent(user=user, **body.model_dump())
+    await agent.asave()
+    return agent
+""",
+            "app/main.py": """
+from fastapi import APIRouter
+from app.store import make_agent
+router = APIRouter()
+
+@router.post("/agents")
+async def create_agent(body: AgentBody, user: CurrentUser):
+    return await make_agent(user, body)
+""",
+        },
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/sessions/new")
+async def create_session(request: Request, slug: str):
+    conversation = await Conversations.acreate_conversation(request.user, slug)
+    return {"id": conversation.id}
+""",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
@@ -277,7 +334,8 @@ async def invite_app(channel_id: str, form: AppInvitation, db: SessionDep):
             if route.methods != ("POST",) or route.status_code is not None:
                 continue
             if (_creates(func) and not sets_status_code(func) and not _adds_to_parent(func, route.path)
-                    and not _streams(func) and not _relays_upstream(ctx, func)):
+                    and not _streams(func) and not _relays_upstream(ctx, func)
+                    and not _action_path(route.path) and _may_store(ctx, func)):
                 yield self.finding(
                     ctx,
                     func,
@@ -285,6 +343,51 @@ async def invite_app(channel_id: str, form: AppInvitation, db: SessionDep):
                     "set status_code=status.HTTP_201_CREATED",
                     line=route.decorator_line,
                 )
+
+
+def _action_path(path: str) -> bool:
+    """The last path segment is an action verb (`POST /dags/{id}/clearTaskInstances`,
+    `/runs/{id}/cancel`): the handler acts on rows that exist, it creates none."""
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", last).lower().replace("-", "_").split("_")
+    return not last.startswith("{") and words[0] in ACTION_VERBS
+
+
+ACTION_VERBS = frozenset({"clear", "cancel", "retry", "rerun", "restart", "stop", "start", "pause", "resume",
+                          "abort", "kill", "approve", "reject", "sync", "archive", "unarchive", "restore",
+                          "enable", "disable", "mark", "trigger", "evaluate", "compute", "estimate"})
+
+
+def _may_store(ctx: FileContext, func: FunctionNode) -> bool:
+    """Could the handler store something? Yes when a name it calls or passes on says it writes
+    (`session.add`, `.create(`, `insert`, `acreate_session`, `create_method=store.create_tag`),
+    or a function of the project it calls makes such a call; also when it calls nothing at all
+    (its name is the only evidence). No when every call only reads and computes (an evaluation
+    that returns its results)."""
+    nodes = [n for stmt in func.body for n in ast.walk(stmt)]
+    calls = [name for n in nodes if isinstance(n, ast.Call) and (name := call_name(n))]
+    if not calls or any(_writes(n.attr if isinstance(n, ast.Attribute) else n.id)
+                        for n in nodes if isinstance(n, (ast.Attribute, ast.Name))):
+        return True
+    return any(_writes(inner) for name in calls if (callee := _project_function(ctx, name)) is not None
+               for inner in callee.calls)
+
+
+WRITE_WORDS = frozenset({"add", "create", "insert", "save", "commit", "flush", "persist", "store", "upload", "register",
+                         "new", "merge", "upsert", "bulk", "write", "post", "put", "submit", "enqueue", "copy",
+                         "clone", "import", "update", "generate", "publish"})
+
+
+def _writes(name: str) -> bool:
+    """A name with a write verb among its words (`create_user`, `bulk_insert`), also in the async
+    spelling of Django-style adapters (`acreate`, `aupdate_agent`)."""
+    words = name.rsplit(".", 1)[-1].lower().split("_")
+    return any(word in WRITE_WORDS or (word.startswith("a") and word[1:] in WRITE_WORDS) for word in words)
+
+
+def _project_function(ctx: FileContext, name: str) -> FunctionFacts | None:
+    symbol = ctx.index.symbols.get(ctx.index.resolve(ctx.path, name))
+    return symbol.value if symbol is not None and symbol.kind == "function" else None  # type: ignore[return-value]
 
 
 def _adds_to_parent(func: FunctionNode, path: str) -> bool:

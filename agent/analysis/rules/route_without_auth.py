@@ -15,7 +15,9 @@ class RouteWithoutAuth(Rule):
     the handler (a parameter such as `current_user: CurrentUser`, `Depends(get_current_user)`, a
     default bound to `CURRENT = Depends(...)`, or the decorator's `dependencies=[...]`), on its
     router (also a project's or library's `APIRouter` subclass), on every `include_router` /
-    `mount` chain that serves it (also when a helper function adds the include), or on the app;
+    `mount` chain that serves it (also when a helper function adds the include, or when the
+    include spreads a dict literal, `include_router(**spec)`, alone, bound to a name, or the loop
+    variable over a module-level list of them), or on the app;
     no auth decorator (`@requires("authenticated")`); no credential check in the handler itself
     (401/403, a JWT decode, a rejected token header, a verified webhook signature); no HTTP
     middleware answering 401/403. A dependency authenticates (transitively, across files) when
@@ -48,7 +50,8 @@ class RouteWithoutAuth(Rule):
 
     **Known problems**
     Routes that are public by design are recognised (`fba routes` shows the reason): sign-in
-    flows, also with a suffix (`/login-ldap`, `signin_oauth`), signup/register/logout, password
+    flows, also with a suffix (`/login-ldap`, `signin_oauth`) or only a sign-in form as the body
+    (`POST /token/cli` taking `body: LoginBody`), signup/register/logout, password
     recovery; OAuth authorize/callback/redirect/providers steps and verify/reset/confirm/token
     requests next to an authentication word or each other (`/auth/refresh`,
     `/request-verify-token`); health/readiness/docs/openapi/webhooks/`.well-known/`; a `public`
@@ -600,6 +603,94 @@ def chat_options(request: Request) -> dict:
 def supported_events(source: str) -> list[str]:
     return REGISTRY.get(source, [])
 """,
+        # Includes spelled as dict literals spread into `include_router(**spec)`, looped over
+        # module-level lists (one built from another with `+`), with auth on the parent router, in
+        # a dict's `dependencies` naming a module-level list, and on the include of the parent.
+        # And a sign-in route named only by its body (`LoginBody`).
+        {
+            "app/deps.py": """
+from fastapi import Depends, HTTPException
+from fastapi.security import OAuth2PasswordBearer
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")
+
+def get_current_user(token: str = Depends(oauth2_scheme)):
+    return token
+
+def get_admin_user(user=Depends(get_current_user)):
+    if user != "admin":
+        raise HTTPException(status_code=403)
+    return user
+""",
+            "app/routes/users.py": """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("")
+def list_users() -> list[str]:
+    return []
+
+@router.delete("/{id}")
+def delete_user(id: int) -> None:
+    return None
+""",
+            "app/routes/models.py": """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("")
+def create_model(name: str) -> dict:
+    return {"name": name}
+""",
+            "app/routes/jobs.py": """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/{id}/stop")
+def stop_job(id: int) -> dict:
+    return {"id": id}
+""",
+            "app/routes/login.py": """
+from fastapi import APIRouter
+from pydantic import BaseModel
+router = APIRouter()
+
+class LoginBody(BaseModel):
+    username: str
+    password: str
+
+@router.post("/token/cli")
+def create_token_cli(body: LoginBody) -> dict:
+    return {"access_token": issue(body)}
+""",
+            "app/main.py": """
+from fastapi import APIRouter, Depends, FastAPI
+from app.deps import get_admin_user, get_current_user
+from app.routes import jobs, login, models, users
+
+OWNER_ONLY = [Depends(get_current_user)]
+model_routers = [{"router": models.router, "prefix": "/models", "dependencies": OWNER_ONLY}]
+tenant_routers = model_routers + [{"router": jobs.router, "prefix": "/jobs", "tags": ["Jobs"]}]
+admin_routers = ({"router": users.router, "prefix": "/users", "tags": ["Users"]},)
+
+app = FastAPI()
+worker_router = APIRouter()
+for spec in model_routers:
+    worker_router.include_router(**spec)
+app.include_router(worker_router)
+
+base_router = APIRouter(dependencies=[Depends(get_current_user)])
+for tr in tenant_routers:
+    base_router.include_router(**tr)
+app.include_router(base_router, prefix="/v1")
+
+admin_router = APIRouter()
+for spec in admin_routers:
+    admin_router.include_router(**spec)
+app.include_router(admin_router, prefix="/v1", dependencies=[Depends(get_admin_user)])
+app.include_router(login.router)
+""",
+        },
     )
     INVALID = (
         # A shared catalogue (GET only, a model without an owner column) whose include has no
@@ -810,6 +901,54 @@ def delete_conversation(conversation_id: int, request: Request) -> None:
     log(request.user)
     return None
 """,
+        # Look-alikes of spread includes: a dict without `dependencies` spread into a router
+        # without auth; and a body whose class only mentions a sign-in (`LoginEvent`).
+        {
+            "app/deps.py": """
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")
+
+def get_current_user(token: str = Depends(oauth2_scheme)):
+    return token
+""",
+            "app/routes/users.py": """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.delete("/{id}")
+def delete_user(id: int) -> None:
+    return None
+
+@router.post("/{id}/audit")
+def import_audit(id: int, events: LoginEvent) -> None:
+    return None
+""",
+            "app/routes/items.py": """
+from fastapi import APIRouter, Depends
+from app.deps import get_current_user
+router = APIRouter()
+
+@router.get("/")
+def read_items(user=Depends(get_current_user)) -> list[str]:
+    return []
+""",
+            "app/main.py": """
+from fastapi import APIRouter, Depends, FastAPI
+from app.deps import get_current_user
+from app.routes import items, users
+
+ROUTERS = [{"router": users.router, "prefix": "/users", "tags": ["Users"]}]
+
+app = FastAPI()
+app.include_router(**{"router": items.router, "prefix": "/items"})
+open_router = APIRouter()
+for spec in ROUTERS:
+    open_router.include_router(**spec)
+app.include_router(open_router)
+""",
+        },
     )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:

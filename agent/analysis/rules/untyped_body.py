@@ -45,7 +45,8 @@ class UntypedBody(Rule):
     suppress them with `# fba: ignore[FBA220]` on the parameter line. Not flagged: `dict[str, int]`
     and other dicts with typed values; a dict the handler validates itself (`Valves(**form_data)`,
     `Model.model_validate(data)`, `validate(data, schema)`); a body declared open on purpose
-    (`Body(json_schema_extra={"additionalProperties": True})`); and a proxy's body, sent whole
+    (`Body(json_schema_extra={"additionalProperties": True})`, or pydantic's `JsonValue`,
+    `dict[str, JsonValue]`: explicitly any JSON value); and a proxy's body, sent whole
     (or copied) as the body of a request to another service, directly or through the project's
     functions (`client.post(url, json={**form_data})`): the service it is meant for validates it.
     A body the handler reads fields from to build a new request is still flagged.
@@ -152,6 +153,22 @@ async def validate_values(
 ):
     return check_schema(preprocess(json_schema))
 """,
+        # ... or typed as pydantic's `JsonValue`: any JSON value, by contract (a free-form value store).
+        """
+from typing import Annotated
+from fastapi import APIRouter, Body
+from pydantic import JsonValue
+
+router = APIRouter()
+
+@router.post("/xcoms/{key}")
+def set_xcom(key: str, value: Annotated[JsonValue, Body()]):
+    return {"key": key}
+
+@router.put("/task-instances/{id}/rendered-fields")
+def put_rendered_fields(id: str, fields: Annotated[dict[str, JsonValue], Body()]):
+    return fields
+""",
     )
     INVALID = (
         """
@@ -217,6 +234,18 @@ router = APIRouter()
 @router.put("/settings")
 async def put_settings(settings: dict[str, Any] = Body(..., json_schema_extra={"examples": [{"theme": "dark"}]})):
     return save(settings)
+""",
+        # Look-alikes of `JsonValue`: pydantic's bare `Json` and a dict of `Any` values.
+        """
+from typing import Annotated, Any
+from fastapi import APIRouter, Body
+from pydantic import Json
+
+router = APIRouter()
+
+@router.post("/xcoms/{key}")
+def set_xcom(key: str, value: Annotated[Json, Body()], meta: Annotated[dict[str, Any], Body()]):
+    return {"key": key}
 """,
     )
 
