@@ -6,7 +6,7 @@ from typing import Iterator
 from agent.analysis.facts import keyword
 from agent.analysis.rules._calls import calls_named, imported_as, last_names
 from agent.analysis.rules._security import (
-    argument, imports_of, is_true, module_constants, resolve, resolve_value,
+    argument, import_paths, imports_of, is_true, module_constants, resolve, resolve_value,
 )
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
@@ -17,7 +17,7 @@ ALWAYS_SHELL = frozenset({"os.system", "os.popen", "subprocess.getoutput", "subp
                           "asyncio.create_subprocess_shell", "commands.getoutput"})
 SHELL_FUNCTIONS = SHELL_WHEN_ASKED | ALWAYS_SHELL
 # Every module or function path a shell function is reached through (`os`, `os.system`, ...).
-_SHELL_PATHS = frozenset(name.rsplit(".", depth)[0] for name in SHELL_FUNCTIONS for depth in range(name.count(".") + 1))
+_SHELL_PATHS = import_paths(SHELL_FUNCTIONS)
 _SHELL_LAST_NAMES = last_names(SHELL_FUNCTIONS)
 QUOTING = frozenset({"shlex.quote", "pipes.quote", "shlex.join"})
 
