@@ -26,7 +26,8 @@ from agent.analysis.facts import extract_facts
 from agent.analysis.index import ProjectIndex
 from agent.analysis.rules.base import FileContext
 from agent.analysis.discovery import collect_files
-from agent.analysis.runner import ReviewOptions, read_sources, source_files
+from agent.analysis.reading import read_sources
+from agent.analysis.runner import ReviewOptions, source_files
 from agent.analysis.selection import enabled_rules
 from agent.analysis.source import parse_python
 from agent.analysis.walk import TreeWalk

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.analysis import analyzer as analyzer_module
-from agent.analysis import runner
+from agent.analysis import reading
 from agent.analysis.cache import KEY_FILE, MAGIC, ReviewCache, stat_digest
 from agent.analysis.index import ProjectIndex
 from agent.analysis.runner import ReviewOptions, review_paths, review_sources
@@ -443,13 +443,13 @@ def test_moving_code_in_an_imported_module_rechecks_only_that_module(tmp_path, c
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Paths whose text was read from disk."""
     seen: list[str] = []
-    real = runner._read_text
+    real = reading._read_text
 
     def spy(absolute: Path, shown: str) -> str:
         seen.append(shown)
         return real(absolute, shown)
 
-    monkeypatch.setattr(runner, "_read_text", spy)
+    monkeypatch.setattr(reading, "_read_text", spy)
     return seen
 
 
@@ -498,7 +498,7 @@ def test_an_edit_keeping_size_and_mtime_is_caught_while_racily_clean(tmp_path, m
     """As on a file system whose inode and ctime say nothing (or a tool that restores the mtime):
     only size and mtime are left, and the edit keeps both. A file modified close to the cached
     run is re-read, so the edit is still seen."""
-    monkeypatch.setattr(runner, "stat_signature", lambda path: (0, 0, os.stat(path).st_size, os.stat(path).st_mtime_ns, 0))
+    monkeypatch.setattr(reading, "stat_signature", lambda path: (0, 0, os.stat(path).st_size, os.stat(path).st_mtime_ns, 0))
     on_disk(tmp_path, monkeypatch)
     users = tmp_path / "app/users.py"
     set_mtime(users, 0)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from agent.analysis.cache import ReviewCache, digest
 from agent.analysis.memory import ReviewMemory
-from agent.analysis.runner import ReviewOptions, ReviewSource, review_sources
+from agent.analysis.reading import ReviewSource
+from agent.analysis.runner import ReviewOptions, review_sources
 
 SOURCES = {"app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n", "app/util.py": "def f(:\n"}
 ONLY_201 = ReviewOptions(select=("FBA201",))

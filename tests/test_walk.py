@@ -11,7 +11,6 @@ from agent.analysis.walk import (
     SCOPE_NODES,
     SHARED_LEAVES,
     TreeWalk,
-    activate,
     walk_body,
     walk_nodes,
     walk_nodes_of_type,
@@ -110,17 +109,15 @@ def check_walk(tree: ast.Module) -> None:
     assert walk.body(tree) == reference_body(tree)
 
 
-def test_node_helpers_use_the_active_walk_and_fall_back_for_other_nodes():
+def test_node_helpers_use_the_nodes_walk_and_fall_back_for_other_nodes():
     tree = ast.parse("def f(x):\n    def g():\n        return 1\n    return [x + 1 for x in range(3)]\n")
     other = ast.parse("y = z.w(1)").body[0]
-    activate(TreeWalk(tree))
-    try:
-        function = tree.body[0]
-        assert walk_body(function) == reference_body(function)
-        assert walk_body(other) == reference_body(other)  # not in the active walk: walked directly
-        assert walk_nodes(other) == reference_walk(other)
-        assert walk_nodes_of_type(function, ast.Name) == [n for n in reference_walk(function) if isinstance(n, ast.Name)]
-        assert walk_nodes_of_type(other, ast.Name) == [n for n in reference_walk(other) if isinstance(n, ast.Name)]
-    finally:
-        activate(None)
+    walk = TreeWalk(tree)
+    function = tree.body[0]
+    assert walk_body(function) == reference_body(function)
+    assert walk_body(other) == reference_body(other)  # in no walk: walked directly
+    assert walk_nodes(other) == reference_walk(other)
+    assert walk_nodes_of_type(function, ast.Name) == [n for n in reference_walk(function) if isinstance(n, ast.Name)]
+    assert walk_nodes_of_type(other, ast.Name) == [n for n in reference_walk(other) if isinstance(n, ast.Name)]
+    del walk
     assert walk_body(function) == reference_body(function)

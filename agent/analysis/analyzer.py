@@ -17,7 +17,7 @@ from agent.analysis.index import ProjectIndex
 from agent.analysis.rules.base import FileContext, Rule
 from agent.analysis.source import parse_python
 from agent.analysis.suppressions import MODEL_RULE_PREFIX, is_suppressed, suppressions, unknown_codes
-from agent.analysis.walk import TreeWalk, activate
+from agent.analysis.walk import TreeWalk
 from agent.errors import InputError
 from agent.types import CATEGORIES, Finding, Severity
 
@@ -124,7 +124,6 @@ class Analyzer:
                     suppressed.append(finding.line)
                 else:
                     findings.append(apply_severity(finding, self._severity))
-        activate(None)  # the file is done: do not keep its walk alive
         findings.sort(key=Finding.sort_key)
         return FindingsEntry(tuple(findings), tuple(suppressed), unknown_codes(table, suppression_codes()))
 

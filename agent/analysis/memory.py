@@ -19,7 +19,8 @@ from agent.analysis.cache import (
 )
 
 if TYPE_CHECKING:
-    from agent.analysis.runner import ReviewOptions, ReviewSource, _Run
+    from agent.analysis.reading import ReviewSource
+    from agent.analysis.runner import ReviewOptions, _Run
 
 Status = tuple[bool, "str | None"]  # (parsed, why the file was not (fully) analysed)
 

@@ -56,4 +56,6 @@ def _evaluate(index: ProjectIndex, path: str, node: ast.AST, bound: dict[str, st
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = _evaluate(index, path, node.left, bound), _evaluate(index, path, node.right, bound)
         return left + right if left is not None and right is not None else None
-    return index._string_of(path, node)
+    from agent.analysis.routing import string_of  # routing imports this module
+
+    return string_of(index, path, node)

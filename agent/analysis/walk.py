@@ -16,16 +16,18 @@ review time there. `TreeWalk` visits the tree once, in pre-order, and answers fr
 Unlike `ast.walk`, none of these include the `Load`/`Store` contexts and operators (`SHARED_LEAVES`).
 Each node remembers its pre-order position (`_fba_at`, checked against the walk's own list, so
 a node of another tree is never mistaken for one of this walk; a node re-numbered by a second
-walk over part of the tree is found through a position table).
+walk over part of the tree is found through a position table) and, by a weak reference, the walk
+that numbered it (`_fba_walk`; not on leaves, whose answers need no walk).
 
-Rule helpers that only receive a node (`walk_body(func)`, `walk_nodes`, `subtree_nodes`) use the
-walk of the file being checked, made active by `activate` (the runner checks one file at a time
-per process); a node that walk does not hold (another tree, a synthetic node) is walked directly.
+Rule helpers that only receive a node (`walk_body(func)`, `walk_nodes`, `subtree_nodes`) ask the
+walk the node belongs to, so their answers do not depend on which file was walked last; a node
+no live walk holds (a leaf, a synthetic node, a tree whose walk is gone) is walked directly.
 """
 
 from __future__ import annotations
 
 import ast
+import weakref
 from array import array
 from bisect import bisect_left, bisect_right
 from typing import Iterable
@@ -86,6 +88,7 @@ class TreeWalk:
         fields_of = _CHILD_FIELDS
         stack: list[tuple[ast.AST, int, int]] = [(tree, -1, 0)]
         push, pop = stack.append, stack.pop
+        owner = weakref.ref(self)  # weak: a tree kept after its walk must not keep the walk alive
         while stack:  # `child_nodes` inlined: this loop runs once per node of every file
             node, parent, depth = pop()
             position = len(order)
@@ -101,7 +104,8 @@ class TreeWalk:
                 bucket.append(position)
             names = fields_of[cls]
             if not names:
-                continue
+                continue  # a leaf: helpers answer it directly as cheaply, so it is not stamped
+            node._fba_walk = owner
             children = []
             for name in names:
                 value = getattr(node, name, None)
@@ -244,38 +248,33 @@ def _walk_body(node: ast.AST) -> Iterable[ast.AST]:
             stack.extend(reversed(child_nodes(current)))
 
 
-_active: TreeWalk | None = None
-
-
-def activate(walk: TreeWalk | None) -> None:
-    """Make `walk` the one node-only helpers consult (the file whose rules run now; None after)."""
-    global _active
-    _active = walk
+def _walk_of(node: ast.AST) -> TreeWalk | None:
+    """The live walk that numbered `node`, if any."""
+    owner = getattr(node, "_fba_walk", None)
+    return owner() if owner is not None else None
 
 
 def walk_body(node: ast.AST) -> list[ast.AST]:
-    """`TreeWalk.body` through the active walk, or a direct walk for nodes it does not hold."""
-    walk = _active
-    if walk is not None:
-        return walk.body(node)
-    return list(_walk_body(node))
+    """`TreeWalk.body` through the node's own walk, or a direct walk for a node no walk holds."""
+    walk = _walk_of(node)
+    return walk.body(node) if walk is not None else list(_walk_body(node))
 
 
 def walk_nodes(node: ast.AST) -> list[ast.AST]:
-    """`ast.walk(node)` (breadth first, without the shared leaves), served by the active walk."""
-    walk = _active
+    """`ast.walk(node)` (breadth first, without the shared leaves), served by the node's walk."""
+    walk = _walk_of(node)
     return walk.subtree_bfs(node) if walk is not None else _walk(node)
 
 
 def subtree_nodes(node: ast.AST) -> list[ast.AST]:
     """`node` and its descendants in pre-order (for callers that do not need `ast.walk`'s order)."""
-    walk = _active
+    walk = _walk_of(node)
     return walk.subtree(node) if walk is not None else _walk(node)
 
 
 def walk_nodes_of_type(node: ast.AST, *types: type) -> list[ast.AST]:
-    """The nodes of `types` in `walk_nodes(node)`, in its order, from the active walk's buckets."""
-    walk = _active
+    """The nodes of `types` in `walk_nodes(node)`, in its order, from the node's walk's buckets."""
+    walk = _walk_of(node)
     if walk is not None:
         return walk.subtree_of_type(node, *types)
     return [n for n in _walk(node) if isinstance(n, types)]

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from agent.analysis.runner import build_index, indexed_sources
+from agent.analysis.reading import indexed_sources
+from agent.analysis.runner import build_index
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from agent.analysis.facts import ADMIN_ATTRIBUTES, Route, call_name, callee_attr, dotted_name
-from agent.analysis.index import OWNER_COLUMNS, USER_TABLE_WORDS, ModelInfo
+from agent.analysis.models import OWNER_COLUMNS, USER_TABLE_WORDS, ModelInfo
 from agent.analysis.rules._db import is_session, session_method, walk_body
 from agent.analysis.rules.base import FileContext, FunctionNode
 from agent.analysis.walk import subtree_nodes

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from agent.analysis.facts import (ADMIN_ATTRIBUTES, call_name, http_exception_status, is_credential_name, keyword,
                                   literal_str)
-from agent.analysis.index import OWNER_COLUMNS
+from agent.analysis.models import OWNER_COLUMNS
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
 

@@ -17,7 +17,7 @@ from typing import Callable, ClassVar, Generic, Iterator, Mapping, TypeVar, Unio
 
 from agent.analysis.facts import Route
 from agent.analysis.index import ProjectIndex
-from agent.analysis.walk import TreeWalk, activate
+from agent.analysis.walk import TreeWalk
 from agent.types import Finding, Fix, Severity
 
 Example = Union[str, Mapping[str, str]]
@@ -30,8 +30,8 @@ _SOURCE_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 class FileContext:
     """One parsed file plus the project index: what a rule's `check` receives.
 
-    Its `walk` (one traversal of the tree, see `agent.analysis.walk`) is shared by every rule;
-    creating a context makes it the active walk for node-only helpers such as `walk_body`.
+    Its `walk` (one traversal of the tree, see `agent.analysis.walk`) is shared by every rule,
+    and node-only helpers such as `walk_body` find it through the nodes it numbered.
     """
 
     path: str
@@ -43,7 +43,6 @@ class FileContext:
     def __post_init__(self) -> None:
         if self.walk is None or self.walk.tree is not self.tree:
             self.walk = TreeWalk(self.tree)
-        activate(self.walk)
 
     @cached_property
     def lines(self) -> list[str]:

@@ -3,8 +3,10 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from agent.analysis.facts import call_name, collect_imports, module_name
+from agent.analysis.facts import call_name
+from agent.analysis.rules._calls import calls_named, imported_as, last_names
 from agent.analysis.rules._db import NOT_SESSION_ROOTS, is_session, walk_body
+from agent.analysis.rules._security import imports_of, resolve
 from agent.analysis.rules.base import FileContext, FunctionNode, Rule
 from agent.types import Finding
 
@@ -177,24 +179,15 @@ async def wait_for(job):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         if not any(isinstance(func, ast.AsyncFunctionDef) for func in ctx.functions):
             return  # only calls whose own scope is an `async def` are reported
-        facts = ctx.index.files.get(ctx.path)
-        imports = facts.imports if facts is not None else collect_imports(ctx.tree, module_name(ctx.path))
-        direct, last_names = _blocking_names(imports)
-        methods = last_names | SESSION_IO
+        imports = imports_of(ctx)
+        direct, blocking_methods = _blocking_names(imports)
         # One pass over the file's calls, the callee's own name tested first; the enclosing scope
         # (an ancestor walk) is looked up only for a blocking or session call. A call is in
         # `walk_body(f)` of exactly the function `f` that is its innermost scope.
-        for node in ctx.nodes_of(ast.Call):
+        for node in calls_named(ctx, blocking_methods | SESSION_IO, direct):
             func = node.func
-            if isinstance(func, ast.Attribute):
-                if func.attr not in methods:
-                    continue
-                maybe_blocking = func.attr in last_names
-            elif isinstance(func, ast.Name) and func.id in direct:
-                maybe_blocking = True
-            else:
-                continue
-            qualified = _qualified(call_name(node), imports) if maybe_blocking else None
+            maybe_blocking = not isinstance(func, ast.Attribute) or func.attr in blocking_methods
+            qualified = resolve(func, imports) if maybe_blocking else None
             if qualified not in BLOCKING and not _session_io_call(node):
                 continue
             scope = ctx.enclosing_scope(node)
@@ -224,18 +217,7 @@ def _blocking_names(imports: dict[str, str]) -> tuple[frozenset[str], frozenset[
     ends in the callee's own name: after `import os` only `.system(...)` calls can block."""
     targets = set(imports.values())
     reachable = [name for name, paths in _BLOCKING_PATHS.items() if paths & targets]
-    direct = frozenset(local for local, target in imports.items() if target in BLOCKING)
-    return direct, frozenset(name.rsplit(".", 1)[-1] for name in reachable)
-
-
-def _qualified(name: str | None, imports: dict[str, str]) -> str | None:
-    """`sleep` -> `time.sleep` after `from time import sleep`; unimported names stay unresolved."""
-    if not name:
-        return None
-    head, _, rest = name.partition(".")
-    if head not in imports:
-        return None
-    return f"{imports[head]}.{rest}" if rest else imports[head]
+    return imported_as(imports, BLOCKING), last_names(reachable)
 
 
 def _dict_session(func: FunctionNode, call: ast.Call) -> bool:

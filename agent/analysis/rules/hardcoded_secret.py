@@ -28,14 +28,22 @@ LABEL_VALUES = frozenset({"bearer", "basic", "jwt", "hs256", "rs256", "es256", "
                           "access_token", "refresh_token", "id_token", "client_credentials", "authorization_code"})
 PLACEHOLDER_MARKERS = ("change", "replace", "your-", "your_", "<", ">", "${", "{{", "xxx", "***", "...",
                        "example", "placeholder", "dummy", "fake", "todo", "fixme", "redacted", "not-set", "notset")
+# The known token formats, each split around a literal that every match contains (its anchor):
+# (kind, before the anchor, anchor, after it). Both the formats and the prefilter below are built
+# from this one table, so a new format cannot miss the prefilter.
+FORMAT_PARTS = (
+    ("AWS access key id", r"\b", r"AKIA|ASIA", r"[0-9A-Z]{16}\b"),
+    ("Stripe live key", r"\b[sr]", r"k_live_", r"[0-9A-Za-z]{16,}"),
+    ("GitHub token", r"\b", r"gh[pousr]_", r"[A-Za-z0-9]{36,}"),
+    ("GitHub token", r"\b", r"github_pat_", r"[A-Za-z0-9_]{22,}"),
+    ("Slack token", r"\b", r"xox[abposr]-", r"[A-Za-z0-9-]{10,}"),
+    ("private key", r"-----BEGIN (?:[A-Z]+ )?", r"PRIVATE KEY", r"(?: BLOCK)?-----"),
+    ("Google API key", r"\b", r"AIza", r"[0-9A-Za-z_-]{35}"),
+    ("Anthropic API key", r"\b", r"sk-ant-", r"[A-Za-z0-9_-]{20,}"),
+)
 KNOWN_FORMATS = {
-    "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    "Stripe live key": re.compile(r"\b[sr]k_live_[0-9A-Za-z]{16,}"),
-    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}|\bgithub_pat_[A-Za-z0-9_]{22,}"),
-    "Slack token": re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-    "private key": re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY(?: BLOCK)?-----"),
-    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
-    "Anthropic API key": re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
+    kind: re.compile("|".join(f"{before}(?:{anchor}){after}" for k, before, anchor, after in FORMAT_PARTS if k == kind))
+    for kind in dict.fromkeys(kind for kind, *_ in FORMAT_PARTS)
 }
 VALUE_WRAPPERS = frozenset({"Field", "SecretStr", "SecretBytes"})
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -50,9 +58,9 @@ JWT_METHODS = frozenset({"encode", "decode", "decode_complete"})
 # A name is a secret only when its last word is one of these, and each word is part of the name
 # (lower-cased): a name containing none of them is rejected before it is split into words.
 SECRET_NAME_HINT = re.compile("|".join(sorted(SECRET_WORDS | PASSWORD_LIKE | ENTROPY_WORDS | {"key"})))
-# A literal that every match of a known format contains (read off KNOWN_FORMATS; keep them in step):
-# one search of a file's strings for these rejects almost every file before the formats run.
-FORMAT_ANCHORS = re.compile(r"AKIA|ASIA|k_live_|gh[pousr]_|github_pat_|xox[abposr]-|PRIVATE KEY|AIza|sk-ant-")
+# Every known format's anchor: one search of a file's strings for these rejects almost every file
+# before the formats run.
+FORMAT_ANCHORS = re.compile("|".join(anchor for _, _, anchor, _ in FORMAT_PARTS))
 
 
 class HardcodedSecret(Rule):

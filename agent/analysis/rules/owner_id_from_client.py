@@ -5,7 +5,7 @@ import re
 from typing import Iterator
 
 from agent.analysis.facts import Param, Route, call_name
-from agent.analysis.index import OWNER_COLUMNS
+from agent.analysis.models import OWNER_COLUMNS
 from agent.analysis.rules._db import tainted_names, walk_body
 from agent.analysis.rules._ownership import (
     CHECK_WORDS,

@@ -4,8 +4,9 @@ import ast
 from typing import Iterator
 
 from agent.analysis.facts import keyword
+from agent.analysis.rules._calls import calls_named, imported_as, last_names
 from agent.analysis.rules._security import (
-    argument, imports_of, is_true, module_constants, resolve, resolve_value,
+    argument, import_paths, imports_of, is_true, module_constants, resolve, resolve_value,
 )
 from agent.analysis.rules.base import FileContext, Rule
 from agent.types import Finding, Severity
@@ -16,8 +17,8 @@ ALWAYS_SHELL = frozenset({"os.system", "os.popen", "subprocess.getoutput", "subp
                           "asyncio.create_subprocess_shell", "commands.getoutput"})
 SHELL_FUNCTIONS = SHELL_WHEN_ASKED | ALWAYS_SHELL
 # Every module or function path a shell function is reached through (`os`, `os.system`, ...).
-_SHELL_PATHS = frozenset(name.rsplit(".", depth)[0] for name in SHELL_FUNCTIONS for depth in range(name.count(".") + 1))
-_SHELL_LAST_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in SHELL_FUNCTIONS)
+_SHELL_PATHS = import_paths(SHELL_FUNCTIONS)
+_SHELL_LAST_NAMES = last_names(SHELL_FUNCTIONS)
 QUOTING = frozenset({"shlex.quote", "pipes.quote", "shlex.join"})
 
 
@@ -133,15 +134,8 @@ def _shell_calls(ctx: FileContext, imports: dict[str, str]) -> Iterator[tuple[as
     checked before anything is resolved."""
     if not any(target in _SHELL_PATHS for target in imports.values()):
         return
-    direct = frozenset(local for local, target in imports.items() if target in SHELL_FUNCTIONS)
-    for node in ctx.nodes_of(ast.Call):
-        func = node.func
-        if isinstance(func, ast.Attribute):
-            if func.attr not in _SHELL_LAST_NAMES:
-                continue
-        elif not (isinstance(func, ast.Name) and func.id in direct):
-            continue
-        callee = resolve(func, imports)
+    for node in calls_named(ctx, _SHELL_LAST_NAMES, imported_as(imports, SHELL_FUNCTIONS)):
+        callee = resolve(node.func, imports)
         if callee in ALWAYS_SHELL or (callee in SHELL_WHEN_ASKED and is_true(keyword(node, "shell"))):
             yield node, callee
 

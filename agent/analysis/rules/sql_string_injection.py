@@ -4,6 +4,7 @@ import ast
 import re
 from typing import Iterator
 
+from agent.analysis.rules._calls import calls_named, imported_as
 from agent.analysis.rules._security import (
     constant_strings, imports_of, local_values, module_constants, resolve,
 )
@@ -273,16 +274,10 @@ def _sinks(ctx: FileContext, imports: dict[str, str]) -> Iterator[tuple[ast.Call
 
     The callee's own name is tested before anything is resolved: resolving every call of the file
     was the rule's main cost. A call resolves into `TEXT_FUNCTIONS` only as `<module>.text(...)`
-    or through a name imported from one (`text_names`, aliases included)."""
-    text_names = frozenset(local for local, target in imports.items() if target in TEXT_FUNCTIONS)
-    for node in ctx.nodes_of(ast.Call):
+    or through a name imported from one (aliases included)."""
+    for node in calls_named(ctx, SINK_ATTRIBUTES, imported_as(imports, TEXT_FUNCTIONS)):
         func = node.func
-        if isinstance(func, ast.Attribute):
-            if func.attr not in SINK_ATTRIBUTES:
-                continue
-            if func.attr == "text" and resolve(func, imports) not in TEXT_FUNCTIONS:
-                continue
-        elif not (isinstance(func, ast.Name) and func.id in text_names):
+        if isinstance(func, ast.Attribute) and func.attr == "text" and resolve(func, imports) not in TEXT_FUNCTIONS:
             continue
         if node.args:
             yield node, node.args[0]
