@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Iterator
 
 from agent.analysis.facts import call_name, callee_attr, dotted_name
+from agent.analysis.rules._db import is_migration
 from agent.analysis.rules._security import (
     AUTHLIB, argument, import_paths, imports_of, is_test_file, jwt_calls, name_words, resolve, target_name,
 )
@@ -95,7 +96,9 @@ class HardcodedSecret(Rule):
     reported: they are defaults meant to be overridden, as in full-stack-fastapi-template, whose
     settings refuse them outside local development. A placeholder that reaches production is still a
     forgeable key. In test files only the known credential formats are reported: test passwords
-    such as `"testpass123"` are fixtures, not leaks.
+    such as `"testpass123"` are fixtures, not leaks. So in Alembic migrations, whose strings name
+    tables, columns and enum values (`{"cloud_credentials": "provider"}`); a plain password a
+    migration seeds is missed.
     """
 
     code = "FBA401"
@@ -134,6 +137,18 @@ SECRET_KEY_FILE = "/run/secrets/secret_key"
 
 def token_response(access_token: str) -> dict:
     return {"access_token": access_token, "token_type": "bearer"}
+""",
+        """
+# An Alembic migration: its strings name tables, columns and enum values.
+from alembic import op
+
+revision = "b7e2c4d15a80"
+provider_columns = {"cloud_credentials": "provider", "clusters": "provider"}
+password_column = "hashed_password"
+token = "access_token"
+
+def upgrade() -> None:
+    op.alter_column("users", "password", new_column_name="hashed_password")
 """,
         {"tests/conftest.py": """
 import pytest
@@ -175,6 +190,13 @@ class ResourceType(str, Enum):
 """,
     )
     INVALID = (
+        # A migration is still checked for the known credential formats.
+        """
+from alembic import op
+
+def upgrade() -> None:
+    op.execute("UPDATE integrations SET api_key = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'")
+""",
         # A plain class attribute is still a literal secret.
         """
 class Settings:
@@ -235,7 +257,7 @@ STRIPE = "sk_live_" "4eC39HqLyjWDarjtT1zdp7dc"
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         reported: set[int] = set()
-        if not is_test_file(ctx):
+        if not is_test_file(ctx) and not is_migration(ctx):
             for node, name in _named_literals(ctx):
                 if id(node) not in reported and _is_secret_assignment(name, node.value) and not _in_examples(ctx, node):
                     reported.add(id(node))
