@@ -65,7 +65,7 @@ class OwnerIdFromClient(Rule):
     only chooses which rows are read, so its owner fields are not flagged. Neither is the user id
     of a membership route (a member collection under a parent: `/teams/{team_id}/members`,
     `/workspaces/{id}/users/{user_id}`), which names the member added or removed (the parent's
-    tenant id is still checked), nor a route whose only caller is a service holding a machine
+    tenant id and who acts, `created_by`, are still checked), nor a route whose only caller is a service holding a machine
     credential (`_: None = Depends(gateway_token_auth)`): there is no user to take the id from.
 
     **Known problems**
@@ -238,13 +238,15 @@ def report_usage(report: UsageReport, session: SessionDep, _: None = Depends(gat
         },
     )
     INVALID = (
-        # Look-alikes: a user's own collection (`/users/{user_id}/items`) is not a membership route,
-        # a membership route still checks the tenant in its URL, and a machine-named dependency
-        # does not excuse a handler that receives the user.
+        # Look-alikes: a customer's own collection (`/customers/{customer_id}/orders`) is not a
+        # membership route, a membership route still checks the tenant in its URL and takes who
+        # acts (`created_by`) from the credential, and a machine-named dependency does not excuse
+        # a handler that receives the user.
         {
             "app/models.py": PRINCIPAL_MODELS + """
 class MemberAdd(SQLModel):
     user_id: uuid.UUID
+    created_by: uuid.UUID
 """,
             "app/api/deps.py": PRINCIPAL_DEPS + """
 def service_token_auth(token: Annotated[str, Depends(oauth2)]) -> None:
@@ -255,10 +257,16 @@ def service_token_auth(token: Annotated[str, Depends(oauth2)]) -> None:
 import uuid
 from fastapi import APIRouter, Depends
 from sqlmodel import select
-from app.api.deps import CurrentCustomer, CurrentMember, SessionDep, service_token_auth
-from app.models import Member, Order, OrderCreate
+from app.api.deps import CurrentCustomer, CurrentMember, SessionDep, get_org_member, service_token_auth
+from app.models import Member, MemberAdd, Order, OrderCreate
 
 router = APIRouter()
+
+@router.post("/orgs/{org_id}/members", status_code=201, dependencies=[Depends(get_org_member)])
+def add_member(org_id: uuid.UUID, body: MemberAdd, session: SessionDep, member: CurrentMember) -> Member:
+    row = Member(org_id=org_id, id=body.user_id, role="member", invited_by=body.created_by)
+    session.add(row)
+    return row
 
 @router.get("/orgs/{org_id}/members")
 def list_members(org_id: uuid.UUID, session: SessionDep, member: CurrentMember) -> list[Member]:
@@ -360,7 +368,7 @@ def read_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUI
             principal = principal_columns(route.principal, route.user_param)
             links = {*OWNER_COLUMNS, *TENANT_COLUMNS, *principal}
             if manages_members(route):  # the user id names the member added or removed, not the caller
-                links = set(TENANT_COLUMNS)
+                links -= _member_ids(principal)
             for param in route.params:
                 if param.source == "body":
                     yield from self._body_owner(ctx, route, func, param, principal)
@@ -381,7 +389,8 @@ def read_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUI
     ) -> Iterator[Finding]:
         if _searches(route):
             return
-        claims = () if manages_members(route) else (*OWNER_COLUMNS, *principal)
+        targets = _member_ids(principal) if manages_members(route) else set()
+        claims = [f for f in (*OWNER_COLUMNS, *principal) if f not in targets]
         for schema in ctx.index.models_in(ctx.path, param.annotation):
             if schema.table or FILTER_SCHEMA.search(schema.name):
                 continue  # a table model as body is FBA222's (mass assignment) concern; a filter is read only
@@ -406,6 +415,11 @@ SEARCH_SEGMENTS = frozenset({"filter", "search", "query", "count", "find"})
 # `verify_service_key`, `internal_api_key`): a shared machine credential.
 MACHINE_CREDENTIAL = re.compile(r"(gateway|service|machine|worker|internal|cluster|node)_?(token|key|secret|auth|credential)",
                                 re.IGNORECASE)
+
+
+def _member_ids(principal: tuple[str, ...]) -> set[str]:
+    """The ids that name a member in a membership route; `created_by` or `author_id` still name the caller."""
+    return {"user_id", "member_id", *principal}
 
 
 def _machine_caller(route: Route) -> bool:
