@@ -1,4 +1,4 @@
-"""FBA204: only the finding `--fix` can repair is marked fixable."""
+"""FBA204: only the findings `--fix` can repair are marked fixable."""
 
 from __future__ import annotations
 
@@ -28,6 +28,6 @@ SOURCE = textwrap.dedent("""
 """)
 
 
-def test_only_a_route_without_status_and_body_is_fixable():
+def test_only_a_route_without_body_and_without_status_or_with_200_is_fixable():
     findings = review_sources({"app/main.py": SOURCE}, ReviewOptions(select=("FBA204",))).findings
-    assert {f.line: f.fixable for f in findings} == {5: True, 9: False, 13: False, 17: False}
+    assert {f.line: f.fixable for f in findings} == {5: True, 9: True, 13: False, 17: False}

@@ -81,8 +81,9 @@ def add_created_status(text: str, finding: Finding) -> str | None:
 
 @fixer("FBA204")
 def add_no_content_status(text: str, finding: Finding) -> str | None:
-    """`@router.delete(...)` gains `status_code=status.HTTP_204_NO_CONTENT`, only when the handler
-    returns no body (FastAPI refuses a response model with 204 at startup)."""
+    """`@router.delete(...)` gains `status_code=status.HTTP_204_NO_CONTENT` (or its explicit
+    `status_code=200` becomes it), only when the handler returns no body (FastAPI refuses a
+    response model with 204 at startup)."""
     return _add_status_code(text, finding.line, "delete", "HTTP_204_NO_CONTENT", require_empty_body=True)
 
 
@@ -139,10 +140,22 @@ def _handler_at(tree: ast.Module, line: int, method: str):
             continue
         routes = [d for d in node.decorator_list if _is_route_call(d, method)]
         if any(d.lineno <= line <= (d.end_lineno or d.lineno) for d in routes) or (routes and node.lineno == line):
-            if any(k.arg == "status_code" for d in routes for k in d.keywords):
-                return None
-            return node
+            return node if all(_replaceable(k) for d in routes for k in d.keywords) else None
     return None
+
+
+def _replaceable(keyword: ast.keyword) -> bool:
+    """Can the fix set `status_code` next to this keyword? Not next to `**options` (it may hold one),
+    and an explicit status only when it is the default 200 the finding is about."""
+    if keyword.arg is None:
+        return False
+    if keyword.arg != "status_code":
+        return True
+    value = keyword.value
+    if isinstance(value, ast.Constant):
+        return value.value == 200 and not isinstance(value.value, bool)
+    name = ast.unparse(value) if isinstance(value, (ast.Name, ast.Attribute)) else ""
+    return name.rsplit(".", 1)[-1] == "HTTP_200_OK" or (name.endswith(".OK") and "HTTPStatus" in name)
 
 
 def _returns_no_body(handler) -> bool:
@@ -181,12 +194,15 @@ def _add_keyword(text: str, lines: set[int], method: str, value: str) -> str | N
                 return updated
             if not isinstance(call.func, cst.Attribute) or call.func.attr.value != method:
                 return updated
+            self.changed = True
+            if any(_is_status_keyword(a) for a in call.args):  # `status_code=200`: a second one would not compile
+                args = [a.with_changes(value=cst.parse_expression(value)) if _is_status_keyword(a) else a for a in call.args]
+                return updated.with_changes(decorator=call.with_changes(args=args))
             argument = cst.Arg(
                 keyword=cst.Name("status_code"),
                 value=cst.parse_expression(value),
                 equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
             )
-            self.changed = True
             args = _append(list(call.args), argument, call.whitespace_before_args)
             return updated.with_changes(decorator=call.with_changes(args=args))
 
@@ -197,6 +213,10 @@ def _add_keyword(text: str, lines: set[int], method: str, value: str) -> str | N
     transformer = AddKeyword()
     new_module = MetadataWrapper(module).visit(transformer)
     return new_module.code if transformer.changed else None
+
+
+def _is_status_keyword(argument) -> bool:
+    return argument.keyword is not None and argument.keyword.value == "status_code"
 
 
 def _append(items: list, item, opening_whitespace) -> list:

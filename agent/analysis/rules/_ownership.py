@@ -60,6 +60,20 @@ def principal_columns(principal: str | None, user_param: str | None) -> tuple[st
     return tuple(f"{w}_id" for w in sorted(words - GENERIC_PRINCIPAL_WORDS) if w.isalpha() and len(w) > 2)
 
 
+# Collections of a parent's members: in `/workspaces/{id}/users[/{user_id}]` the user id names the
+# member being added or removed, the target of the action, not the caller.
+MEMBER_SEGMENTS = frozenset({"users", "members", "memberships", "collaborators", "participants"})
+
+
+def manages_members(route: Route) -> bool:
+    """A membership route: a member collection right under a parameterised parent
+    (`/orgs/{org_id}/members`, `/workspaces/{workspace_id}/users/{user_id}`)."""
+    segments = [s for s in route.path.strip("/").split("/") if s]
+    if segments and segments[-1].startswith("{"):
+        segments.pop()  # the member's own id
+    return len(segments) >= 2 and segments[-1].lower() in MEMBER_SEGMENTS and segments[-2].startswith("{")
+
+
 def _words(name: str) -> set[str]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
     return {w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w}

@@ -158,14 +158,10 @@ async def delete_item(id: int):
             elif (route.status_code is None or status == 200) and route.response_model in (None, "None") \
                     and not (returned_values(func) or returns_response(func)):
                 message = f"{label} returns no body but answers 200; set status_code=status.HTTP_204_NO_CONTENT"
-                if route.status_code is None:
-                    yield self.finding(ctx, func, message, line=route.decorator_line)
-                else:  # the fix adds a keyword; an explicit `status_code=200` needs a person to change it
-                    yield self._unfixable(ctx, func, message, route.decorator_line)
-
+                yield self.finding(ctx, func, message, line=route.decorator_line)  # the fix adds or replaces the status
 
     def _unfixable(self, ctx: FileContext, func: FunctionNode, message: str, line: int) -> Finding:
-        """The automatic fix only adds 204 to a route with no status and no body: these need a person."""
+        """The automatic fix only sets 204 on a route with no status (or 200) and no body: these need a person."""
         return replace(self.finding(ctx, func, message, line=line), fixable=False)
 
 

@@ -11,6 +11,7 @@ from agent.analysis.rules._ownership import (
     CHECK_WORDS,
     FILTER_METHODS,
     TENANT_COLUMNS,
+    manages_members,
     mentions,
     principal_columns,
     requires_admin,
@@ -61,7 +62,11 @@ class OwnerIdFromClient(Rule):
     and drop `owner_id` from the request schema.
 
     A filter or search schema (`FlowRunFilter`, `ItemSearch`, a body of `POST /items/filter`)
-    only chooses which rows are read, so its owner fields are not flagged.
+    only chooses which rows are read, so its owner fields are not flagged. Neither is the user id
+    of a membership route (a member collection under a parent: `/teams/{team_id}/members`,
+    `/workspaces/{id}/users/{user_id}`), which names the member added or removed (the parent's
+    tenant id and who acts, `created_by`, are still checked), nor a route whose only caller is a service holding a machine
+    credential (`_: None = Depends(gateway_token_auth)`): there is no user to take the id from.
 
     **Known problems**
     Admin routes (a superuser/admin dependency or an `is_superuser` guard at the top of the
@@ -186,8 +191,98 @@ def oldest_invoices(org_id: uuid.UUID, session: SessionDep, member: OrgMember) -
     return session.exec(select(Invoice).where(Invoice.org_id == org_id).limit(10)).all()
 """,
         },
+        # Membership routes: the user id names the member added or removed, not the caller;
+        # and a service holding a machine credential (no user principal) reporting usage per user.
+        {
+            "app/models.py": MODELS + """
+class Membership(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    team_id: uuid.UUID
+    user_id: uuid.UUID = Field(foreign_key="user.id")
+
+class MemberAdd(SQLModel):
+    user_id: uuid.UUID
+
+class UsageReport(SQLModel):
+    user_id: uuid.UUID
+    tokens: int
+""",
+            "app/api/deps.py": DEPS + """
+def gateway_token_auth(token: Annotated[str, Depends(oauth2)]) -> None:
+    if token != "configured":
+        raise HTTPException(status_code=401)
+""",
+            "app/api/routes/teams.py": """
+import uuid
+from fastapi import APIRouter, Depends
+from sqlmodel import delete
+from app.api.deps import CurrentUser, SessionDep, gateway_token_auth
+from app.models import MemberAdd, Membership, UsageReport
+
+router = APIRouter()
+
+@router.post("/teams/{team_id}/members", status_code=201)
+def add_member(team_id: uuid.UUID, body: MemberAdd, session: SessionDep, current_user: CurrentUser) -> None:
+    session.add(Membership(team_id=team_id, user_id=body.user_id))
+    session.commit()
+
+@router.delete("/teams/{team_id}/members/{user_id}", status_code=204)
+def remove_member(team_id: uuid.UUID, user_id: uuid.UUID, session: SessionDep, current_user: CurrentUser) -> None:
+    session.exec(delete(Membership).where(Membership.team_id == team_id, Membership.user_id == user_id))
+    session.commit()
+
+@router.post("/usage", status_code=201)
+def report_usage(report: UsageReport, session: SessionDep, _: None = Depends(gateway_token_auth)) -> None:
+    session.add(report)
+""",
+        },
     )
     INVALID = (
+        # Look-alikes: a customer's own collection (`/customers/{customer_id}/orders`) is not a
+        # membership route, a membership route still checks the tenant in its URL and takes who
+        # acts (`created_by`) from the credential, and a machine-named dependency does not excuse
+        # a handler that receives the user.
+        {
+            "app/models.py": PRINCIPAL_MODELS + """
+class MemberAdd(SQLModel):
+    user_id: uuid.UUID
+    created_by: uuid.UUID
+""",
+            "app/api/deps.py": PRINCIPAL_DEPS + """
+def service_token_auth(token: Annotated[str, Depends(oauth2)]) -> None:
+    if token != "configured":
+        raise HTTPException(status_code=401)
+""",
+            "app/api/routes/members.py": """
+import uuid
+from fastapi import APIRouter, Depends
+from sqlmodel import select
+from app.api.deps import CurrentCustomer, CurrentMember, SessionDep, get_org_member, service_token_auth
+from app.models import Member, MemberAdd, Order, OrderCreate
+
+router = APIRouter()
+
+@router.post("/orgs/{org_id}/members", status_code=201, dependencies=[Depends(get_org_member)])
+def add_member(org_id: uuid.UUID, body: MemberAdd, session: SessionDep, member: CurrentMember) -> Member:
+    row = Member(org_id=org_id, id=body.user_id, role="member", invited_by=body.created_by)
+    session.add(row)
+    return row
+
+@router.get("/orgs/{org_id}/members")
+def list_members(org_id: uuid.UUID, session: SessionDep, member: CurrentMember) -> list[Member]:
+    return session.exec(select(Member).where(Member.org_id == org_id).limit(100)).all()
+
+@router.get("/customers/{customer_id}/orders")
+def list_orders(customer_id: uuid.UUID, session: SessionDep, customer: CurrentCustomer) -> list[Order]:
+    return session.exec(select(Order).where(Order.customer_id == customer_id).limit(100)).all()
+
+@router.post("/orders", status_code=201, dependencies=[Depends(service_token_auth)])
+def place_order(order_in: OrderCreate, session: SessionDep, customer: CurrentCustomer) -> Order:
+    order = Order.model_validate(order_in)
+    session.add(order)
+    return order
+""",
+        },
         # A tenant taken from the URL and never compared with the credential's tenant.
         {
             "app/models.py": PRINCIPAL_MODELS,
@@ -268,10 +363,12 @@ def read_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUI
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for route, func in ctx.route_handlers():
-            if not route.auth or route.admin or requires_admin(func):
+            if not route.auth or route.admin or requires_admin(func) or _machine_caller(route):
                 continue
             principal = principal_columns(route.principal, route.user_param)
             links = {*OWNER_COLUMNS, *TENANT_COLUMNS, *principal}
+            if manages_members(route):  # the user id names the member added or removed, not the caller
+                links -= _member_ids(principal)
             for param in route.params:
                 if param.source == "body":
                     yield from self._body_owner(ctx, route, func, param, principal)
@@ -292,10 +389,12 @@ def read_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUI
     ) -> Iterator[Finding]:
         if _searches(route):
             return
+        targets = _member_ids(principal) if manages_members(route) else set()
+        claims = [f for f in (*OWNER_COLUMNS, *principal) if f not in targets]
         for schema in ctx.index.models_in(ctx.path, param.annotation):
             if schema.table or FILTER_SCHEMA.search(schema.name):
                 continue  # a table model as body is FBA222's (mass assignment) concern; a filter is read only
-            for field in (f for f in (*OWNER_COLUMNS, *principal) if f in schema.field_names):
+            for field in (f for f in claims if f in schema.field_names):
                 if not _overwritten(func, field, route.user_param):
                     read = _first_read(func, param.name, field)
                     yield self.finding(
@@ -310,6 +409,27 @@ def read_items(session: SessionDep, current_user: CurrentUser, user_id: uuid.UUI
 # Schemas and endpoints that choose which rows are read: their owner fields are criteria, not identity.
 FILTER_SCHEMA = re.compile(r"(?:Filter|Criteria|Search|Query|Sort)s?$")
 SEARCH_SEGMENTS = frozenset({"filter", "search", "query", "count", "find"})
+
+
+# Dependencies that authenticate a service rather than a person (`gateway_token_auth`,
+# `verify_service_key`, `internal_api_key`): a shared machine credential.
+MACHINE_CREDENTIAL = re.compile(r"(gateway|service|machine|worker|internal|cluster|node)_?(token|key|secret|auth|credential)",
+                                re.IGNORECASE)
+
+
+def _member_ids(principal: tuple[str, ...]) -> set[str]:
+    """The ids that name a member in a membership route; `created_by` or `author_id` still name the caller."""
+    return {"user_id", "member_id", *principal}
+
+
+def _machine_caller(route: Route) -> bool:
+    """Is the only caller a service holding a machine credential? The handler receives no principal
+    (none, or one typed `None`) and every authenticating dependency is a machine credential check:
+    there is no user to set the id from."""
+    receives = next((p for p in route.params if p.name == route.user_param), None)
+    if receives is not None and receives.annotation not in {None, "None"}:
+        return False
+    return bool(route.auth_chain) and all(MACHINE_CREDENTIAL.search(via.dependency) for via in route.auth_chain)
 
 
 def _searches(route: Route) -> bool:

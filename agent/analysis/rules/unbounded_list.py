@@ -23,6 +23,8 @@ BOUNDING_METHODS = frozenset({
     "limit", "offset", "slice", "fetchmany", "partitions", "yield_per", "paginate", "apaginate",
 })
 PAGE_TYPES = re.compile(r"\b(\w*Page|CursorPage|LimitOffsetPage|Paginated\w*|\w*Pagination)\b")
+# Keywords that hand pagination to a helper (`paginated_select(stmt, offset=offset, limit=limit)`).
+PAGE_KEYWORDS = frozenset({"limit", "offset", "page_size", "per_page", "cursor"})
 AGGREGATES = frozenset({"len", "sum", "max", "min", "any", "all", "bool", "round", "float", "int"})
 # A parameter typed or injected as a database session, whatever its name (`s: AsyncSession`).
 SESSION_TYPE = re.compile(r"^(Async)?Session(Dep)?$|^(Async)?Connection$")
@@ -172,8 +174,52 @@ async def pinned_note(s: AsyncSession = Depends(get_session)):
             return note
     return None
 """,
+        # Pagination handed to a helper; counts grouped by the ids filtered; rows held rows refer to.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/jobs")
+def list_jobs(session: SessionDep, offset: int = 0, limit: int = Query(50, le=100)):
+    statement = paginated_select(statement=select(Job), offset=offset, limit=limit)
+    return session.scalars(statement).all()
+
+@router.get("/groups")
+async def list_groups(session: SessionDep):
+    groups = (await session.exec(select(Group).limit(50))).all()
+    ids = [g.id for g in groups]
+    stmt = select(Member.group_id, func.count(Member.id)).where(Member.group_id.in_(ids)).group_by(Member.group_id)
+    return {row[0]: row[1] for row in (await session.exec(stmt)).all()}
+
+@router.get("/instances/types")
+async def instance_types(session: SessionDep):
+    instances = (await session.exec(select(Instance).limit(50))).all()
+    snapshots = sorted({i.type_snapshot for i in instances})
+    rows = await session.exec(select(InstanceType).where(InstanceType.snapshot.in_(snapshots)))
+    return {row.snapshot: row for row in rows.all()}
+""",
     )
     INVALID = (
+        # Look-alikes: a helper told `limit=None`, and the rows of the owners held rows name.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/jobs")
+def list_jobs(session: SessionDep):
+    statement = paginated_select(statement=select(Job), limit=None)
+    return session.scalars(statement).all()
+""",
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.get("/team/items")
+async def team_items(session: SessionDep):
+    members = await crud.team_members(session)
+    owner_ids = [m.user_id for m in members]
+    return (await session.exec(select(Item).where(Item.owner_id.in_(owner_ids)))).all()
+""",
         # Filtering by a set of owners is not a set of rows.
         """
 from fastapi import APIRouter
@@ -288,9 +334,15 @@ def _bounded(func: FunctionNode) -> bool:
     for node in walk_body(func):
         if callee_attr(node) in BOUNDING_METHODS:
             return True
+        if isinstance(node, ast.Call) and any(kw.arg in PAGE_KEYWORDS and not _is_none(kw.value) for kw in node.keywords):
+            return True
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and _from_query(node.value, set(), queries):
             return True
     return False
+
+
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _query_test(func: FunctionNode):
@@ -341,29 +393,64 @@ def _returned_collection(func: FunctionNode) -> ast.Call | None:
     returned = _returned_names(func)
     returns = [n.value for n in walk_body(func) if isinstance(n, ast.Return) and n.value is not None]
     for node in in_order(iter(candidates)):
-        if _is_collection(node, results, queries) and (
+        if _is_collection(node, results, queries, func) and (
             any(_contains(r, node) for r in returns) or _assigned_to(func, node) & returned
         ):
             return node
     return None
 
 
-def _is_collection(node: ast.AST, results: set[str], queries=is_query) -> bool:
+def _is_collection(node: ast.AST, results: set[str], queries=is_query, func: FunctionNode | None = None) -> bool:
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
         return False
     if node.func.attr == "fetch_all":  # databases / asyncpg style: `await database.fetch_all(query)`
         return queries(node)
     return (node.func.attr in COLLECTION_METHODS and not node.args and _from_query(node.func.value, results, queries)
-            and not _by_ids(node.func.value))
+            and not _by_ids(node.func.value, func))
 
 
-def _by_ids(query: ast.AST) -> bool:
-    """`select(Group).where(Group.id.in_(ids))`: as many rows as ids the code already holds."""
-    return any(
-        callee_attr(n) == "in_" and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Attribute)
-        and n.func.value.attr == "id"
-        for n in ast.walk(query)
-    )
+def _by_ids(query: ast.AST, func: FunctionNode | None = None) -> bool:
+    """As many rows as keys the code already holds: `select(Group).where(Group.id.in_(ids))`,
+    counts grouped by the filtered column (`.where(M.group_id.in_(ids)).group_by(M.group_id)`), or
+    the rows that held rows refer to (`Type.snapshot.in_({i.type_snapshot for i in instances})`)."""
+    query = _expanded(query, func)
+    grouped = {ast.dump(a) for n in ast.walk(query) if callee_attr(n) == "group_by" for a in n.args}
+    for n in ast.walk(query):
+        if not (callee_attr(n) == "in_" and isinstance(n.func, ast.Attribute)
+                and isinstance(n.func.value, ast.Attribute) and n.args):
+            continue
+        column = n.func.value
+        if column.attr == "id" or ast.dump(column) in grouped or _referenced_by_rows(n.args[0], column.attr, func):
+            return True
+    return False
+
+
+def _expanded(query: ast.AST, func: FunctionNode | None) -> ast.AST:
+    """`query` together with the values its names were assigned (the statement behind `session.exec(stmt)`)."""
+    if func is None:
+        return query
+    names = names_in(query)
+    values = [n.value for n in walk_body(func) if isinstance(n, ast.Assign) and n.value is not None
+              and any(isinstance(t, ast.Name) and t.id in names for t in n.targets)]
+    return ast.Module(body=[ast.Expr(v) for v in (query, *values)], type_ignores=[])
+
+
+def _referenced_by_rows(keys: ast.AST, column: str, func: FunctionNode | None) -> bool:
+    """`{i.type_snapshot for i in instances}` filtering `Type.snapshot`: each held row refers to one
+    row by `<prefix>_<column>`. (`[m.user_id ...]` filtering `Item.user_id` reads every row of those users.)"""
+    sources = [keys]
+    if func is not None and isinstance(keys, ast.Call) and keys.args:  # `sorted({...})`, `list(...)`
+        sources.append(keys.args[0])
+    if func is not None:
+        named = names_in(keys)
+        sources += [n.value for n in walk_body(func) if isinstance(n, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id in named for t in n.targets)]
+    for source in sources:
+        for comp in (n for n in ast.walk(source) if isinstance(n, (ast.ListComp, ast.SetComp, ast.GeneratorExp))):
+            element = comp.elt
+            if isinstance(element, ast.Attribute) and element.attr != column and element.attr.endswith("_" + column):
+                return True
+    return False
 
 
 def _contains(tree: ast.AST, node: ast.AST) -> bool:
