@@ -24,7 +24,9 @@ A dependency authenticates (transitively, across files) when it uses a `fastapi.
 credential-like header/query/cookie parameter, redirects an anonymous session to the login
 page, is fastapi-users' `current_user(...)`, depends on one that does (also from a function
 defined inside a dependency factory), calls one, returns one (a factory picking the scheme), or
-is named in `auth-dependencies`.
+is named in `auth-dependencies`. A route dependency bound to a local name by the function that
+registers the route (`check = make_key_check(api_key)`) is judged as the callable that builds it
+(`facts.route_of_function`).
 """
 
 from __future__ import annotations
