@@ -54,7 +54,8 @@ class RouteWithoutAuth(Rule):
     Routes that are public by design are recognised (`fba routes` shows the reason): sign-in
     flows, also with a suffix (`/login-ldap`, `signin_oauth`) or only a sign-in form as the body
     (`POST /token/cli` taking `body: LoginBody`), signup/register/logout, password
-    recovery; OAuth authorize/callback/redirect/providers steps and verify/reset/confirm/token
+    recovery (a recovery word only next to an account word: `/password-recovery`, not
+    `/jobs/recovery`); OAuth authorize/callback/redirect/providers steps and verify/reset/confirm/token
     requests next to an authentication word or each other (`/auth/refresh`,
     `/request-verify-token`); health/readiness/docs/openapi/webhooks/`.well-known/`; a `public`
     path segment; ping/status/metrics/version/`/token`/`manifest.json` as the whole path;
@@ -726,6 +727,26 @@ def create_item_routes(api_key: str | None) -> APIRouter:
         },
     )
     INVALID = (
+        # "recovery" outside an account context names no sign-in step: a pipeline's forced
+        # recovery is private; the account recovery next to it is public.
+        """
+from fastapi import APIRouter, Depends
+from app.deps import get_current_user
+
+router = APIRouter()
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.post("/account/recover")
+def recover_account(body: RecoverIn) -> dict:
+    return {}
+
+@router.post("/jobs/recovery/force_reset")
+def force_reset_recovery(job_id: int) -> dict:
+    return {}
+""",
         # A router factory whose local dependency is built by a helper that checks nothing
         # (pagination), next to a route that authenticates.
         {
