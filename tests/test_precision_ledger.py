@@ -111,8 +111,8 @@ def test_held_out_figures_leave_the_tuning_backends_out():
     held = ledger.Judged("gpustack", "FBA404", "medium", "p.py", 1, "m", "f", None)
     assert ledger.held_out_only([tuned, held]) == [held]
     held_out = {b.name for b in ledger.BACKENDS if b.held_out}
-    assert {"argilla", "airflow", "gpustack", "skypilot", "chromadb", "openhands"} <= held_out
-    assert held_out.isdisjoint({"open-webui", "prefect", "zenml", "dstack", "khoj"})
+    assert {"argilla", "airflow", "gpustack", "lightrag", "skypilot", "chromadb", "openhands"} <= held_out
+    assert held_out.isdisjoint({"open-webui", "prefect", "zenml", "dstack", "khoj"})  # the tuning backends
 
 
 def test_closing_fixed_false_positives_drops_open(tmp_path):

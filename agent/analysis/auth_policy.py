@@ -24,7 +24,9 @@ A dependency authenticates (transitively, across files) when it uses a `fastapi.
 credential-like header/query/cookie parameter, redirects an anonymous session to the login
 page, is fastapi-users' `current_user(...)`, depends on one that does (also from a function
 defined inside a dependency factory), calls one, returns one (a factory picking the scheme), or
-is named in `auth-dependencies`.
+is named in `auth-dependencies`. A route dependency bound to a local name by the function that
+registers the route (`check = make_key_check(api_key)`) is judged as the callable that builds it
+(`facts.route_of_function`).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ REASONS = {
 
 # Words that make a route deliberately public, anywhere in its path or function name.
 PUBLIC_WORDS = frozenset({
-    "recover", "recovery", "forgot", "health", "healthz", "healthcheck", "readiness", "readyz", "liveness",
+    "forgot", "health", "healthz", "healthcheck", "readiness", "readyz", "liveness",
     "livez", "webhook", "webhooks", "openapi", "docs", "redoc", "callback", "wellknown", "public",
 })
 # Word prefixes of sign-in flows, also with a suffix (`login_ldap`, `/signin-oauth`, `loginWithEmail`).
@@ -111,6 +113,9 @@ PUBLIC_IN_AUTH_CONTEXT = frozenset({"token", "refresh", "reset", "verify", "veri
                                     "authorize", "authorization", "redirect", "providers", "metadata", "magic"})
 AUTH_CONTEXT = frozenset({"auth", "oauth", "oauth2", "password", "email", "account", "session", "jwt", "sso",
                           "oidc", "saml", "magic", "otp", "mfa", "2fa", "invite", "invitation", "provider", "device"})
+# Recovery words name an account's recovery only next to an authentication word (`/password-recovery`,
+# `/account/recover`): `/jobs/recovery/force_reset` recovers a pipeline, and takes no secret.
+RECOVERY_WORDS = frozenset({"recover", "recovery"})
 # Words that make a route public only when they are the route's whole path (`/ping`, `/api/v1/version`).
 PUBLIC_ALONE = frozenset({
     "ping", "status", "metrics", "ready", "live", "alive", "version", "info", "token", "changelog",
@@ -125,7 +130,7 @@ MOUNT_SEGMENTS = re.compile(r"api|v\d+(\.\d+)?")
 # FBA407: non-GET routes whose path or function name says they take a secret from a caller.
 AUTH_ENDPOINT_WORDS = frozenset({
     "login", "signin", "logon", "token", "signup", "register", "password", "otp", "totp", "2fa", "mfa",
-    "verify", "verification", "magic", "forgot", "recover", "recovery",
+    "verify", "verification", "magic", "forgot",
 })
 NOT_AUTH_ENDPOINT_WORDS = frozenset({"logout", "signout", "revoke", "webhook", "webhooks", "hook", "hooks"})
 
@@ -479,6 +484,8 @@ def public_reason(route: Route, full_path: str, patterns: tuple[str, ...] = ()) 
         return f"sign-in flow (takes a {form} body)"
     if words & PUBLIC_WORDS:
         return f"public by design ({sorted(words & PUBLIC_WORDS)[0]})"
+    if words & RECOVERY_WORDS and words & AUTH_CONTEXT:
+        return f"account recovery ({'/'.join(sorted(words & (RECOVERY_WORDS | AUTH_CONTEXT)))})"
     in_context = words & PUBLIC_IN_AUTH_CONTEXT
     if in_context and (words & AUTH_CONTEXT or len(in_context) > 1):
         return f"authentication flow ({'/'.join(sorted(in_context | (words & AUTH_CONTEXT)))})"
@@ -532,7 +539,8 @@ def is_auth_endpoint(route: Route) -> bool:
         return False
     tokens = [t for t in re.split(r"[^a-z0-9]+", f"{route.path} {route.function}".lower()) if t]
     words = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}
-    return bool(words & AUTH_ENDPOINT_WORDS) and not words & NOT_AUTH_ENDPOINT_WORDS
+    recovery = bool(words & RECOVERY_WORDS and words & AUTH_CONTEXT)
+    return bool(words & AUTH_ENDPOINT_WORDS or recovery) and not words & NOT_AUTH_ENDPOINT_WORDS
 
 
 def _words(text: str) -> set[str]:

@@ -491,6 +491,7 @@ def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str, w
         path_ref = _prefix_ref(url_node) if url is None else None
         url = url if url is not None else ""
         params = function_params(node, path_parameters(url))
+        dependencies = _dependency_names(keyword(call, "dependencies")) + tuple(p.dependency for p in params if p.dependency)
         routes.append(
             Route(
                 file=path,
@@ -503,8 +504,7 @@ def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str, w
                 owner=owner,
                 is_async=isinstance(node, ast.AsyncFunctionDef),
                 params=params,
-                dependencies=_dependency_names(keyword(call, "dependencies"))
-                + tuple(p.dependency for p in params if p.dependency),
+                dependencies=_resolve_local_dependencies(dependencies, node, walk),
                 response_model=_source(keyword(call, "response_model")),
                 status_code=_source(keyword(call, "status_code")),
                 decorators=tuple(n for d in node.decorator_list if route_decorator(d) is None
@@ -517,6 +517,31 @@ def route_of_function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: str, w
             )
         )
     return routes
+
+
+def _resolve_local_dependencies(names: tuple[str, ...], handler: ast.AST, walk: TreeWalk | None) -> tuple[str, ...]:
+    """A dependency bound by the function that registers the route (`auth = make_auth(key)`, then
+    `@router.get(..., dependencies=[Depends(auth)])` inside a router factory) is recorded as the
+    callable that builds it, as a module-level binding would be."""
+    if walk is None or not names:
+        return names
+    scopes = []
+    parent = walk.parent(handler)
+    while parent is not None:
+        if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            scopes.append(parent)
+        parent = walk.parent(parent)
+    return tuple(_local_callee(name, scopes) or name for name in names)
+
+
+def _local_callee(name: str, scopes: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> str | None:
+    """The callee of the innermost `name = callee(...)` among the scopes' own statements, else None."""
+    for scope in scopes:
+        for stmt in scope.body:
+            assigned = _assignment(stmt)
+            if assigned is not None and assigned[0] == name:
+                return call_name(assigned[1]) if isinstance(assigned[1], ast.Call) else None
+    return None
 
 
 def _handler_evidence(node: ast.FunctionDef | ast.AsyncFunctionDef, walk: TreeWalk) -> tuple:

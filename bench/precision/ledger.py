@@ -57,6 +57,7 @@ BACKENDS = (
     Backend("argilla", "argilla-server", "2.8.0", "argilla_server", held_out=True),
     Backend("airflow", "apache-airflow-core", "3.3.2", "airflow/api_fastapi", held_out=True),
     Backend("gpustack", "gpustack", "2.3.0", "gpustack", held_out=True),
+    Backend("lightrag", "lightrag-hku", "1.5.7", "lightrag/api", held_out=True),
     Backend("skypilot", "skypilot", "0.14.1", "sky/server", held_out=True),
     Backend("chromadb", "chromadb", "1.5.9", "chromadb/server", held_out=True),
     Backend("openhands", "openhands-ai", "0.9.8", "openhands/server", held_out=True),

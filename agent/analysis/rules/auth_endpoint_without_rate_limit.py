@@ -27,7 +27,8 @@ class AuthEndpointWithoutRateLimit(Rule):
 
     **What it does**
     Flags non-GET routes whose path or function name says login / token / signup / register /
-    password / OTP / verify / magic link (`register` only when it names an account: `/register-peer`
+    password / OTP / verify / magic link / account recovery (`recover` only next to an account
+    word: `/password-recovery`, not `/jobs/{id}/recovery`; `register` only when it names an account: `/register-peer`
     registers a machine; a token refresh takes a server-issued token, not a guessable secret),
     that anonymous clients may call by design (their authentication is `public` under the route
     auth policy, or their application has none; a route FBA101 reports for missing
@@ -69,6 +70,15 @@ class AuthEndpointWithoutRateLimit(Rule):
     config_keys = ("auth-dependencies",)
 
     VALID = (
+        # "recovery" of a job or pipeline is no account recovery: no secret is taken.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/jobs/{job_id}/recovery/force_reset")
+def force_reset_recovery(job_id: int) -> dict:
+    return {}
+""",
         """
 from fastapi import APIRouter, Depends, Request
 from slowapi import Limiter
@@ -220,6 +230,15 @@ async def remove_peer(peer_id: str):
 """,
     )
     INVALID = (
+        # Account recovery takes an e-mail or a code from anonymous callers.
+        """
+from fastapi import APIRouter
+router = APIRouter()
+
+@router.post("/account/recover")
+def recover_account(body: RecoverIn) -> dict:
+    return {}
+""",
         """
 from fastapi import APIRouter, Depends
 router = APIRouter()

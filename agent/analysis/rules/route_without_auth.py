@@ -25,7 +25,9 @@ class RouteWithoutAuth(Rule):
     decodes a JWT, raises 401/403, rejects a credential-like header/query/cookie parameter with
     a 4xx (FastAPI's docs answer 400 to a wrong `X-Token`), redirects an anonymous session to the
     login page, is fastapi-users' `current_user(...)`, depends on, calls or returns one that does
-    (dependency factories such as `Depends(require_role("admin"))`), or is named in the
+    (dependency factories such as `Depends(require_role("admin"))`, also when the function that
+    registers the routes binds the built dependency to a local name first:
+    `check = make_key_check(api_key)`, then `dependencies=[Depends(check)]`), or is named in the
     `auth-dependencies` setting. Dependencies imported from outside the reviewed files are judged
     by name (`CurrentUser`, `CurrentCustomer`, `get_current_*`, `require_*`, `verify_token`):
     status `unknown`, never reported.
@@ -52,7 +54,8 @@ class RouteWithoutAuth(Rule):
     Routes that are public by design are recognised (`fba routes` shows the reason): sign-in
     flows, also with a suffix (`/login-ldap`, `signin_oauth`) or only a sign-in form as the body
     (`POST /token/cli` taking `body: LoginBody`), signup/register/logout, password
-    recovery; OAuth authorize/callback/redirect/providers steps and verify/reset/confirm/token
+    recovery (a recovery word only next to an account word: `/password-recovery`, not
+    `/jobs/recovery`); OAuth authorize/callback/redirect/providers steps and verify/reset/confirm/token
     requests next to an authentication word or each other (`/auth/refresh`,
     `/request-verify-token`); health/readiness/docs/openapi/webhooks/`.well-known/`; a `public`
     path segment; ping/status/metrics/version/`/token`/`manifest.json` as the whole path;
@@ -691,8 +694,95 @@ app.include_router(admin_router, prefix="/v1", dependencies=[Depends(get_admin_u
 app.include_router(login.router)
 """,
         },
+        # A router factory that builds its auth dependency in a local variable (the API key is
+        # only known when the app is created) and attaches it per route.
+        {
+            "app/security.py": """
+from fastapi import HTTPException, Security
+from fastapi.security import APIKeyHeader
+
+def make_api_key_check(api_key: str | None):
+    header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+    async def check(value: str | None = Security(header)):
+        if api_key and value != api_key:
+            raise HTTPException(status_code=401)
+
+    return check
+""",
+            "app/routes.py": """
+from fastapi import APIRouter, Depends
+from app.security import make_api_key_check
+
+def create_item_routes(api_key: str | None) -> APIRouter:
+    router = APIRouter(prefix="/items")
+    key_check = make_api_key_check(api_key)
+
+    @router.delete("/{item_id}", dependencies=[Depends(key_check)])
+    async def delete_item(item_id: int) -> None:
+        return None
+
+    return router
+""",
+        },
     )
     INVALID = (
+        # "recovery" outside an account context names no sign-in step: a pipeline's forced
+        # recovery is private; the account recovery next to it is public.
+        """
+from fastapi import APIRouter, Depends
+from app.deps import get_current_user
+
+router = APIRouter()
+
+@router.get("/me")
+def me(user=Depends(get_current_user)) -> dict:
+    return {}
+
+@router.post("/account/recover")
+def recover_account(body: RecoverIn) -> dict:
+    return {}
+
+@router.post("/jobs/recovery/force_reset")
+def force_reset_recovery(job_id: int) -> dict:
+    return {}
+""",
+        # A router factory whose local dependency is built by a helper that checks nothing
+        # (pagination), next to a route that authenticates.
+        {
+            "app/deps.py": """
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")
+
+def get_current_user(token: str = Depends(oauth2_scheme)):
+    return token
+
+def make_paginator(limit: int):
+    def paginate(page: int = 0):
+        return page * limit, limit
+    return paginate
+""",
+            "app/routes.py": """
+from fastapi import APIRouter, Depends
+from app.deps import get_current_user, make_paginator
+
+def create_order_routes() -> APIRouter:
+    router = APIRouter(prefix="/orders")
+    paginate = make_paginator(50)
+
+    @router.get("/mine")
+    def my_orders(user=Depends(get_current_user)) -> list[str]:
+        return []
+
+    @router.delete("/{order_id}", dependencies=[Depends(paginate)])
+    def delete_order(order_id: int) -> None:
+        return None
+
+    return router
+""",
+        },
         # A shared catalogue (GET only, a model without an owner column) whose include has no
         # auth, next to includes that have it: public on purpose or forgotten, the code is the same.
         {
