@@ -8,9 +8,13 @@ which posts it with `session.request(..., data=payload)`.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from agent.analysis.facts import FunctionFacts
 from agent.analysis.index import ProjectIndex
 from agent.analysis.rules.base import PerIndex
+
+T = TypeVar("T")
 
 Function = tuple[str, int]  # (file, line of the `def`)
 
@@ -59,14 +63,7 @@ def _upstream_bodies(index: ProjectIndex) -> frozenset[tuple[str, int, str]]:
             found = _callee(index, path, name) if name else None
             if found is not None and (callee_param := _slot_param(found[1], slot)) is not None:
                 edges.append(((path, line, param), (*found[0], callee_param)))
-    changed = True
-    while changed:
-        changed = False
-        for caller, callee in edges:
-            if callee in sent and caller not in sent:
-                sent.add(caller)
-                changed = True
-    return frozenset(sent)
+    return _callers_reaching(sent, edges)
 
 
 @PerIndex
@@ -75,11 +72,18 @@ def _relays(index: ProjectIndex) -> frozenset[tuple[str, int]]:
     relaying = {where for where, function in functions.items() if function.relays}
     edges = [((path, line), found[0]) for (path, line), function in functions.items()
              for name in function.returned_calls if (found := _callee(index, path, name)) is not None]
-    changed = True
-    while changed:
-        changed = False
-        for caller, callee in edges:
-            if callee in relaying and caller not in relaying:
-                relaying.add(caller)
-                changed = True
-    return frozenset(relaying)
+    return _callers_reaching(relaying, edges)
+
+
+def _callers_reaching(marked: set[T], edges: list[tuple[T, T]]) -> frozenset[T]:
+    """`marked` plus every caller that reaches a marked callee through `edges` (caller, callee)."""
+    callers: dict[T, list[T]] = {}
+    for caller, callee in edges:
+        callers.setdefault(callee, []).append(caller)
+    reached, pending = set(marked), list(marked)
+    while pending:
+        for caller in callers.get(pending.pop(), ()):
+            if caller not in reached:
+                reached.add(caller)
+                pending.append(caller)
+    return frozenset(reached)
